@@ -71,3 +71,7 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     """Return a "did you mean" hint naming the closest of ``choices``, or an empty string."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class FitError(GLMSpecError, RuntimeError):
+    """The solver could not produce estimates (no valid starting point)."""

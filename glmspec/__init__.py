@@ -1,0 +1,15 @@
+"""glmspec: declarative generalized linear models, fitted by our own solver and verified.
+
+>>> import glmspec
+>>> df = glmspec.datasets.load("restaurant_visitors")
+>>> res = glmspec.fit("visitors ~ hour + C(weekday) + rain", data=df, family="poisson")
+>>> res.converged
+True
+"""
+
+from glmspec import datasets, errors
+from glmspec.api import fit
+from glmspec.compare import compare
+
+__all__ = ["compare", "datasets", "errors", "fit"]
+__version__ = "0.1.0"

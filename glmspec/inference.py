@@ -1,0 +1,63 @@
+"""Statistics computed from a fit: dispersion, Wald tests, intervals, information criteria.
+
+Conventions follow R's ``summary.glm`` and ``logLik.glm``:
+
+* the dispersion is 1 for the binomial, Poisson and multinomial families, and otherwise the
+  Pearson chi-square over the residual degrees of freedom (statsmodels' default ``scale="X2"``
+  is the same);
+* standard errors are ``sqrt(diag(dispersion * (X'WX)^{-1}))`` with the expected (Fisher)
+  information at the estimate;
+* tests use the normal distribution when the dispersion is fixed and Student's t with
+  ``df_resid`` degrees of freedom when it is estimated. statsmodels' GLM uses the normal
+  distribution for all families unless ``use_t=True``; R uses t.
+* AIC and BIC count the coefficients plus the estimated dispersion of the Gaussian
+  (``k = rank + 1``), as R's ``AIC``/``BIC``; statsmodels' ``aic`` uses ``rank`` only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from glmspec.families import Family
+
+
+def pearson_chi2(family: Family, y: np.ndarray, mu: np.ndarray, prior: np.ndarray) -> float:
+    """Pearson chi-square ``sum(prior * (y - mu)^2 / V(mu))`` over rows with positive weight."""
+    used = prior > 0
+    resid = y[used] - mu[used]
+    return float(np.sum(prior[used] * resid * resid / family.variance(mu[used])))
+
+
+def dispersion(family: Family, pearson: float, df_resid: float) -> float:
+    """Dispersion as R's ``summary.glm``: 1 when fixed, else Pearson chi-square / df_resid."""
+    if family.fixed_scale:
+        return 1.0
+    return pearson / df_resid if df_resid > 0 else float("nan")
+
+
+def standard_errors(cov: np.ndarray) -> np.ndarray:
+    """Square roots of the covariance diagonal."""
+    return np.sqrt(np.clip(np.diag(cov), 0.0, None))
+
+
+def wald_pvalues(statistic: np.ndarray, df: float | None) -> np.ndarray:
+    """Two-sided p-values: normal when ``df`` is None, else Student's t with ``df``."""
+    stat = np.abs(np.asarray(statistic, dtype=float))
+    if df is None:
+        return 2.0 * stats.norm.sf(stat)
+    return 2.0 * stats.t.sf(stat, df)
+
+
+def critical_value(alpha: float, df: float | None) -> float:
+    """The ``1 - alpha/2`` quantile of the normal (``df`` None) or t distribution."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
+    if df is None:
+        return float(stats.norm.isf(alpha / 2))
+    return float(stats.t.isf(alpha / 2, df))
+
+
+def information_criteria(llf: float, k: int, nobs: float) -> tuple[float, float]:
+    """R's ``AIC = -2 llf + 2k`` and ``BIC = -2 llf + log(nobs) k``."""
+    return -2.0 * llf + 2.0 * k, -2.0 * llf + np.log(nobs) * k

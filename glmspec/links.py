@@ -1,0 +1,278 @@
+"""Link functions, with R's names and conventions (``stats::make.link``, ``binomial()$linkfun``).
+
+A link maps the mean ``mu`` to the linear predictor ``eta = g(mu)``. Each link provides
+
+* ``link(mu)`` -- ``g(mu)``;
+* ``inverse(eta)`` -- ``g^{-1}(eta)`` (R's ``linkinv``);
+* ``mu_eta(eta)`` -- ``d mu / d eta`` (R's ``mu.eta``), used for IRLS weights;
+* ``valid_eta(eta)`` -- whether a linear predictor lies in the link's domain (R's ``valideta``).
+
+Links are small immutable objects; :func:`get_link` turns a name such as ``"logit"`` or
+``"power(0.5)"`` into one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from glmspec.errors import UnknownLinkError, suggest
+
+# R clamps d mu / d eta away from zero with DBL_EPSILON so IRLS weights never vanish.
+_TINY = np.finfo(float).eps
+# R's logit and cloglog inverses keep mu strictly inside (0, 1) by the same epsilon.
+_THRESH = -np.log(_TINY)
+
+
+class Link:
+    """Base class: subclasses implement :meth:`link`, :meth:`inverse` and :meth:`mu_eta`."""
+
+    name: str = "link"
+
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        """Linear predictor ``g(mu)``."""
+        raise NotImplementedError
+
+    def inverse(self, eta: np.ndarray) -> np.ndarray:
+        """Mean ``g^{-1}(eta)``."""
+        raise NotImplementedError
+
+    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
+        """Derivative ``d mu / d eta`` of the inverse link."""
+        raise NotImplementedError
+
+    def valid_eta(self, eta: np.ndarray) -> bool:
+        """Whether every linear predictor is in the link's domain."""
+        return bool(np.all(np.isfinite(eta)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Link) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class Identity(Link):
+    """``eta = mu``."""
+
+    name = "identity"
+
+    def link(self, mu):
+        return np.asarray(mu, dtype=float).copy()
+
+    def inverse(self, eta):
+        return np.asarray(eta, dtype=float).copy()
+
+    def mu_eta(self, eta):
+        return np.ones_like(eta, dtype=float)
+
+
+class Log(Link):
+    """``eta = log(mu)``."""
+
+    name = "log"
+
+    def link(self, mu):
+        return np.log(mu)
+
+    def inverse(self, eta):
+        return np.maximum(np.exp(eta), _TINY)
+
+    def mu_eta(self, eta):
+        return np.maximum(np.exp(eta), _TINY)
+
+
+class Logit(Link):
+    """``eta = log(mu / (1 - mu))``, the canonical binomial link."""
+
+    name = "logit"
+
+    def link(self, mu):
+        return special.logit(mu)
+
+    def inverse(self, eta):
+        eta = np.clip(eta, -_THRESH, _THRESH)
+        return special.expit(eta)
+
+    def mu_eta(self, eta):
+        # expit'(eta) = expit(eta) * expit(-eta), computed without overflow
+        return np.maximum(special.expit(eta) * special.expit(-eta), _TINY)
+
+
+class Probit(Link):
+    """``eta = Phi^{-1}(mu)``, the standard normal quantile."""
+
+    name = "probit"
+    _bound = -special.ndtri(_TINY)
+
+    def link(self, mu):
+        return special.ndtri(mu)
+
+    def inverse(self, eta):
+        return special.ndtr(np.clip(eta, -self._bound, self._bound))
+
+    def mu_eta(self, eta):
+        return np.maximum(np.exp(-0.5 * np.square(eta)) / np.sqrt(2 * np.pi), _TINY)
+
+
+class CLogLog(Link):
+    """``eta = log(-log(1 - mu))``, the complementary log-log link."""
+
+    name = "cloglog"
+
+    def link(self, mu):
+        return np.log(-np.log1p(-np.asarray(mu, dtype=float)))
+
+    def inverse(self, eta):
+        mu = -np.expm1(-np.exp(eta))
+        return np.clip(mu, _TINY, 1 - _TINY)
+
+    def mu_eta(self, eta):
+        eta = np.minimum(eta, 700.0)
+        return np.maximum(np.exp(eta - np.exp(eta)), _TINY)
+
+
+class Cauchit(Link):
+    """``eta = tan(pi (mu - 1/2))``, the Cauchy quantile."""
+
+    name = "cauchit"
+    _bound = -np.tan(np.pi * (_TINY - 0.5))
+
+    def link(self, mu):
+        return np.tan(np.pi * (np.asarray(mu, dtype=float) - 0.5))
+
+    def inverse(self, eta):
+        eta = np.clip(eta, -self._bound, self._bound)
+        return 0.5 + np.arctan(eta) / np.pi
+
+    def mu_eta(self, eta):
+        return np.maximum(1.0 / (np.pi * (1.0 + np.square(eta))), _TINY)
+
+
+@dataclass(frozen=True, eq=False)
+class Power(Link):
+    """``eta = mu ** power``; ``power=0`` is the log link, as in R's ``power()``."""
+
+    power: float = 1.0
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        named = {1.0: "identity", -1.0: "inverse", 0.5: "sqrt", -2.0: "inverse_squared"}
+        return named.get(float(self.power), f"power({self.power:g})")
+
+    def link(self, mu):
+        return np.power(np.asarray(mu, dtype=float), self.power)
+
+    def inverse(self, eta):
+        return np.power(np.asarray(eta, dtype=float), 1.0 / self.power)
+
+    def mu_eta(self, eta):
+        eta = np.asarray(eta, dtype=float)
+        return np.maximum(np.power(eta, 1.0 / self.power - 1.0) / self.power, _TINY)
+
+    def valid_eta(self, eta):
+        eta = np.asarray(eta)
+        if not np.all(np.isfinite(eta)):
+            return False
+        if float(self.power).is_integer() and self.power > 0:
+            return True
+        return bool(np.all(eta > 0))
+
+    def __repr__(self) -> str:
+        return f"Power({self.power:g})"
+
+
+class Inverse(Power):
+    """``eta = 1 / mu``, the canonical Gamma link."""
+
+    def __init__(self) -> None:
+        super().__init__(-1.0)
+
+    def valid_eta(self, eta):
+        # R's inverse link only excludes eta == 0; the family's valid_mu then rejects mu < 0.
+        eta = np.asarray(eta)
+        return bool(np.all(np.isfinite(eta)) and np.all(eta != 0))
+
+    def __repr__(self) -> str:
+        return "Inverse()"
+
+
+class Sqrt(Power):
+    """``eta = sqrt(mu)``."""
+
+    def __init__(self) -> None:
+        super().__init__(0.5)
+
+    def __repr__(self) -> str:
+        return "Sqrt()"
+
+
+class InverseSquared(Power):
+    """``eta = 1 / mu**2``, the canonical inverse Gaussian link."""
+
+    def __init__(self) -> None:
+        super().__init__(-2.0)
+
+    def __repr__(self) -> str:
+        return "InverseSquared()"
+
+
+LINKS: dict[str, type[Link]] = {
+    "identity": Identity,
+    "log": Log,
+    "logit": Logit,
+    "probit": Probit,
+    "cloglog": CLogLog,
+    "cauchit": Cauchit,
+    "inverse": Inverse,
+    "inverse_squared": InverseSquared,
+    "sqrt": Sqrt,
+}
+_ALIASES = {"1/mu^2": "inverse_squared", "inverse_power": "inverse", "1/mu": "inverse"}
+_POWER = re.compile(r"^power\(\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*\)$")
+
+
+def get_link(link: str | Link) -> Link:
+    """Return the link object for a name such as ``"logit"`` or ``"power(1/3)"``.
+
+    Parameters
+    ----------
+    link : str or Link
+        A link name (case-insensitive) or a link object, returned unchanged.
+
+    Returns
+    -------
+    Link
+
+    Raises
+    ------
+    UnknownLinkError
+        If the name is not a known link; the message lists the known names.
+    """
+    if isinstance(link, Link):
+        return link
+    if not isinstance(link, str):
+        raise UnknownLinkError(f"link must be a name or a Link object, not {type(link).__name__}.")
+    key = link.strip().lower().replace("-", "_").replace(" ", "")
+    key = _ALIASES.get(key, key)
+    if key in LINKS:
+        return LINKS[key]()
+    match = _POWER.match(key)
+    if match:
+        power = float(match.group(1))
+        if power == 0.0:
+            return Log()
+        for named in (Identity(), Inverse(), Sqrt(), InverseSquared()):
+            if named.name == Power(power).name and not isinstance(named, Identity):
+                return named
+        return Identity() if power == 1.0 else Power(power)
+    names = [*LINKS, "power(p)"]
+    raise UnknownLinkError(
+        f"unknown link {link!r}; known links: {', '.join(names)}.{suggest(key, LINKS)}"
+    )

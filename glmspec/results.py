@@ -1,0 +1,345 @@
+"""Results of a fit, with statsmodels' ``GLMResults`` names and R's numeric conventions.
+
+Everything beyond the solver's record is computed lazily on first access and cached. See
+:mod:`glmspec.inference` for the conventions (dispersion, t versus z, AIC/BIC) and
+:mod:`glmspec.families` for the log-likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from glmspec import inference
+from glmspec.design import Design, predict_matrix
+from glmspec.errors import PredictionError
+from glmspec.families import Family
+from glmspec.separation import Separation
+from glmspec.solver import FitRecord, fit_irls
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for, kept so the fit can be reproduced (and cross-checked)."""
+
+    formula: str
+    family: str
+    link: str
+    weights: Any = None
+    offset: Any = None
+    missing: str = "raise"
+    max_iter: int = 100
+    tol: float = 1e-8
+
+
+class _Results:
+    """Shared Wald inference; subclasses provide params, cov_params, llf and degrees of freedom."""
+
+    spec: ModelSpec
+    design: Design
+
+    @property
+    def _t_df(self) -> float | None:
+        """Degrees of freedom of the t reference distribution, or None for the normal."""
+        return None
+
+    @property
+    def use_t(self) -> bool:
+        """True when tests use Student's t (the dispersion is estimated)."""
+        return self._t_df is not None
+
+    @cached_property
+    def tvalues(self):
+        """Wald statistics ``params / bse`` (z or t, see :attr:`use_t`)."""
+        return self.params / self.bse
+
+    @cached_property
+    def pvalues(self):
+        """Two-sided p-values of the Wald statistics."""
+        values = inference.wald_pvalues(np.asarray(self.tvalues), self._t_df)
+        return self.tvalues.__class__(values, **_labels(self.tvalues))
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals ``params -/+ q * bse``, columns ``0`` (lower) and ``1``.
+
+        For the multinomial family the rows are a (class, column) MultiIndex.
+        """
+        q = inference.critical_value(alpha, self._t_df)
+        params, bse = _long(self.params), _long(self.bse)
+        return pd.DataFrame({0: params - q * bse, 1: params + q * bse})
+
+    @cached_property
+    def aic(self) -> float:
+        """R's AIC: ``-2 llf + 2 k`` with k coefficients (+1 for an estimated Gaussian sigma)."""
+        return inference.information_criteria(self.llf, self._n_params, self.nobs)[0]
+
+    @cached_property
+    def bic(self) -> float:
+        """R's BIC: ``-2 llf + log(nobs) k``."""
+        return inference.information_criteria(self.llf, self._n_params, self.nobs)[1]
+
+    @cached_property
+    def nobs(self) -> int:
+        """Rows with positive prior weight (R's ``nobs``)."""
+        return int(np.count_nonzero(self.design.prior_weights > 0))
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped for missing values (``missing="drop"``)."""
+        return self.design.n_dropped
+
+    def _new_offset(self, newdata: Any, offset: Any) -> np.ndarray | float:
+        if offset is not None:
+            return np.asarray(offset, dtype=float)
+        if isinstance(self.spec.offset, str):
+            if self.spec.offset not in newdata:
+                raise PredictionError(
+                    f"new data lacks the offset column {self.spec.offset!r}; add it or pass offset=."
+                )
+            return np.asarray(newdata[self.spec.offset], dtype=float)
+        if self.design.offset_given:
+            raise PredictionError(
+                "the model was fitted with an offset array; pass offset= for the new data."
+            )
+        return 0.0
+
+    def summary(self):
+        """A printable summary (R's ``summary.glm`` content); see :class:`glmspec.summary.Summary`."""
+        from glmspec.summary import Summary
+
+        return Summary(self)
+
+
+def _labels(obj) -> dict:
+    if isinstance(obj, pd.DataFrame):
+        return {"index": obj.index, "columns": obj.columns}
+    return {"index": obj.index, "name": getattr(obj, "name", None)}
+
+
+def _long(obj) -> pd.Series:
+    """Series as is; a (columns x classes) DataFrame stacked class-major."""
+    if isinstance(obj, pd.DataFrame):
+        return obj.T.stack()
+    return obj
+
+
+class GLMResults(_Results):
+    """Results of :func:`glmspec.fit` for the gaussian, binomial and poisson families.
+
+    Attributes follow statsmodels' ``GLMResults``: ``params``, ``bse``, ``tvalues``,
+    ``pvalues``, ``conf_int()``, ``cov_params()``, ``llf``, ``deviance``, ``null_deviance``,
+    ``aic``, ``bic``, ``scale``, ``pearson_chi2``, ``df_resid``, ``df_model``, ``nobs``,
+    ``converged``, ``n_iter``, ``fittedvalues``, ``resid_*`` and ``predict``.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        design: Design,
+        family: Family,
+        record: FitRecord,
+        separation: Separation | None = None,
+    ):
+        self.spec = spec
+        self.design = design
+        self.family = family
+        self.record = record
+        #: Complete or quasi-complete separation found in binomial data, else None.
+        self.separation = separation
+
+    def __repr__(self) -> str:
+        return (
+            f"<GLMResults {self.spec.formula!r} family={self.family.name} "
+            f"link={self.family.link.name} nobs={self.nobs} converged={self.converged}>"
+        )
+
+    @property
+    def model_kind(self) -> str:
+        return "glm"
+
+    @property
+    def converged(self) -> bool:
+        """True only if the solver's convergence criterion was met."""
+        return self.record.converged
+
+    @property
+    def n_iter(self) -> int:
+        """Number of IRLS iterations."""
+        return self.record.n_iter
+
+    @property
+    def history(self):
+        """Per-iteration deviance, relative change, Newton decrement and step halvings."""
+        return pd.DataFrame([vars(h) for h in self.record.history])
+
+    @cached_property
+    def params(self) -> pd.Series:
+        """Estimated coefficients, labelled with patsy's column names."""
+        return pd.Series(self.record.coef, index=list(self.design.column_names), name="params")
+
+    @cached_property
+    def _rank(self) -> int:
+        return len(self.record.coef)
+
+    @property
+    def df_resid(self) -> float:
+        """Residual degrees of freedom: ``nobs - rank``."""
+        return self.nobs - self._rank
+
+    @property
+    def df_model(self) -> float:
+        """Model degrees of freedom, ``rank - 1`` as in statsmodels."""
+        return self._rank - 1
+
+    @property
+    def _n_params(self) -> int:
+        return self._rank + self.family.n_dispersion_params
+
+    @property
+    def _t_df(self) -> float | None:
+        return None if self.family.fixed_scale else float(self.df_resid)
+
+    @cached_property
+    def deviance(self) -> float:
+        """Residual deviance ``sum(w * d(y, mu))``."""
+        return self.record.deviance
+
+    @cached_property
+    def pearson_chi2(self) -> float:
+        """Pearson chi-square statistic."""
+        return inference.pearson_chi2(self.family, self.design.y, self.record.mu, self._prior)
+
+    @cached_property
+    def scale(self) -> float:
+        """Dispersion: 1 for binomial/Poisson, Pearson chi-square / df_resid otherwise."""
+        return inference.dispersion(self.family, self.pearson_chi2, self.df_resid)
+
+    @cached_property
+    def llf(self) -> float:
+        """Full log-likelihood as R's ``logLik`` (Gaussian at dispersion ``deviance/nobs``)."""
+        scale = self.family.loglik_scale(self.deviance, self.nobs, self.scale)
+        return self.family.loglik(
+            self.design.y, self.record.mu, self._prior, scale, self.design.trials
+        )
+
+    @property
+    def _prior(self) -> np.ndarray:
+        return self.design.prior_weights
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of the coefficients: ``scale * (X'WX)^{-1}``."""
+        names = list(self.design.column_names)
+        return pd.DataFrame(self._cov, index=names, columns=names)
+
+    @cached_property
+    def _cov(self) -> np.ndarray:
+        return self.scale * self.record.factor.inverse()
+
+    @cached_property
+    def bse(self) -> pd.Series:
+        """Standard errors of the coefficients."""
+        return pd.Series(inference.standard_errors(self._cov), index=self.params.index, name="bse")
+
+    @cached_property
+    def _null_mu(self) -> np.ndarray:
+        d = self.design
+        if not d.has_intercept:
+            return self.family.link.inverse(d.offset)
+        if not np.any(d.offset):
+            return np.full_like(d.y, np.average(d.y, weights=self._prior))
+        null = fit_irls(
+            d.y, np.ones((len(d.y), 1)), self.family, prior_weights=self._prior, offset=d.offset
+        )
+        return null.mu
+
+    @cached_property
+    def null_deviance(self) -> float:
+        """Deviance of the intercept-only model (with the offset), as R's ``null.deviance``."""
+        return self.family.deviance(self.design.y, self._null_mu, self._prior)
+
+    @cached_property
+    def llnull(self) -> float:
+        """Log-likelihood of the intercept-only model."""
+        scale = self.family.loglik_scale(self.null_deviance, self.nobs, self.scale)
+        return self.family.loglik(
+            self.design.y, self._null_mu, self._prior, scale, self.design.trials
+        )
+
+    def pseudo_rsquared(self, kind: str = "mcf") -> float:
+        """McFadden's (``"mcf"``, ``1 - llf/llnull``) or Cox-Snell (``"cs"``) pseudo R-squared."""
+        if kind == "mcf":
+            return 1.0 - self.llf / self.llnull
+        if kind == "cs":
+            return 1.0 - np.exp(2.0 * (self.llnull - self.llf) / self.nobs)
+        raise ValueError(f"kind must be 'mcf' or 'cs', got {kind!r}.")
+
+    def _series(self, values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(values, index=self.design.row_index, name=name)
+
+    @cached_property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted means (response scale; binomial: probability of success)."""
+        return self._series(self.record.mu, "fittedvalues")
+
+    @cached_property
+    def linear_predictor(self) -> pd.Series:
+        """Fitted linear predictor, offset included."""
+        return self._series(self.record.eta, "linear_predictor")
+
+    @cached_property
+    def resid_response(self) -> pd.Series:
+        """``y - mu``."""
+        return self._series(self.design.y - self.record.mu, "resid_response")
+
+    @cached_property
+    def resid_pearson(self) -> pd.Series:
+        """``(y - mu) sqrt(w / V(mu))``."""
+        mu = self.record.mu
+        values = (self.design.y - mu) * np.sqrt(self._prior / self.family.variance(mu))
+        return self._series(values, "resid_pearson")
+
+    @cached_property
+    def resid_deviance(self) -> pd.Series:
+        """``sign(y - mu) sqrt(w d(y, mu))``."""
+        y, mu = self.design.y, self.record.mu
+        unit = np.clip(self.family.unit_deviance(y, mu), 0.0, None)
+        return self._series(np.sign(y - mu) * np.sqrt(self._prior * unit), "resid_deviance")
+
+    @cached_property
+    def resid_working(self) -> pd.Series:
+        """``(y - mu) / mu_eta(eta)``."""
+        values = (self.design.y - self.record.mu) / self.family.link.mu_eta(self.record.eta)
+        return self._series(values, "resid_working")
+
+    def predict(
+        self, newdata: Any = None, which: str = "mean", offset: Any = None
+    ) -> pd.Series:
+        """Predict the mean (``which="mean"``) or linear predictor (``which="linear"``).
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            New rows; the fitted data when omitted. Factors must use levels seen in fitting.
+        which : {"mean", "linear"}
+        offset : array-like, optional
+            Offset for ``newdata``; by default the offset column of ``newdata`` when the model
+            was fitted with ``offset="column"``, else zero.
+
+        Raises
+        ------
+        PredictionError
+            Missing column, unseen factor level, or no offset for a model fitted with one.
+        """
+        if which not in ("mean", "linear"):
+            raise ValueError(f"which must be 'mean' or 'linear', got {which!r}.")
+        if newdata is None:
+            return self.fittedvalues if which == "mean" else self.linear_predictor
+        X = predict_matrix(self.design, newdata)
+        eta = X @ self.record.coef + self._new_offset(newdata, offset)
+        values = eta if which == "linear" else self.family.link.inverse(eta)
+        index = newdata.index if isinstance(newdata, pd.DataFrame) else None
+        return pd.Series(values, index=index, name="predicted_" + which)

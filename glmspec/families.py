@@ -58,6 +58,10 @@ class Family:
         """Variance function ``V(mu)``: ``Var(y) = scale * V(mu) / weight``."""
         raise NotImplementedError
 
+    def variance_deriv(self, mu: np.ndarray) -> np.ndarray:
+        """Derivative ``V'(mu)`` of the variance function, for the observed information."""
+        raise NotImplementedError
+
     def unit_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """Unit deviance ``d(y, mu)`` of each observation (R's ``dev.resids`` with weight 1)."""
         raise NotImplementedError
@@ -94,9 +98,10 @@ class Family:
         if not np.all(np.isfinite(y)):
             raise ResponseError(f"response {column!r} has non-finite values.")
 
-    def score_factor(self, y: np.ndarray, mu: np.ndarray, mu_eta: np.ndarray) -> np.ndarray:
-        """``(y - mu) * mu_eta / V(mu)``: the per-row gradient factor of the log-likelihood."""
-        return (y - mu) * mu_eta / self.variance(mu)
+    @property
+    def is_canonical(self) -> bool:
+        """Whether the link is the canonical one (observed and expected information agree)."""
+        return self.link.name == self.canonical_link
 
 
 class Gaussian(Family):
@@ -109,6 +114,9 @@ class Gaussian(Family):
 
     def variance(self, mu):
         return np.ones_like(mu, dtype=float)
+
+    def variance_deriv(self, mu):
+        return np.zeros_like(mu, dtype=float)
 
     def unit_deviance(self, y, mu):
         return np.square(y - mu)
@@ -137,6 +145,9 @@ class Poisson(Family):
 
     def variance(self, mu):
         return np.asarray(mu, dtype=float)
+
+    def variance_deriv(self, mu):
+        return np.ones_like(mu, dtype=float)
 
     def unit_deviance(self, y, mu):
         return 2.0 * (special.xlogy(y, y / mu) - (y - mu))
@@ -179,6 +190,9 @@ class Binomial(Family):
 
     def variance(self, mu):
         return mu * (1.0 - mu)
+
+    def variance_deriv(self, mu):
+        return 1.0 - 2.0 * mu
 
     def unit_deviance(self, y, mu):
         return 2.0 * (special.xlogy(y, y / mu) + special.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))

@@ -33,13 +33,21 @@ def block_rows(p: int) -> int:
 
 
 def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Return ``X' diag(w) X`` for non-negative ``w``, accumulated over row blocks.
+    """Return ``X' diag(w) X``, accumulated over row blocks.
 
-    Each block is scaled by ``sqrt(w)`` and multiplied with BLAS ``syrk`` (half the work of a
-    general product), so the temporary memory is one block, not a copy of ``X``.
+    Each block is scaled by ``sqrt(|w|)`` and multiplied with BLAS ``syrk`` (half the work of a
+    general product), so the temporary memory is one block, not a copy of ``X``. Negative
+    weights (observed information of non-canonical links) take a second ``syrk``.
     """
+    gram = _syrk_blocks(X, np.clip(w, 0.0, None))
+    if np.any(w < 0):
+        gram -= _syrk_blocks(X, np.clip(-w, 0.0, None))
+    return gram
+
+
+def _syrk_blocks(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, p = X.shape
-    gram = np.zeros((p, p))
+    gram = np.zeros((p, p), order="F")
     root_w = np.sqrt(w)
     step = block_rows(p)
     for start in range(0, n, step):

@@ -5,6 +5,8 @@ A link maps the mean ``mu`` to the linear predictor ``eta = g(mu)``. Each link p
 * ``link(mu)`` -- ``g(mu)``;
 * ``inverse(eta)`` -- ``g^{-1}(eta)`` (R's ``linkinv``);
 * ``mu_eta(eta)`` -- ``d mu / d eta`` (R's ``mu.eta``), used for IRLS weights;
+* ``mu_eta_deriv(eta)`` -- ``d^2 mu / d eta^2``, used for the observed information of
+  non-canonical links;
 * ``valid_eta(eta)`` -- whether a linear predictor lies in the link's domain (R's ``valideta``).
 
 Links are small immutable objects; :func:`get_link` turns a name such as ``"logit"`` or
@@ -44,6 +46,10 @@ class Link:
         """Derivative ``d mu / d eta`` of the inverse link."""
         raise NotImplementedError
 
+    def mu_eta_deriv(self, eta: np.ndarray) -> np.ndarray:
+        """Second derivative ``d^2 mu / d eta^2``, for the observed information."""
+        raise NotImplementedError
+
     def valid_eta(self, eta: np.ndarray) -> bool:
         """Whether every linear predictor is in the link's domain."""
         return bool(np.all(np.isfinite(eta)))
@@ -72,6 +78,9 @@ class Identity(Link):
     def mu_eta(self, eta):
         return np.ones_like(eta, dtype=float)
 
+    def mu_eta_deriv(self, eta):
+        return np.zeros_like(eta, dtype=float)
+
 
 class Log(Link):
     """``eta = log(mu)``."""
@@ -85,6 +94,9 @@ class Log(Link):
         return np.maximum(np.exp(eta), _TINY)
 
     def mu_eta(self, eta):
+        return np.maximum(np.exp(eta), _TINY)
+
+    def mu_eta_deriv(self, eta):
         return np.maximum(np.exp(eta), _TINY)
 
 
@@ -104,6 +116,10 @@ class Logit(Link):
         # expit'(eta) = expit(eta) * expit(-eta), computed without overflow
         return np.maximum(special.expit(eta) * special.expit(-eta), _TINY)
 
+    def mu_eta_deriv(self, eta):
+        p, q = special.expit(eta), special.expit(-eta)
+        return p * q * (q - p)
+
 
 class Probit(Link):
     """``eta = Phi^{-1}(mu)``, the standard normal quantile."""
@@ -119,6 +135,9 @@ class Probit(Link):
 
     def mu_eta(self, eta):
         return np.maximum(np.exp(-0.5 * np.square(eta)) / np.sqrt(2 * np.pi), _TINY)
+
+    def mu_eta_deriv(self, eta):
+        return -eta * np.exp(-0.5 * np.square(eta)) / np.sqrt(2 * np.pi)
 
 
 class CLogLog(Link):
@@ -137,6 +156,10 @@ class CLogLog(Link):
         eta = np.minimum(eta, 700.0)
         return np.maximum(np.exp(eta - np.exp(eta)), _TINY)
 
+    def mu_eta_deriv(self, eta):
+        eta = np.minimum(eta, 700.0)
+        return np.exp(eta - np.exp(eta)) * -np.expm1(eta)
+
 
 class Cauchit(Link):
     """``eta = tan(pi (mu - 1/2))``, the Cauchy quantile."""
@@ -153,6 +176,9 @@ class Cauchit(Link):
 
     def mu_eta(self, eta):
         return np.maximum(1.0 / (np.pi * (1.0 + np.square(eta))), _TINY)
+
+    def mu_eta_deriv(self, eta):
+        return -2.0 * eta / (np.pi * np.square(1.0 + np.square(eta)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,7 +200,13 @@ class Power(Link):
 
     def mu_eta(self, eta):
         eta = np.asarray(eta, dtype=float)
-        return np.maximum(np.power(eta, 1.0 / self.power - 1.0) / self.power, _TINY)
+        value = np.power(eta, 1.0 / self.power - 1.0) / self.power
+        # keep the sign (negative for inverse links) but never exactly zero
+        return np.where(value < 0, np.minimum(value, -_TINY), np.maximum(value, _TINY))
+
+    def mu_eta_deriv(self, eta):
+        inv = 1.0 / self.power
+        return inv * (inv - 1.0) * np.power(np.asarray(eta, dtype=float), inv - 2.0)
 
     def valid_eta(self, eta):
         eta = np.asarray(eta)

@@ -29,7 +29,7 @@ import numpy as np
 
 from glmspec.errors import ConvergenceWarning, FitError
 from glmspec.families import Family
-from glmspec.linalg import GramFactor, factorize
+from glmspec.linalg import GramFactor, factor_gram, factorize, weighted_gram
 
 MAX_HALVINGS = 30
 
@@ -85,12 +85,35 @@ class FitRecord:
 def working_quantities(
     family: Family, y: np.ndarray, mu: np.ndarray, eta: np.ndarray, prior: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return IRLS weights and the per-row score ``prior * (y - mu) mu_eta / V(mu)``."""
+    """Return IRLS (expected-information) weights and the per-row score.
+
+    The weights are ``prior * mu_eta^2 / V(mu)`` and the score
+    ``prior * (y - mu) * mu_eta / V(mu)``, so that the gradient of the log-likelihood (at
+    dispersion 1) is ``X' score`` and the Fisher information ``X' diag(weights) X``.
+    """
     mu_eta = family.link.mu_eta(eta)
     variance = family.variance(mu)
     weights = prior * mu_eta * mu_eta / variance
     score = prior * (y - mu) * mu_eta / variance
     return weights, score
+
+
+def observed_weights(
+    family: Family, y: np.ndarray, mu: np.ndarray, eta: np.ndarray, fisher: np.ndarray,
+    prior: np.ndarray,
+) -> np.ndarray:
+    """Weights of the observed information ``-d^2 llf / d beta^2 = X' diag(w) X``.
+
+    ``w = fisher - prior * (y - mu) * d/deta[mu_eta / V(mu)]``; the correction vanishes for
+    canonical links. The weights can be negative far from the optimum.
+    """
+    mu_eta = family.link.mu_eta(eta)
+    variance = family.variance(mu)
+    slope = (
+        family.link.mu_eta_deriv(eta) / variance
+        - mu_eta * mu_eta * family.variance_deriv(mu) / (variance * variance)
+    )
+    return fisher - prior * (y - mu) * slope
 
 
 def _evaluate(family, y, X, coef, offset, prior):
@@ -122,6 +145,32 @@ def _line_search(family, y, X, coef, delta, offset, prior, deviance_old):
             break
         delta = 0.5 * delta
     return None
+
+
+def _newton_factor(family, y, X, mu, eta, fisher, prior, column_names):
+    """Factor of the observed information when positive definite, else of the expected one.
+
+    Returns the factor and whether it is the observed information. Newton steps with the
+    observed information converge quadratically for non-canonical links, where Fisher
+    scoring converges only linearly.
+    """
+    if not family.is_canonical:
+        observed = factor_gram(weighted_gram(X, observed_weights(family, y, mu, eta, fisher, prior)))
+        if observed is not None:
+            return observed, True
+    return factorize(X, fisher, column_names), False
+
+
+def _intercept_start(family, y, X, offset, prior):
+    """Intercept-only coefficients at the weighted mean response, if X has a column of ones."""
+    ones = [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
+    if not ones:
+        return None
+    coef = np.zeros(X.shape[1])
+    with np.errstate(all="ignore"):
+        coef[ones[0]] = family.link.link(np.average(y, weights=prior))
+    state = _evaluate(family, y, X, coef, offset, prior)
+    return None if state is None else (coef, state)
 
 
 def _converged(relative_change: float, decrement: float, deviance: float, tol: float) -> bool:
@@ -201,15 +250,17 @@ def fit_irls(
     message = f"stopped after max_iter={max_iter} iterations"
     factor = None
     weights = None
+    observed = False
     for iteration in range(1, max_iter + 1):
         weights, score = working_quantities(family, y, mu, eta, prior)
-        factor = factorize(X, weights, column_names)
         if coef is None:
+            factor = factorize(X, weights, column_names)
             # First step from starting means: regress the working response, as glm.fit does.
             working = eta - offset + score / np.where(weights > 0, weights, 1.0)
             delta = factor.solve(X.T @ (weights * working))
             decrement = np.inf
         else:
+            factor, observed = _newton_factor(family, y, X, mu, eta, weights, prior, column_names)
             gradient = X.T @ score
             delta = factor.solve(gradient)
             decrement = float(gradient @ delta)
@@ -221,13 +272,22 @@ def fit_irls(
                     coef, (eta, mu, deviance), _ = final
                 break
         step = _line_search(family, y, X, coef, delta, offset, prior, deviance)
+        if step is None and coef is None:
+            # R gives up here; instead walk from the intercept-only fit towards the first step.
+            fallback = _intercept_start(family, y, X, offset, prior)
+            if fallback is not None:
+                coef, (eta, mu, deviance) = fallback
+                step = _line_search(family, y, X, coef, delta - coef, offset, prior, deviance)
         if step is None:
             if coef is None:
                 raise FitError(
                     "no valid coefficients were found from the starting values (the linear "
                     f"predictor left the {family.link.name} link's domain); give start=."
                 )
-            message = "step halving could not decrease the deviance"
+            message = (
+                "step halving could not decrease the deviance; the maximum may lie on the "
+                "boundary of the valid region (a fitted mean at the edge of the family's range)"
+            )
             break
         coef, (eta, mu, new_deviance), halvings = step
         relative_change = abs(new_deviance - deviance) / (abs(new_deviance) + 0.1)
@@ -236,6 +296,9 @@ def fit_irls(
     else:
         iteration = max_iter
 
+    if observed:
+        # Standard errors use the expected information, as R's summary.glm and statsmodels.
+        factor = factorize(X, weights, column_names)
     if not converged:
         last = history[-1].relative_change if history else float("nan")
         warnings.warn(

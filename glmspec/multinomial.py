@@ -34,8 +34,14 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg, optimize, special
 
-from glmspec.errors import ConvergenceWarning, DataError, GLMSpecWarning, ResponseError
-from glmspec.errors import SeparationWarning, SingularDesignError
+from glmspec.errors import (
+    ConvergenceWarning,
+    DataError,
+    GLMSpecWarning,
+    ResponseError,
+    SeparationWarning,
+    SingularDesignError,
+)
 from glmspec.linalg import GramFactor, check_rank, factor_gram, factorize, weighted_gram
 from glmspec.solver import MAX_HALVINGS, Iteration, _converged
 
@@ -109,10 +115,12 @@ class _Data(NamedTuple):
 def log_softmax(eta_full: np.ndarray) -> np.ndarray:
     """Row-wise log-probabilities for linear predictors of shape (n, K), column 0 = reference.
 
-    Uses :func:`scipy.special.logsumexp`, so the result is finite and accurate for any finite
-    input (e.g. linear predictors of +-1e4).
+    The row maximum is subtracted before :func:`scipy.special.logsumexp` (whose result then
+    lies in ``[0, log K]``), so the result is finite and accurate to rounding for any finite
+    input, e.g. linear predictors of +-1e4.
     """
-    return eta_full - special.logsumexp(eta_full, axis=1, keepdims=True)
+    shifted = eta_full - np.max(eta_full, axis=1, keepdims=True)
+    return shifted - special.logsumexp(shifted, axis=1, keepdims=True)
 
 
 def covariance(record: MultinomialFitRecord) -> np.ndarray:

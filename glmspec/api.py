@@ -12,6 +12,8 @@ from glmspec.design import build_design
 from glmspec.errors import DataError, DomainWarning, SeparationWarning, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
 from glmspec.links import Link, get_link
+from glmspec.multinomial import fit_multinomial
+from glmspec.multinomial_results import MultinomialResults
 from glmspec.results import GLMResults, ModelSpec
 from glmspec.separation import find_separation
 from glmspec.solver import fit_irls
@@ -77,30 +79,39 @@ def fit(
     if family_name == "multinomial":
         if link is not None and get_link(link).name != "logit":
             raise SpecificationError("the multinomial family uses the softmax (logit) link only.")
-        from glmspec.multinomial_results import fit_multinomial_formula
-
-        return fit_multinomial_formula(
-            formula, data, weights=weights, offset=offset, missing=missing,
-            max_iter=max_iter, tol=tol, eval_env=patsy.EvalEnvironment.capture(1),
-        )
-    family_obj = get_family(family, link)
+        family_obj = None
+    else:
+        family_obj = get_family(family, link)
     design = build_design(
         formula, data, family_name, weights=weights, offset=offset, missing=missing,
         eval_env=patsy.EvalEnvironment.capture(1),
     )
+    spec = ModelSpec(
+        formula=formula, family=family_name,
+        link="softmax" if family_obj is None else family_obj.link.name,
+        weights=_describe(weights), offset=_describe(offset),
+        missing=missing, max_iter=max_iter, tol=tol,
+    )
+    if family_obj is None:
+        record = fit_multinomial(
+            design.y, len(design.classes), design.X, prior_weights=design.prior_weights,
+            offset=design.offset, max_iter=max_iter, tol=tol, column_names=design.column_names,
+        )
+        return MultinomialResults(spec, design, record)
     family_obj.check_response(design.y, design.prior_weights, design.response_name)
     record = fit_irls(
         design.y, design.X, family_obj, prior_weights=design.prior_weights,
         offset=design.offset, max_iter=max_iter, tol=tol, column_names=design.column_names,
     )
-    spec = ModelSpec(
-        formula=formula, family=family_name, link=family_obj.link.name,
-        weights=weights if isinstance(weights, str) else (None if weights is None else "array"),
-        offset=offset if isinstance(offset, str) else (None if offset is None else "array"),
-        missing=missing, max_iter=max_iter, tol=tol,
-    )
     separation = _check_separation(design, record) if family_name == "binomial" else None
     return GLMResults(spec, design, family_obj, record, separation)
+
+
+def _describe(option: Any) -> str | None:
+    """A column name as given; "array" for arrays; None when absent."""
+    if option is None or isinstance(option, str):
+        return option
+    return "array"
 
 
 def _check_options(max_iter: int, tol: float) -> None:

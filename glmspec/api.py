@@ -83,25 +83,46 @@ def fit(
     else:
         family_obj = get_family(family, link)
     design = build_design(
-        formula, data, family_name, weights=weights, offset=offset, missing=missing,
+        formula,
+        data,
+        family_name,
+        weights=weights,
+        offset=offset,
+        missing=missing,
         eval_env=patsy.EvalEnvironment.capture(1),
     )
     spec = ModelSpec(
-        formula=formula, family=family_name,
+        formula=formula,
+        family=family_name,
         link="softmax" if family_obj is None else family_obj.link.name,
-        weights=_describe(weights), offset=_describe(offset),
-        missing=missing, max_iter=max_iter, tol=tol,
+        weights=_describe(weights),
+        offset=_describe(offset),
+        missing=missing,
+        max_iter=max_iter,
+        tol=tol,
     )
     if family_obj is None:
         record = fit_multinomial(
-            design.y, len(design.classes), design.X, prior_weights=design.prior_weights,
-            offset=design.offset, max_iter=max_iter, tol=tol, column_names=design.column_names,
+            design.y,
+            len(design.classes),
+            design.X,
+            prior_weights=design.prior_weights,
+            offset=design.offset,
+            max_iter=max_iter,
+            tol=tol,
+            column_names=design.column_names,
         )
         return MultinomialResults(spec, design, record)
     family_obj.check_response(design.y, design.prior_weights, design.response_name)
     record = fit_irls(
-        design.y, design.X, family_obj, prior_weights=design.prior_weights,
-        offset=design.offset, max_iter=max_iter, tol=tol, column_names=design.column_names,
+        design.y,
+        design.X,
+        family_obj,
+        prior_weights=design.prior_weights,
+        offset=design.offset,
+        max_iter=max_iter,
+        tol=tol,
+        column_names=design.column_names,
     )
     separation = _check_separation(design, record) if family_name == "binomial" else None
     return GLMResults(spec, design, family_obj, record, separation)

@@ -42,8 +42,15 @@ def _read_data(source: str) -> pd.DataFrame:
 def _cmd_fit(args: argparse.Namespace) -> int:
     data = _read_data(args.data)
     res = fit(
-        args.formula, data, family=args.family, link=args.link, weights=args.weights,
-        offset=args.offset, missing=args.missing, max_iter=args.max_iter, tol=args.tol,
+        args.formula,
+        data,
+        family=args.family,
+        link=args.link,
+        weights=args.weights,
+        offset=args.offset,
+        missing=args.missing,
+        max_iter=args.max_iter,
+        tol=args.tol,
     )
     print(res.summary())
     status = 0 if res.converged else 1
@@ -53,7 +60,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print(f"\nCross-check against statsmodels (tolerance {args.check_tol:g}):")
             print(table.to_string(index=False, float_format=lambda v: f"{v:.10g}"))
         verdict = "PASSED" if table.attrs["passed"] else "FAILED"
-        print(f"\nstatsmodels check {verdict}: {int(table['passed'].sum())}/{len(table)} rows agree.")
+        print(
+            f"\nstatsmodels check {verdict}: {int(table['passed'].sum())}/{len(table)} rows agree."
+        )
         if not table.attrs["passed"]:
             status = 1
     return status
@@ -75,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_fit = sub.add_parser(
-        "fit", help="fit one model and print its summary", epilog=EXAMPLE_FIT,
+        "fit",
+        help="fit one model and print its summary",
+        epilog=EXAMPLE_FIT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_fit.add_argument("formula", help='R-style formula, e.g. "y ~ x + C(g)"')

@@ -116,9 +116,7 @@ def _statsmodels_glm(res):
         offset=design.offset if design.offset_given else None,
         var_weights=var_weights,
     )
-    fitted = model.fit(
-        method="IRLS", maxiter=1000, tol_criterion="params", atol=1e-13, rtol=1e-12
-    )
+    fitted = model.fit(method="IRLS", maxiter=1000, tol_criterion="params", atol=1e-13, rtol=1e-12)
     return model, fitted
 
 
@@ -137,12 +135,27 @@ def _glm_rows(res):
         llf_label += " (Gaussian at dispersion deviance/nobs)"
     rows += [
         ("llf", llf_label, res.llf, sm_llf, abs(sm_llf)),
-        ("deviance", "sum of prior-weighted unit deviances", res.deviance, sm_res.deviance,
-         abs(sm_res.deviance)),
-        ("null_deviance", "intercept-only model with the offset", res.null_deviance,
-         sm_res.null_deviance, abs(sm_res.null_deviance)),
-        ("scale", "1 or Pearson chi2 / df_resid (R summary.glm)", res.scale, sm_res.scale,
-         abs(sm_res.scale)),
+        (
+            "deviance",
+            "sum of prior-weighted unit deviances",
+            res.deviance,
+            sm_res.deviance,
+            abs(sm_res.deviance),
+        ),
+        (
+            "null_deviance",
+            "intercept-only model with the offset",
+            res.null_deviance,
+            sm_res.null_deviance,
+            abs(sm_res.null_deviance),
+        ),
+        (
+            "scale",
+            "1 or Pearson chi2 / df_resid (R summary.glm)",
+            res.scale,
+            sm_res.scale,
+            abs(sm_res.scale),
+        ),
         ("nobs", "rows with positive weight", res.nobs, sm_res.nobs, abs(sm_res.nobs)),
     ]
     return [dict(zip(_ROW_FIELDS, r, strict=True)) for r in rows]

@@ -189,7 +189,8 @@ def _column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray |
     if isinstance(value, str):
         if value not in frame.columns:
             raise DataError(
-                f"{what} column {value!r} is not in the data.{suggest(value, map(str, frame.columns))}"
+                f"{what} column {value!r} is not in the data."
+                f"{suggest(value, map(str, frame.columns))}"
             )
         value = frame[value]
     try:
@@ -205,9 +206,7 @@ def _column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray |
 
 
 def _build(termlist, frame, eval_env) -> patsy.DesignMatrix:
-    return patsy.dmatrix(
-        patsy.ModelDesc([], termlist), frame, eval_env=eval_env, NA_action="raise"
-    )
+    return patsy.dmatrix(patsy.ModelDesc([], termlist), frame, eval_env=eval_env, NA_action="raise")
 
 
 def _categorical_levels(info) -> dict[str, tuple]:

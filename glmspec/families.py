@@ -23,7 +23,13 @@ import warnings
 import numpy as np
 from scipy import special
 
-from glmspec.errors import DomainWarning, ResponseError, UnknownFamilyError, UnknownLinkError, suggest
+from glmspec.errors import (
+    DomainWarning,
+    ResponseError,
+    UnknownFamilyError,
+    UnknownLinkError,
+    suggest,
+)
 from glmspec.links import Link, get_link
 
 

@@ -193,7 +193,9 @@ class MultinomialResults(_Results):
         p = self.record.probs
         values = (self._onehot - p) * np.sqrt(self.design.prior_weights)[:, None]
         values /= np.sqrt(np.clip(p * (1 - p), 1e-300, None))
-        return pd.DataFrame(values, index=self.fittedvalues.index, columns=self.fittedvalues.columns)
+        return pd.DataFrame(
+            values, index=self.fittedvalues.index, columns=self.fittedvalues.columns
+        )
 
     @cached_property
     def resid_deviance(self) -> pd.Series:
@@ -230,7 +232,9 @@ class MultinomialResults(_Results):
         eta = X @ self.record.coef + np.reshape(off, (-1, 1))
         if which == "linear":
             return pd.DataFrame(eta, index=index, columns=self._class_labels)
-        return pd.DataFrame(_probabilities(eta), index=index, columns=[str(c) for c in self.classes])
+        return pd.DataFrame(
+            _probabilities(eta), index=index, columns=[str(c) for c in self.classes]
+        )
 
 
 def _probabilities(eta: np.ndarray) -> np.ndarray:

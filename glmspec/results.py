@@ -20,6 +20,7 @@ from glmspec.errors import PredictionError
 from glmspec.families import Family
 from glmspec.separation import Separation
 from glmspec.solver import FitRecord, fit_irls
+from glmspec.summary import Summary
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ class _Results:
         if isinstance(self.spec.offset, str):
             if self.spec.offset not in newdata:
                 raise PredictionError(
-                    f"new data lacks the offset column {self.spec.offset!r}; add it or pass offset=."
+                    f"new data lacks the offset column {self.spec.offset!r}; "
+                    "add it or pass offset=."
                 )
             return np.asarray(newdata[self.spec.offset], dtype=float)
         if self.design.offset_given:
@@ -108,9 +110,7 @@ class _Results:
         return 0.0
 
     def summary(self):
-        """A printable summary (R's ``summary.glm`` content); see :class:`glmspec.summary.Summary`."""
-        from glmspec.summary import Summary
-
+        """A printable summary with R's ``summary.glm`` content (a :class:`Summary`)."""
         return Summary(self)
 
 
@@ -315,9 +315,7 @@ class GLMResults(_Results):
         values = (self.design.y - self.record.mu) / self.family.link.mu_eta(self.record.eta)
         return self._series(values, "resid_working")
 
-    def predict(
-        self, newdata: Any = None, which: str = "mean", offset: Any = None
-    ) -> pd.Series:
+    def predict(self, newdata: Any = None, which: str = "mean", offset: Any = None) -> pd.Series:
         """Predict the mean (``which="mean"``) or linear predictor (``which="linear"``).
 
         Parameters

@@ -99,7 +99,11 @@ def working_quantities(
 
 
 def observed_weights(
-    family: Family, y: np.ndarray, mu: np.ndarray, eta: np.ndarray, fisher: np.ndarray,
+    family: Family,
+    y: np.ndarray,
+    mu: np.ndarray,
+    eta: np.ndarray,
+    fisher: np.ndarray,
     prior: np.ndarray,
 ) -> np.ndarray:
     """Weights of the observed information ``-d^2 llf / d beta^2 = X' diag(w) X``.
@@ -109,10 +113,9 @@ def observed_weights(
     """
     mu_eta = family.link.mu_eta(eta)
     variance = family.variance(mu)
-    slope = (
-        family.link.mu_eta_deriv(eta) / variance
-        - mu_eta * mu_eta * family.variance_deriv(mu) / (variance * variance)
-    )
+    slope = family.link.mu_eta_deriv(eta) / variance - mu_eta * mu_eta * family.variance_deriv(
+        mu
+    ) / (variance * variance)
     return fisher - prior * (y - mu) * slope
 
 
@@ -155,7 +158,9 @@ def _newton_factor(family, y, X, mu, eta, fisher, prior, column_names):
     scoring converges only linearly.
     """
     if not family.is_canonical:
-        observed = factor_gram(weighted_gram(X, observed_weights(family, y, mu, eta, fisher, prior)))
+        observed = factor_gram(
+            weighted_gram(X, observed_weights(family, y, mu, eta, fisher, prior))
+        )
         if observed is not None:
             return observed, True
     return factorize(X, fisher, column_names), False

@@ -140,7 +140,9 @@ def _info(res) -> dict:
 def _warnings(res) -> list[str]:
     found = []
     if not res.converged:
-        found.append(f"the solver did not converge ({res.record.message}); estimates are unreliable.")
+        found.append(
+            f"the solver did not converge ({res.record.message}); estimates are unreliable."
+        )
     separation = getattr(res, "separation", None)
     if separation is not None:
         found.append(separation.describe())

@@ -8,8 +8,9 @@ True
 """
 
 from glmspec import datasets, errors
+from glmspec.anova import anova, lrtest
 from glmspec.api import fit
 from glmspec.compare import compare
 
-__all__ = ["compare", "datasets", "errors", "fit"]
+__all__ = ["anova", "compare", "datasets", "errors", "fit", "lrtest"]
 __version__ = "0.1.0"

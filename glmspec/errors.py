@@ -75,3 +75,11 @@ def suggest(name: str, choices: Iterable[str]) -> str:
 
 class FitError(GLMSpecError, RuntimeError):
     """The solver could not produce estimates (no valid starting point)."""
+
+
+class ModelComparisonError(GLMSpecError, ValueError):
+    """Models that cannot be compared (not nested, different data or family)."""
+
+
+class SpecError(GLMSpecError, ValueError):
+    """An invalid spec file: the message names the file, the model and the key."""

@@ -1,0 +1,143 @@
+"""Comparisons of nested models: R's ``anova(m1, m2, ..., test=)`` and a likelihood-ratio test.
+
+Models are comparable only when they are fitted to the same response, weights and rows with
+the same family and link, and when each design's column space contains the previous one's.
+Anything else raises :class:`ModelComparisonError`.
+
+:func:`anova` follows R's ``anova.glm`` for several models: deviance differences are scaled
+by the dispersion of the *largest* model; the test is ``"Chisq"`` (deviance difference /
+dispersion against chi-square) for families with fixed dispersion and ``"F"`` (difference /
+df / dispersion against F with the largest model's residual df) when it is estimated.
+:func:`lrtest` is the plain likelihood-ratio test ``2 (llf_big - llf_small)`` against
+chi-square, as statsmodels' ``compare_lr_test``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from glmspec.errors import ModelComparisonError
+
+_NEST_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class LRTest:
+    """Likelihood-ratio test of a smaller model against a bigger one."""
+
+    statistic: float
+    df: int
+    pvalue: float
+
+
+def _n_params(res) -> int:
+    return int(np.size(np.asarray(res.params)))
+
+
+def _label(res, i: int) -> str:
+    return f"model {i + 1} ({res.spec.formula!r})"
+
+
+def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
+    """Raise :class:`ModelComparisonError` unless ``small`` is nested in ``big`` on the same data.
+
+    Nesting is checked on the column spaces (so ``x`` nests in ``2*x + z``), not on names.
+    """
+    a, b = small.design, big.design
+    if small.family.name != big.family.name or small.family.link.name != big.family.link.name:
+        raise ModelComparisonError(
+            f"{names[0]} and {names[1]} use different families or links "
+            f"({small.family.name}/{small.family.link.name} vs "
+            f"{big.family.name}/{big.family.link.name}); they cannot be compared."
+        )
+    same_rows = (
+        a.y.shape == b.y.shape
+        and np.array_equal(a.y, b.y)
+        and np.array_equal(a.prior_weights, b.prior_weights)
+        and np.array_equal(a.offset, b.offset)
+    )
+    if not same_rows:
+        raise ModelComparisonError(
+            f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights "
+            "and offset must be identical); refit both on the same rows."
+        )
+    if _n_params(small) > _n_params(big):
+        raise ModelComparisonError(
+            f"{names[0]} has more parameters than {names[1]}; give the smaller model first."
+        )
+    coef, *_ = np.linalg.lstsq(b.X, a.X, rcond=None)
+    residual = np.linalg.norm(a.X - b.X @ coef, axis=0)
+    scale = np.maximum(np.linalg.norm(a.X, axis=0), 1e-300)
+    outside = [
+        n for n, r, s in zip(a.column_names, residual, scale, strict=True) if r > _NEST_TOL * s
+    ]
+    if outside:
+        raise ModelComparisonError(
+            f"{names[0]} is not nested in {names[1]}: column(s) {outside} are not in the span "
+            f"of {names[1]}'s design."
+        )
+
+
+def lrtest(small, big) -> LRTest:
+    """Likelihood-ratio test ``2 (llf_big - llf_small)`` on the difference in parameters.
+
+    Raises
+    ------
+    ModelComparisonError
+        The models are not nested or not fitted to the same data.
+    """
+    check_nested(small, big)
+    statistic = max(2.0 * (big.llf - small.llf), 0.0)
+    df = _n_params(big) - _n_params(small)
+    return LRTest(statistic, df, float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan"))
+
+
+def anova(*models, test: str | None = None) -> pd.DataFrame:
+    """Analysis of deviance for a sequence of nested models, as R's ``anova(m1, m2, ...)``.
+
+    Parameters
+    ----------
+    *models : GLMResults
+        Two or more fits, from smallest to largest.
+    test : {"Chisq", "F"}, optional
+        Default: ``"Chisq"`` for fixed dispersion, ``"F"`` when the dispersion is estimated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Resid. Df``, ``Resid. Dev``, ``Df``, ``Deviance``, the test statistic (``F``
+        for the F test) and ``Pr(>Chi)`` or ``Pr(>F)``; one row per model.
+    """
+    if len(models) < 2:
+        raise ModelComparisonError("anova needs at least two models.")
+    for i in range(len(models) - 1):
+        check_nested(models[i], models[i + 1], (_label(models[i], i), _label(models[i + 1], i + 1)))
+    largest = models[-1]
+    fixed = largest.family.fixed_scale
+    test = test or ("Chisq" if fixed else "F")
+    if test not in ("Chisq", "F"):
+        raise ModelComparisonError(f"test must be 'Chisq' or 'F', got {test!r}.")
+    dispersion = largest.scale
+    rows = []
+    for i, res in enumerate(models):
+        row = {"Resid. Df": res.df_resid, "Resid. Dev": res.deviance}
+        if i:
+            prev = models[i - 1]
+            df = prev.df_resid - res.df_resid
+            dev = prev.deviance - res.deviance
+            row.update({"Df": df, "Deviance": dev})
+            if test == "Chisq":
+                row["Pr(>Chi)"] = float(stats.chi2.sf(dev / dispersion, df))
+            else:
+                f_stat = dev / df / dispersion
+                row["F"] = f_stat
+                row["Pr(>F)"] = float(stats.f.sf(f_stat, df, largest.df_resid))
+        rows.append(row)
+    table = pd.DataFrame(rows, index=[f"model {i + 1}" for i in range(len(models))])
+    table.attrs["test"] = test
+    table.attrs["dispersion"] = dispersion
+    return table

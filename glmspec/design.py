@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
+import patsy.builtins
 
 from glmspec.errors import (
     DataError,
@@ -44,6 +45,7 @@ def cbind(*columns: Any) -> np.ndarray:
 
 
 _FORMULA_NAMESPACE = {"np": np, "cbind": cbind}
+_PATSY_BUILTINS = frozenset(patsy.builtins.__all__)
 
 
 @dataclass(frozen=True)
@@ -138,15 +140,17 @@ def _names_in(code: str) -> set[str]:
     return names
 
 
-def _used_columns(desc: patsy.ModelDesc, frame: pd.DataFrame, formula: str) -> list[str]:
+def _used_columns(
+    desc: patsy.ModelDesc, frame: pd.DataFrame, formula: str, env: patsy.EvalEnvironment
+) -> list[str]:
+    """Data columns the formula refers to; names neither in the data nor resolvable in the
+    formula's namespace (patsy builtins, ``np``, the caller's variables) are an error."""
     names: set[str] = set()
     for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
         for factor in term.factors:
             names |= _names_in(factor.code)
     columns = [c for c in frame.columns if c in names]
-    known = set(_FORMULA_NAMESPACE) | {"C", "Q", "I", "Treatment", "Sum", "Helmert", "Poly"}
-    unknown = sorted(names - set(columns) - known - set(dir(builtins)))
-    unresolved = [n for n in unknown if not _is_module_like(n)]
+    unresolved = sorted(n for n in names - set(columns) if not _resolvable(n, env))
     if unresolved:
         name = unresolved[0]
         raise FormulaError(
@@ -156,8 +160,11 @@ def _used_columns(desc: patsy.ModelDesc, frame: pd.DataFrame, formula: str) -> l
     return columns
 
 
-def _is_module_like(name: str) -> bool:
-    return name in {"np", "numpy", "math", "scipy", "pd", "center", "standardize", "scale"}
+def _resolvable(name: str, env: patsy.EvalEnvironment | None) -> bool:
+    """Whether patsy can evaluate ``name`` without the data."""
+    if name in _PATSY_BUILTINS or name in _FORMULA_NAMESPACE or hasattr(builtins, name):
+        return True
+    return env is not None and name in env.namespace
 
 
 def _with_categoricals(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -308,7 +315,8 @@ def build_design(
     desc = _parse(formula)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
-    columns = _used_columns(desc, frame, formula)
+    env = _eval_env(eval_env)
+    columns = _used_columns(desc, frame, formula, env)
     weight_values = _column_or_array(weights, frame, "weights")
     offset_values = _column_or_array(offset, frame, "offset")
     extras = {
@@ -333,7 +341,6 @@ def build_design(
     used = _with_categoricals(frame, columns)
     if not keep.all():
         used = used.loc[keep]
-    env = _eval_env(eval_env)
     response_name = " + ".join(t.name() for t in desc.lhs_termlist)
     try:
         rhs = _build(desc.rhs_termlist, used, env)
@@ -400,7 +407,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     needed = set()
     for factor in info.factor_infos:
         needed |= _names_in(factor.code)
-    absent = [n for n in sorted(needed) if n not in frame.columns and not _known_name(n)]
+    absent = [n for n in sorted(needed) if n not in frame.columns and not _resolvable(n, None)]
     if absent:
         raise PredictionError(
             f"new data lacks column(s) {absent} used by the model."
@@ -431,7 +438,3 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     except patsy.PatsyError as exc:
         raise PredictionError(f"cannot build the model's columns from new data: {exc}") from exc
     return np.asarray(matrix, dtype=float)
-
-
-def _known_name(name: str) -> bool:
-    return name in _FORMULA_NAMESPACE or name in {"C", "Q", "I"} or _is_module_like(name)

@@ -1,21 +1,59 @@
 """Declarative model specifications (TOML files or dicts) and fitting every model in one.
 
-SKELETON: the data classes below are the contract used by the report and the CLI; loading,
-validation and fitting are filled in by the spec work.
+A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file stem),
+``data`` (CSV or Parquet; a relative path is relative to the spec file's folder),
+``[defaults]`` (fit() options a model leaves out), one ``[[model]]`` table per model (``name``
+and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
+``offset``, ``missing``, ``max_iter``, ``tol`` optional), ``[check]`` (``against`` =
+"statsmodels" or "none", ``tol`` > 0) and ``[report]`` (``formats``: some of "html",
+"markdown", "json"; ``dir``: a relative dir is relative to the working directory at report time).
+
+Every problem of a spec is collected and raised together in one :class:`SpecError`, whose
+message names the file, the model, the key and the allowed values. Each data file is read once.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
+import patsy
+
+from glmspec.api import fit as fit_model
+from glmspec.compare import compare
+from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
+from glmspec.errors import GLMSpecError, SpecError, suggest
+from glmspec.families import FAMILIES, FAMILY_NAMES, canonical_family_name
+from glmspec.links import LINKS, get_link
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+TOP_KEYS = ("title", "data", "defaults", "model", "check", "report")
+OPTION_KEYS = ("family", "link", "weights", "offset", "missing", "max_iter", "tol")
+MODEL_KEYS = ("name", "formula", "data", *OPTION_KEYS)
+CHECK_KEYS = ("against", "tol")
+CHECK_AGAINST = ("statsmodels", "none")
+REPORT_KEYS = ("formats", "dir")
+REPORT_FORMATS = ("html", "markdown", "json")
+DATA_SUFFIXES = (".csv", ".parquet")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One ``[[model]]`` of a spec, with ``[defaults]`` already applied."""
+    """One ``[[model]]`` of a spec, with ``[defaults]`` already applied.
+
+    ``family`` is the canonical family name; ``link`` None means the family's canonical link;
+    ``data`` is the resolved data file the model uses (its own or the spec's top-level one).
+    """
 
     name: str
     formula: str
@@ -27,27 +65,6 @@ class ModelEntry:
     max_iter: int = 100
     tol: float = 1e-8
     data: Path | None = None
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A validated spec: where the data is, which models to fit, how to check and report."""
-
-    title: str
-    models: tuple[ModelEntry, ...]
-    data: Path | None = None
-    path: Path | None = None
-    check_against: str | None = "statsmodels"
-    check_tol: float = 1e-6
-    report_formats: tuple[str, ...] = ("html", "markdown")
-    report_dir: Path = Path("reports")
-
-    @property
-    def stem(self) -> str:
-        """Name of the report folder: the spec file's stem, or a slug of the title."""
-        if self.path is not None:
-            return self.path.stem
-        return "".join(c if c.isalnum() else "_" for c in self.title.lower()).strip("_") or "spec"
 
 
 @dataclass
@@ -84,3 +101,425 @@ class FittedModel:
         if self.results is None or not self.results.converged:
             return False
         return self.check is None or bool(self.check.attrs.get("passed", False))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: where the data is, which models to fit, how to check and report.
+
+    ``data`` and every ``ModelEntry.data`` are absolute paths. ``check_against`` is
+    ``"statsmodels"`` or None (``against = "none"``: no cross-check). ``report_dir`` is kept as
+    written: a relative path is relative to the working directory when the report is written.
+    """
+
+    title: str
+    models: tuple[ModelEntry, ...]
+    data: Path | None = None
+    path: Path | None = None
+    check_against: str | None = "statsmodels"
+    check_tol: float = 1e-6
+    report_formats: tuple[str, ...] = ("html", "markdown")
+    report_dir: Path = Path("reports")
+    _frames: dict[Path, pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @property
+    def stem(self) -> str:
+        """Name of the report folder: the spec file's stem, or a slug of the title."""
+        if self.path is not None:
+            return self.path.stem
+        return "".join(c if c.isalnum() else "_" for c in self.title.lower()).strip("_") or "spec"
+
+    @classmethod
+    def from_dict(
+        cls, mapping: Mapping[str, Any], base_dir: Path | str | None = None, source: str = "<dict>"
+    ) -> Spec:
+        """Build and validate a spec from a mapping with the TOML file's structure.
+
+        Parameters
+        ----------
+        mapping : Mapping
+            Same keys as the TOML file (``[[model]]`` is a list of dicts under ``"model"``).
+        base_dir : Path or str, optional
+            Folder that relative ``data`` paths are resolved against; the working directory
+            when None.
+        source : str
+            Name used for the spec in error messages.
+
+        Returns
+        -------
+        Spec
+
+        Raises
+        ------
+        SpecError
+            Listing every problem found; its ``problems`` attribute holds them one per item.
+        """
+        base = Path.cwd() if base_dir is None else Path(base_dir)
+        return _Builder(source, base).build(mapping, None)
+
+    def data_path(self, entry: ModelEntry) -> Path | None:
+        """The data file ``entry`` is fitted on (its own, else the spec's)."""
+        return entry.data if entry.data is not None else self.data
+
+    def load_data(self, entry: ModelEntry) -> pd.DataFrame:
+        """Return the data of ``entry``, read once per file and shared (do not modify it).
+
+        Raises
+        ------
+        SpecError
+            If the model has no data or the file cannot be read.
+        """
+        path = self.data_path(entry)
+        if path is None:
+            raise SpecError(f"model {entry.name!r} has no data file.")
+        if path not in self._frames:
+            frame, problem = _read_table(path)
+            if frame is None:
+                raise SpecError(f"model {entry.name!r}, data: {problem}")
+            self._frames[path] = frame
+        return self._frames[path]
+
+    def fit(
+        self, progress: Callable[[int, int, str], None] | None = None, check: bool | None = None
+    ) -> list[FittedModel]:
+        """Fit every model; a model that fails records its error and the others go on.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called as ``progress(i, n, name)`` before each model, ``i`` counting from 1.
+        check : bool, optional
+            False skips the statsmodels cross-check; None or True run it when the spec asks
+            for it (``check_against == "statsmodels"``).
+
+        Returns
+        -------
+        list of FittedModel
+            In the spec's order.
+        """
+        do_check = self.check_against == "statsmodels" and check is not False
+        fitted = []
+        for i, entry in enumerate(self.models, start=1):
+            if progress is not None:
+                progress(i, len(self.models), entry.name)
+            fitted.append(self._fit_one(entry, do_check))
+        return fitted
+
+    def _fit_one(self, entry: ModelEntry, do_check: bool) -> FittedModel:
+        out = FittedModel(entry)
+        try:
+            frame = self.load_data(entry)
+        except GLMSpecError as exc:
+            out.error = _one_line(exc)
+            return out
+        out.data_rows = int(frame.shape[0])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            options = {key: getattr(entry, key) for key in OPTION_KEYS}
+            try:
+                out.results = fit_model(entry.formula, frame, **options)
+            except GLMSpecError as exc:
+                out.error = _one_line(exc)
+        for w in caught:
+            text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+            if text not in out.warnings:
+                out.warnings.append(text)
+        if do_check and out.results is not None:
+            try:
+                out.check = compare(out.results, tol=self.check_tol)
+            except GLMSpecError as exc:
+                out.check_error = _one_line(exc)
+            except Exception as exc:  # noqa: BLE001 - statsmodels failing must not stop the run
+                out.check_error = f"statsmodels failed: {_one_line(exc)}"
+        return out
+
+
+def load_spec(path: Path | str) -> Spec:
+    """Read and validate a TOML spec file.
+
+    Parameters
+    ----------
+    path : Path or str
+        The ``.toml`` file. Relative ``data`` paths in it are resolved against its folder.
+
+    Returns
+    -------
+    Spec
+        With ``path`` set to the resolved file path and every data file already read.
+
+    Raises
+    ------
+    SpecError
+        The file is missing or not TOML, or the spec is invalid (every problem listed).
+    """
+    file = Path(path)
+    try:
+        with file.open("rb") as fh:
+            mapping = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SpecError(f"spec file {str(file)!r} does not exist.") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"spec file {str(file)!r} cannot be read as TOML: {exc}") from None
+    return _Builder(str(file), file.resolve().parent).build(mapping, file.resolve())
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame | None, str | None]:
+    """The data file as a DataFrame, or None and why it cannot be used."""
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        return None, (
+            f"data file {path.name!r} has unsupported extension {path.suffix or '(none)'!r}; "
+            f"allowed: {', '.join(DATA_SUFFIXES)}."
+        )
+    if not path.is_file():
+        why = "is not a file" if path.exists() else "does not exist"
+        return None, f"data file {str(path)!r} {why}."
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
+        return None, f"data file {str(path)!r} cannot be read: {_one_line(exc)}"
+    if frame.shape[0] == 0:
+        return None, f"data file {str(path)!r} has no rows."
+    return frame, None
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+}
+
+
+def _type_name(value: Any) -> str:
+    kind = value if isinstance(value, type) else type(value)
+    return "a table" if issubclass(kind, Mapping) else _TYPE_NAMES.get(kind, kind.__name__)
+
+
+def _not_one_of(what: str, value: Any, allowed: Iterable[str]) -> str:
+    allowed = list(allowed)
+    hint = suggest(str(value).strip().lower(), allowed)
+    return f"unknown {what} {value!r}; allowed: {', '.join(allowed)}.{hint}"
+
+
+def _option_problem(key: str, value: Any) -> str | None:
+    """Why a fit() option's (well-typed) value is invalid, or None."""
+    try:
+        if key == "family":
+            canonical_family_name(value)
+        elif key == "link":
+            get_link(value)
+    except GLMSpecError:
+        names = FAMILY_NAMES if key == "family" else [*LINKS, "power(p)"]
+        return _not_one_of(key, value, names)
+    if key == "missing" and value not in MISSING_POLICIES:
+        return _not_one_of("missing-value policy", value, MISSING_POLICIES)
+    if key == "max_iter" and value < 1:
+        return f"must be a positive integer, got {value!r}."
+    if key == "tol" and not 0 < value < 1:
+        return f"must be a number in (0, 1), got {value!r}."
+    return None
+
+
+class _Builder:
+    """Collects every problem of one spec while turning its mapping into a :class:`Spec`."""
+
+    def __init__(self, source: str, base_dir: Path) -> None:
+        self.source, self.base_dir = source, base_dir
+        self.problems: list[str] = []
+        self.frames: dict[Path, pd.DataFrame | None] = {}  # resolved path -> data or None
+        self.names: dict[str, int] = {}  # model name -> index of its first use
+        self.has_data = False  # a top-level 'data' key was given (valid or not)
+        self.bad_family = False  # [defaults] gave a family that does not exist
+
+    def problem(self, where: str, key: str, message: str) -> None:
+        self.problems.append(f"{where}, key {key!r}: {message}")
+
+    def keys(self, table: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
+        """The known keys of ``table``; unknown ones are reported."""
+        if not isinstance(table, Mapping):
+            self.problems.append(f"{where}: must be a table, got {_type_name(table)}.")
+            return {}
+        for key in table:
+            if key not in allowed:
+                self.problem(where, key, _not_one_of("key", key, allowed))
+        return {k: v for k, v in table.items() if k in allowed}
+
+    def typed(self, value: Any, kind: type, where: str, key: str) -> bool:
+        """Whether ``value`` is a ``kind`` (a float may be an int; a bool is never a number)."""
+        kinds = (float, int) if kind is float else (kind,)
+        if isinstance(value, kinds) and not isinstance(value, bool):
+            return True
+        got = f"{_type_name(value)} {value!r}"
+        self.problem(where, key, f"must be {_type_name(kind)}, got {got}.")
+        return False
+
+    def build(self, mapping: Any, path: Path | None) -> Spec:
+        top = self.keys(mapping, TOP_KEYS, "top level")
+        stem = path.stem if path else Path(self.source).stem
+        title = top.get("title", "spec" if stem.startswith("<") or not stem else stem)
+        if not self.typed(title, str, "top level", "title") or not title.strip():
+            title = "spec"
+        self.has_data = "data" in top
+        data = self.data_file(top["data"], "top level") if self.has_data else None
+        defaults = self.options(self.keys(top.get("defaults", {}), OPTION_KEYS, "[defaults]"))
+        models = top.get("model", [])
+        if not isinstance(models, list) or not models:
+            got = "" if models == [] else f", got {_type_name(models)}"
+            msg = f"the spec needs a list of [[model]] tables (at least one){got}."
+            self.problem("top level", "model", msg)
+            models = []
+        entries = [self.model(model, i, defaults, data) for i, model in enumerate(models, 1)]
+        check = self.keys(top.get("check", {}), CHECK_KEYS, "[check]")
+        against, tol = check.get("against", "statsmodels"), check.get("tol", 1e-6)
+        if self.typed(against, str, "[check]", "against") and against not in CHECK_AGAINST:
+            self.problem("[check]", "against", _not_one_of("check", against, CHECK_AGAINST))
+        if self.typed(tol, float, "[check]", "tol") and not tol > 0:
+            self.problem("[check]", "tol", f"must be a positive number, got {tol!r}.")
+        report = self.keys(top.get("report", {}), REPORT_KEYS, "[report]")
+        formats, folder = report.get("formats", ["html", "markdown"]), report.get("dir", "reports")
+        if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
+            self.problem("[report]", "formats", f"must be a list of strings, got {formats!r}.")
+        else:
+            for fmt in formats:
+                if fmt not in REPORT_FORMATS:
+                    self.problem("[report]", "formats", _not_one_of("format", fmt, REPORT_FORMATS))
+        self.typed(folder, str, "[report]", "dir")
+        if self.problems:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            err = SpecError(
+                f"invalid spec {self.source}: {len(self.problems)} problem(s):\n{lines}"
+            )
+            err.problems = list(self.problems)
+            raise err
+        spec = Spec(
+            title=title,
+            models=tuple(entries),
+            data=data,
+            path=path,
+            check_against=None if against == "none" else against,
+            check_tol=float(tol),
+            report_formats=tuple(dict.fromkeys(formats)),
+            report_dir=Path(folder).expanduser(),
+        )
+        spec._frames.update({p: f for p, f in self.frames.items() if f is not None})
+        return spec
+
+    def data_file(self, value: Any, where: str) -> Path | None:
+        """Resolve a data path and read the file once; None when it is unusable."""
+        value = str(value) if isinstance(value, PurePath) else value
+        if not self.typed(value, str, where, "data"):
+            return None
+        resolved = (self.base_dir / Path(value).expanduser()).resolve()
+        if resolved not in self.frames:
+            self.frames[resolved], problem = _read_table(resolved)
+            if problem:
+                self.problem(where, "data", problem)
+        return resolved if self.frames[resolved] is not None else None
+
+    def options(self, table: dict[str, Any], where: str = "[defaults]") -> dict[str, Any]:
+        """Checked fit() options; invalid ones are reported and left out."""
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            kind = {"max_iter": int, "tol": float}.get(key, str)
+            if key not in OPTION_KEYS or not self.typed(value, kind, where, key):
+                continue
+            problem = _option_problem(key, value)
+            if problem is None:
+                out[key] = canonical_family_name(value) if key == "family" else value
+            else:
+                self.problem(where, key, problem)
+                self.bad_family |= key == "family" and where == "[defaults]"
+        return out
+
+    def model(
+        self, model: Any, index: int, defaults: dict[str, Any], top_data: Path | None
+    ) -> ModelEntry | None:
+        """One [[model]] with the defaults applied; None if it has problems."""
+        where = f"model #{index}"
+        if isinstance(model, Mapping) and isinstance(model.get("name"), str):
+            where += f" {model['name']!r}"
+        before = len(self.problems)
+        table = self.keys(model, MODEL_KEYS, where)
+        name, formula = table.get("name"), table.get("formula")
+        for key, value in (("name", name), ("formula", formula)):
+            if value is None and isinstance(model, Mapping):
+                self.problem(where, key, "required key is missing.")
+            elif value is not None:
+                self.typed(value, str, where, key)
+        if isinstance(name, str):
+            if not _SAFE_NAME.match(name):
+                msg = "is not a safe folder/file name; use 1-64 letters, digits, '_', '-' or '.'"
+                self.problem(where, "name", f"{name!r} {msg}, starting with a letter or digit.")
+            if name in self.names:
+                msg = f"{name!r} is already the name of model #{self.names[name]}."
+                self.problem(where, "name", msg)
+            self.names.setdefault(name, index)
+        own = self.options({k: table[k] for k in OPTION_KEYS if k in table}, where)
+        opts = {**defaults, **own}
+        data = self.data_file(table["data"], where) if "data" in table else top_data
+        if "data" not in table and not self.has_data:
+            self.problem(where, "data", "no data: give a top-level or a per-model 'data'.")
+        family_bad = ("family" in table and "family" not in own) or (
+            "family" not in table and self.bad_family
+        )
+        if "link" in opts and not family_bad:
+            self.check_link(opts, "link" in table, where)
+        self.check_columns(self.formula_names(formula, where), opts, data, where)
+        if len(self.problems) > before:
+            return None
+        return ModelEntry(name=name, formula=formula, data=data, **opts)
+
+    def check_link(self, opts: dict[str, Any], own_link: bool, where: str) -> None:
+        """Report a link the family does not allow, listing those it does."""
+        family = opts.get("family", "gaussian")
+        allowed = ("logit",) if family == "multinomial" else FAMILIES[family].allowed_links
+        if get_link(opts["link"]).name not in allowed:
+            origin = "" if own_link else " (from [defaults])"
+            self.problem(
+                where,
+                "link",
+                f"link {opts['link']!r}{origin} does not go with the {family} family; "
+                f"allowed links: {', '.join(allowed)}.",
+            )
+
+    def formula_names(self, formula: Any, where: str) -> set[str]:
+        """Names a formula refers to that must be data columns (empty if it does not parse)."""
+        if not isinstance(formula, str):
+            return set()
+        try:
+            desc = patsy.ModelDesc.from_formula(formula) if "~" in formula else None
+        except patsy.PatsyError as exc:
+            self.problem(where, "formula", f"{formula!r} does not parse: {exc.message}.")
+            return set()
+        if desc is None or not desc.lhs_termlist:
+            self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
+            return set()
+        names: set[str] = set()
+        for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
+            for factor in term.factors:
+                names |= _names_in(factor.code)
+        return {n for n in names if not _resolvable(n, None)}
+
+    def check_columns(
+        self, names: set[str], opts: dict[str, Any], data: Path | None, where: str
+    ) -> None:
+        """Report formula names, weights and offset that are not columns of the data."""
+        frame = self.frames.get(data) if data is not None else None
+        if frame is None:
+            return
+        columns = [str(c) for c in frame.columns]
+        shown = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
+        checks = [("formula", n) for n in sorted(names)]
+        checks += [(k, opts[k]) for k in ("weights", "offset") if k in opts]
+        for key, column in checks:
+            if column not in frame.columns:
+                hint = suggest(column, columns)
+                msg = f"column {column!r} is not in {data.name}.{hint} Columns: {shown}."
+                self.problem(where, key, msg)

@@ -15,6 +15,7 @@ message names the file, the model, the key and the allowed values. Each data fil
 from __future__ import annotations
 
 import re
+import tomllib
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,11 +31,6 @@ from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
 from glmspec.errors import GLMSpecError, SpecError, suggest
 from glmspec.families import FAMILIES, FAMILY_NAMES, canonical_family_name
 from glmspec.links import LINKS, get_link
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 TOP_KEYS = ("title", "data", "defaults", "model", "check", "report")
 OPTION_KEYS = ("family", "link", "weights", "offset", "missing", "max_iter", "tol")

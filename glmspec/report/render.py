@@ -1,0 +1,190 @@
+"""Render the report tables to HTML, Markdown and JSON.
+
+The templates in ``templates/`` only format values that :func:`glmspec.report.build_tables`
+computed; numbers go through :func:`glmspec.summary.format_number` (significant digits) and
+p-values through :func:`glmspec.summary.format_pvalue`. The HTML page is self-contained: CSS
+inline, plots embedded as base64 PNG data URIs, no scripts and no external resources. The
+HTML template is autoescaped; the Markdown template escapes table cells with ``md_cell``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import glmspec
+from glmspec.report._data import json_ready
+from glmspec.report.plots import Plot
+from glmspec.summary import format_number, format_pvalue
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: Significant digits of estimates and statistics in the tables.
+DIGITS = 6
+#: Significant digits of the two sides of the statsmodels check.
+CHECK_DIGITS = 10
+
+
+def fmt_number(value: Any, digits: int = DIGITS) -> str:
+    """A table cell: ``NA`` for missing, ``yes``/``no`` for booleans, else ``format_number``."""
+    if value is None:
+        return "NA"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return format_number(value, digits)
+
+
+def fmt_pvalue(value: Any) -> str:
+    """A p-value cell via ``format_pvalue`` (``<1e-16`` below machine precision)."""
+    return "NA" if value is None else format_pvalue(value)
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split()).replace("|", r"\|")
+
+
+def md_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped, no raw HTML tags."""
+    return _one_line(value).replace("<", "&lt;")
+
+
+def md_code(value: Any) -> str:
+    """An inline code span (HTML is literal there) that survives backticks and pipes."""
+    text = _one_line(value)
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(num=fmt_number, pval=fmt_pvalue, md=md_cell, code=md_code)
+    env.globals.update(DIGITS=DIGITS, CHECK_DIGITS=CHECK_DIGITS, version=glmspec.__version__)
+    return env
+
+
+def data_uri(png: bytes) -> str:
+    """``data:image/png;base64,...`` for ``png``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def plot_file(slug: str, key: str) -> str:
+    """Path of a plot relative to the report folder: ``plots/<model>_<key>.png``."""
+    return f"plots/{slug}_{key}.png"
+
+
+def _figures(
+    tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]], inline: bool
+) -> dict[str, list[dict[str, str]]]:
+    out = {}
+    for model in tables["models"]:
+        slug = model["slug"]
+        out[slug] = [
+            {
+                "key": p.key,
+                "title": p.title,
+                "caption": p.caption,
+                "src": data_uri(p.png) if inline else plot_file(slug, p.key),
+            }
+            for p in plots.get(slug, ())
+        ]
+    return out
+
+
+def render_html(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]]) -> str:
+    """The self-contained ``index.html``.
+
+    Parameters
+    ----------
+    tables : dict
+        Output of :func:`glmspec.report.build_tables`.
+    plots : dict
+        Model slug -> list of :class:`~glmspec.report.plots.Plot`, embedded as data URIs.
+    """
+    template = _environment().get_template("report.html.j2")
+    return template.render(t=tables, figures=_figures(tables, plots, inline=True))
+
+
+def render_markdown(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]]) -> str:
+    """``index.md``, referencing the plots as ``plots/<model>_<key>.png`` beside it."""
+    template = _environment().get_template("report.md.j2")
+    return template.render(t=tables, figures=_figures(tables, plots, inline=False))
+
+
+def results_json(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]]) -> str:
+    """``results.json``: every number of the report at full precision, NaN/inf as null.
+
+    Per model (keyed by name): ``entry`` options, ``status``, ``error``, ``info``,
+    ``coefficients`` (term -> estimate, bse, statistic, pvalue, lower, upper and, for log
+    and logit links, exp_estimate, exp_lower, exp_upper; multinomial: class -> term -> ...),
+    ``coefficient_labels``, ``fit_statistics`` (key -> value), ``check``, ``conventions``,
+    ``warnings`` and ``plots`` (file and caption). Then ``comparison``.
+    """
+    models: dict[str, Any] = {}
+    for model in tables["models"]:
+        key = model["name"] if model["name"] not in models else model["slug"]
+        models[key] = {
+            "slug": model["slug"],
+            "entry": model["entry"],
+            "status": model["status"],
+            "error": model["error"],
+            "data_rows": model["data_rows"],
+            "info": model["info"],
+            "coefficients": _coefficient_mapping(model["coefficients"]),
+            "coefficient_labels": model.get("coef_columns"),
+            "fit_statistics": {r["key"]: r["value"] for r in model.get("fit_statistics", [])},
+            "check": model["check"],
+            "conventions": model.get("conventions", []),
+            "warnings": model["warnings"],
+            "plots": [
+                {"key": p.key, "file": plot_file(model["slug"], p.key), "caption": p.caption}
+                for p in plots.get(model["slug"], ())
+            ],
+        }
+    document = {
+        "generator": f"glmspec {glmspec.__version__}",
+        "title": tables["title"],
+        "spec": tables["spec"],
+        "banner": tables["banner"],
+        "models": models,
+        "comparison": tables["comparison"],
+    }
+    return json.dumps(json_ready(document), indent=2, allow_nan=False) + "\n"
+
+
+_COEF_FIELDS = (
+    "estimate",
+    "bse",
+    "statistic",
+    "pvalue",
+    "lower",
+    "upper",
+    "exp_estimate",
+    "exp_lower",
+    "exp_upper",
+)
+
+
+def _coefficient_mapping(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """term -> values, or class -> term -> values for the multinomial."""
+    out: dict[str, Any] = {}
+    for row in rows:
+        values = {k: row[k] for k in _COEF_FIELDS if k in row}
+        target = out if row["class"] is None else out.setdefault(row["class"], {})
+        target[row["term"]] = values
+    return out

@@ -1,0 +1,379 @@
+"""Report content as plain data, built once from a spec and its fitted models.
+
+:func:`build_tables` returns nested dicts and lists of plain Python values (floats at full
+precision, ``None`` where a value does not exist). The HTML and Markdown templates format
+these values for display; ``results.json`` serialises them as they are, so every number shown
+in a report can be read back exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from glmspec.report._data import n_params, number, plain
+from glmspec.report.comparison import build_comparison
+from glmspec.spec import FittedModel, Spec
+from glmspec.summary import Summary
+
+#: Significance level of the Wald intervals shown (95% intervals, as ``conf_int()``).
+ALPHA = 0.05
+#: Confidence level of the intervals, for labels.
+LEVEL = 0.95
+
+
+def build_tables(spec: Spec, fitted: list[FittedModel]) -> dict[str, Any]:
+    """Build every table of the report as plain data.
+
+    Parameters
+    ----------
+    spec : Spec
+        The spec the models come from (title, check settings).
+    fitted : list of FittedModel
+        One outcome per model entry, in the spec's order; failed fits included.
+
+    Returns
+    -------
+    dict
+        ``title``, ``stem``, ``spec`` (settings), ``banner`` (counts of models, converged
+        fits and checks), ``models`` (one dict per model, see :func:`model_tables`) and
+        ``comparison`` (see :func:`glmspec.report.comparison.build_comparison`).
+    """
+    slugs = unique_slugs([fm.entry.name for fm in fitted])
+    models = [model_tables(spec, fm, slug) for fm, slug in zip(fitted, slugs, strict=True)]
+    named = [(m["name"], fm.results) for m, fm in zip(models, fitted, strict=True)]
+    return {
+        "title": spec.title,
+        "stem": spec.stem,
+        "spec": {
+            "title": spec.title,
+            "path": plain(spec.path),
+            "data": plain(spec.data),
+            "check_against": spec.check_against,
+            "check_tol": spec.check_tol,
+            "report_formats": list(spec.report_formats),
+        },
+        "banner": _banner(models),
+        "models": models,
+        "comparison": build_comparison(named),
+    }
+
+
+def unique_slugs(names: list[str]) -> list[str]:
+    """File- and id-safe versions of ``names`` (letters, digits, ``-``, ``_``), made unique."""
+    seen: set[str] = set()
+    slugs = []
+    for name in names:
+        base = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name)) or "model"
+        slug, k = base, 2
+        while slug in seen:
+            slug, k = f"{base}_{k}", k + 1
+        seen.add(slug)
+        slugs.append(slug)
+    return slugs
+
+
+def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
+    """Tables of one model: header, coefficients, fit statistics, check, conventions, warnings.
+
+    Parameters
+    ----------
+    spec : Spec
+    fm : FittedModel
+    slug : str
+        Identifier used for HTML ids and plot file names.
+
+    Returns
+    -------
+    dict
+        Always ``name``, ``slug``, ``entry``, ``status``, ``error``, ``warnings`` and
+        ``check``; when the fit produced results also ``info``, ``coefficients`` (list of row
+        dicts), ``coef_columns`` (labels), ``fit_statistics`` (list of key/label/value rows)
+        and ``conventions``.
+    """
+    res = fm.results
+    table: dict[str, Any] = {
+        "name": fm.entry.name,
+        "slug": slug,
+        "entry": {k: plain(v) for k, v in dataclasses.asdict(fm.entry).items()},
+        "error": fm.error,
+        "check": _check_table(spec, fm),
+        "data_rows": fm.data_rows or None,
+    }
+    if res is None:
+        table.update(status="failed", warnings=list(fm.warnings), info=None, coefficients=[])
+        return table
+    summary = Summary(res, alpha=ALPHA)
+    ratio = ratio_label(res)
+    table.update(
+        info=_info(res, fm, summary),
+        coefficients=_coefficients(res, summary, ratio is not None),
+        coef_columns={
+            "statistic": "t" if res.use_t else "z",
+            "ratio": ratio,
+            "level": LEVEL,
+            "multinomial": res.model_kind == "multinomial",
+        },
+        fit_statistics=_fit_statistics(res),
+        conventions=_conventions(res),
+    )
+    table["warnings"] = _warnings(fm, summary, table["check"])
+    table["status"] = _status(res, table["check"])
+    return table
+
+
+def ratio_label(res: Any) -> str | None:
+    """What ``exp(estimate)`` means for this model, or None when it has no ratio meaning.
+
+    Logit: odds ratio; log: rate ratio (Poisson), risk ratio (binomial), ratio of means
+    (Gaussian); multinomial: relative risk ratio against the reference class.
+    """
+    link = res.family.link.name
+    if res.model_kind == "multinomial":
+        return "relative risk ratio"
+    if link == "logit":
+        return "odds ratio"
+    if link == "log":
+        return {"binomial": "risk ratio", "gaussian": "ratio of means"}.get(
+            res.family.name, "rate ratio"
+        )
+    return None
+
+
+def _status(res: Any, check: dict[str, Any]) -> str:
+    if not res.converged:
+        return "not converged"
+    if check["status"] == "failed":
+        return "check failed"
+    return "ok"
+
+
+def _info(res: Any, fm: FittedModel, summary: Summary) -> dict[str, Any]:
+    info = summary.info
+    design = res.design
+    return {
+        "formula": info["formula"],
+        "family": info["family"],
+        "link": info["link"],
+        "response": design.response_name,
+        "weights": res.spec.weights,
+        "offset": res.spec.offset,
+        "missing": res.spec.missing,
+        "data_rows": fm.data_rows or None,
+        "nobs": int(info["nobs"]),
+        "n_dropped": int(info["n_dropped"]),
+        "df_model": number(info["df_model"]),
+        "df_resid": number(info["df_resid"]),
+        "n_params": n_params(res),
+        "converged": bool(info["converged"]),
+        "n_iter": int(info["n_iter"]),
+        "max_iter": res.spec.max_iter,
+        "tol": res.spec.tol,
+        "solver_message": getattr(res.record, "message", None),
+        "classes": None if design.classes is None else [str(c) for c in design.classes],
+        "factor_levels": {k: [str(v) for v in lv] for k, lv in design.factor_levels.items()},
+    }
+
+
+def _coefficients(res: Any, summary: Summary, with_ratio: bool) -> list[dict[str, Any]]:
+    coef = summary.coefficients
+    if res.model_kind == "multinomial":
+        keys = list(res.params.T.stack().index)  # (class, term), the order of the summary
+    else:
+        keys = [(None, term) for term in res.params.index]
+    rows = []
+    for (cls, term), (_, row) in zip(keys, coef.iterrows(), strict=True):
+        item = {
+            "class": None if cls is None else str(cls),
+            "term": str(term),
+            "estimate": number(row["estimate"]),
+            "bse": number(row["std_error"]),
+            "statistic": number(row["statistic"]),
+            "pvalue": number(row["p_value"]),
+            "lower": number(row["lower"]),
+            "upper": number(row["upper"]),
+        }
+        if with_ratio:
+            with np.errstate(over="ignore"):
+                item["exp_estimate"] = number(np.exp(row["estimate"]))
+                item["exp_lower"] = number(np.exp(row["lower"]))
+                item["exp_upper"] = number(np.exp(row["upper"]))
+        rows.append(item)
+    return rows
+
+
+def _fit_statistics(res: Any) -> list[dict[str, Any]]:
+    rows = [
+        ("llf", "Log-likelihood", res.llf),
+        ("llnull", "Log-likelihood, intercept-only model", res.llnull),
+        ("deviance", "Residual deviance", res.deviance),
+        ("null_deviance", "Null deviance", res.null_deviance),
+        ("df_resid", "Residual degrees of freedom", res.df_resid),
+        ("aic", "AIC", res.aic),
+        ("bic", "BIC", res.bic),
+        ("scale", "Dispersion", res.scale),
+    ]
+    if res.model_kind != "multinomial":
+        rows.append(("pearson_chi2", "Pearson chi-square", res.pearson_chi2))
+    rows.append(("pseudo_rsquared_mcf", "McFadden pseudo R-squared", res.pseudo_rsquared("mcf")))
+    return [{"key": k, "label": label, "value": number(v)} for k, label, v in rows]
+
+
+def _check_table(spec: Spec, fm: FittedModel) -> dict[str, Any]:
+    """The statsmodels cross-check: status, tolerance and one row per quantity."""
+    base = {"against": spec.check_against, "tolerance": spec.check_tol, "error": None}
+    if fm.check is not None:
+        rows = [
+            {
+                "quantity": str(r["quantity"]),
+                "convention": str(r["convention"]),
+                "glmspec": number(r["glmspec"]),
+                "statsmodels": number(r["statsmodels"]),
+                "abs_diff": number(r["abs_diff"]),
+                "rel_diff": number(r["rel_diff"]),
+                "passed": bool(r["passed"]),
+            }
+            for _, r in fm.check.iterrows()
+        ]
+        passed = bool(fm.check.attrs.get("passed", all(r["passed"] for r in rows)))
+        tol = fm.check.attrs.get("tol", spec.check_tol)
+        n_failed = sum(not r["passed"] for r in rows)
+        status = "passed" if passed else "failed"
+        return base | {"status": status, "tolerance": tol, "rows": rows, "n_failed": n_failed}
+    if fm.check_error is not None:
+        return base | {"status": "error", "error": fm.check_error, "rows": [], "n_failed": 0}
+    status = "disabled" if spec.check_against is None else "not run"
+    return base | {"status": status, "rows": [], "n_failed": 0}
+
+
+def _conventions(res: Any) -> list[dict[str, str]]:
+    family = res.family.name
+    design = res.design
+    notes = []
+    if res.family.fixed_scale:
+        notes.append(("scale", f"Dispersion fixed at 1 ({family} family)."))
+    else:
+        notes.append(
+            ("scale", "Dispersion estimated as Pearson chi-square / df_resid (R summary.glm).")
+        )
+    counts = family == "binomial" and design.trials is not None and np.any(design.trials != 1)
+    if res.spec.weights is not None:
+        weights = (
+            f"Weights {res.spec.weights!r} are prior weights as in R's glm() (statsmodels "
+            "var_weights), not frequency weights."
+        )
+        if counts:
+            weights += " For binomial counts they are multiplied by the numbers of trials."
+    elif counts:
+        weights = (
+            "No weights given; for binomial counts the prior weights are the numbers of "
+            "trials (successes + failures), as in R's glm()."
+        )
+    else:
+        weights = "No weights: every row has prior weight 1."
+    notes.append(("weights", weights))
+    if res.spec.offset is not None:
+        notes.append(("offset", f"Offset {res.spec.offset!r} is added to the linear predictor."))
+    llf = "Log-likelihood is the full log-likelihood with all constants, as R's logLik"
+    if family == "gaussian":
+        llf += ", evaluated at the ML dispersion deviance/n"
+    notes.append(("llf", llf + "."))
+    if res.use_t:
+        test = f"Wald tests and intervals use Student's t with df_resid = {res.df_resid} df."
+    else:
+        test = "Wald tests and intervals use the normal distribution (z), dispersion fixed."
+    notes.append(("tests", test + f" Intervals are {LEVEL:.0%} Wald intervals."))
+    aic = "AIC = -2 llf + 2k and BIC = -2 llf + log(nobs) k, k = number of coefficients"
+    if getattr(res.family, "n_dispersion_params", 0):
+        aic += " + 1 for the estimated dispersion (R; statsmodels' aic does not count it)"
+    notes.append(("aic", aic + "."))
+    for factor, levels in design.factor_levels.items():
+        notes.append(
+            (
+                "reference",
+                f"Factor {factor}: reference level {str(levels[0])!r} "
+                f"(levels {', '.join(str(v) for v in levels)}).",
+            )
+        )
+    notes += _response_notes(res)
+    return [{"topic": topic, "text": text} for topic, text in notes]
+
+
+def _response_notes(res: Any) -> list[tuple[str, str]]:
+    design = res.design
+    classes = design.classes
+    name = design.response_name
+    if res.model_kind == "multinomial":
+        others = ", ".join(repr(str(c)) for c in classes[1:])
+        return [
+            (
+                "response",
+                f"Response {name}: reference class {str(classes[0])!r}. The coefficients of "
+                f"class k (one of {others}) are log relative risks P(k) / P("
+                f"{str(classes[0])!r}); exp(estimate) is the relative risk ratio.",
+            )
+        ]
+    if res.family.name == "binomial":
+        if classes is not None:
+            text = (
+                f"Response {name}: modelled P({name} = {str(classes[1])!r}); "
+                f"{str(classes[0])!r} is the reference (failure) class."
+            )
+        elif design.trials is not None and np.any(design.trials != 1):
+            text = (
+                f"Response {name}: counts of successes and failures; modelled the probability "
+                "of a success (the first count)."
+            )
+        elif np.all((design.y == 0) | (design.y == 1)):
+            text = f"Response {name}: 0/1; modelled P({name} = 1)."
+        else:
+            text = (
+                f"Response {name}: proportions of successes, with the weights as numbers of "
+                "trials; modelled the probability of a success."
+            )
+        return [("response", text)]
+    return []
+
+
+def _warnings(fm: FittedModel, summary: Summary, check: dict[str, Any]) -> list[str]:
+    """Warnings captured during the fit, plus non-convergence, separation and failed checks."""
+    found = list(dict.fromkeys(fm.warnings))
+    res = fm.results
+    for message in summary.warnings:
+        covered = message in found
+        if "converge" in message and any("converge" in w for w in found):
+            covered = True
+        separation = getattr(res, "separation", None)
+        if separation is not None and message == separation.describe():
+            covered = covered or any("separation" in w for w in found)
+        if not covered:
+            found.append(message)
+    if check["status"] == "failed":
+        failed = [r["quantity"] for r in check["rows"] if not r["passed"]]
+        shown = ", ".join(failed[:8]) + (", ..." if len(failed) > 8 else "")
+        found.append(
+            f"check against {check['against']} failed for {len(failed)} of "
+            f"{len(check['rows'])} quantities (relative tolerance {check['tolerance']:g}): {shown}."
+        )
+    if check["status"] == "error":
+        found.append(f"check against {check['against']} could not run: {check['error']}")
+    return found
+
+
+def _banner(models: list[dict[str, Any]]) -> dict[str, Any]:
+    fitted = [m for m in models if m["info"] is not None]
+    checks = [m["check"]["status"] for m in models]
+    return {
+        "n_models": len(models),
+        "n_fitted": len(fitted),
+        "n_failed": len(models) - len(fitted),
+        "n_converged": sum(m["info"]["converged"] for m in fitted),
+        "checks_passed": checks.count("passed"),
+        "checks_failed": checks.count("failed"),
+        "checks_not_run": len(checks) - checks.count("passed") - checks.count("failed"),
+        "n_with_warnings": sum(bool(m["warnings"]) for m in models),
+        "n_flagged": sum(bool(m["warnings"] or m["error"]) for m in models),
+        "ok": all(m["status"] == "ok" for m in models),
+    }

@@ -1,7 +1,8 @@
-"""Command line: ``glmspec fit`` and ``glmspec datasets``.
+"""Command line: ``glmspec run``, ``fit``, ``predict`` and ``datasets``.
 
-Errors print one clear line and exit with status 2 (``--debug`` shows the traceback); a fit
-that did not converge or a failed statsmodels check exits with status 1.
+Exit status: 0 when every fit converged and every statsmodels check passed; 1 when a fit did
+not converge, failed, or a check failed (the report still says why); 2 for usage and spec
+errors, which print one clear line (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -14,58 +15,144 @@ from pathlib import Path
 import pandas as pd
 
 from glmspec import datasets
-from glmspec.api import fit
-from glmspec.compare import compare
 from glmspec.errors import GLMSpecError
+from glmspec.report import write_report
+from glmspec.spec import FittedModel, Spec, load_spec
 
+EXAMPLE_RUN = "example:\n  glmspec run datasets/restaurant_visitors.toml --out reports"
 EXAMPLE_FIT = (
     'example:\n  glmspec fit "visitors ~ hour + C(weekday) + rain" '
-    "--data restaurant_visitors --family poisson --compare"
+    "--data restaurant_visitors --family poisson --compare --report reports/visitors"
+)
+EXAMPLE_PREDICT = (
+    "example:\n  glmspec predict datasets/restaurant_visitors.toml --model weather "
+    "--data datasets/restaurant_visitors.csv --out predictions.csv"
 )
 
 
-def _read_data(source: str) -> pd.DataFrame:
-    """A CSV or Parquet path, or the name of a bundled dataset."""
+def _data_path(source: str) -> Path:
+    """A CSV or Parquet path, or the file of a bundled dataset."""
     path = Path(source)
-    if path.suffix.lower() == ".parquet" and path.exists():
-        return pd.read_parquet(path)
     if path.exists():
-        return pd.read_csv(path)
+        return path.resolve()
     if source in datasets.names():
-        return datasets.load(source)
+        return datasets.path(source)
     raise GLMSpecError(
         f"--data {source!r} is neither a readable file nor a bundled dataset "
         f"({', '.join(datasets.names())})."
     )
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown only in a terminal."""
+
+    def __init__(self) -> None:
+        self.active = sys.stderr.isatty()
+
+    def __call__(self, i: int, n: int, name: str) -> None:
+        if self.active:
+            filled = int(20 * (i - 1) / max(n, 1))
+            bar = "#" * filled + "." * (20 - filled)
+            sys.stderr.write(f"\r[{bar}] {i}/{n} fitting {name:<30.30}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.active:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.flush()
+
+
+def _exit_status(fitted: list[FittedModel]) -> int:
+    return 0 if all(item.ok for item in fitted) else 1
+
+
+def _status_line(item: FittedModel) -> str:
+    """One line per model: convergence, check verdict and warnings."""
+    if item.error is not None:
+        return f"  {item.entry.name}: FAILED: {item.error}"
+    res = item.results
+    parts = [f"converged in {res.n_iter} iterations" if res.converged else "NOT converged"]
+    if item.check is not None:
+        agree = int(item.check["passed"].sum())
+        verdict = "passed" if item.check.attrs.get("passed") else "FAILED"
+        parts.append(f"statsmodels check {verdict} ({agree}/{len(item.check)} rows agree)")
+    elif item.check_error:
+        parts.append(f"no statsmodels check: {item.check_error}")
+    parts += [f"warning: {w}" for w in item.warnings]
+    return f"  {item.entry.name}: " + "; ".join(parts)
+
+
+def _finish(spec: Spec, fitted: list[FittedModel], out: Path | None, formats=None, name=None):
+    report = write_report(spec, fitted, out_dir=out, formats=formats, name=name)
+    for item in fitted:
+        print(_status_line(item))
+    print(f"report: {report / 'index.html'}")
+    return _exit_status(fitted)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    formats = tuple(f.strip() for f in args.format.split(",")) if args.format else None
+    progress = _Progress()
+    fitted = spec.fit(progress=progress, check=False if args.no_check else None)
+    progress.done()
+    return _finish(spec, fitted, Path(args.out) if args.out else None, formats)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
-    data = _read_data(args.data)
-    res = fit(
-        args.formula,
-        data,
-        family=args.family,
-        link=args.link,
-        weights=args.weights,
-        offset=args.offset,
-        missing=args.missing,
-        max_iter=args.max_iter,
-        tol=args.tol,
+    model = {"name": "model", "formula": args.formula, "family": args.family}
+    options = {"link": args.link, "weights": args.weights, "offset": args.offset}
+    model.update({k: v for k, v in options.items() if v is not None})
+    model.update({"missing": args.missing, "max_iter": args.max_iter, "tol": args.tol})
+    spec = Spec.from_dict(
+        {
+            "title": f"glmspec fit {args.formula}",
+            "data": str(_data_path(args.data)),
+            "model": [model],
+            "check": {"against": "statsmodels" if args.compare else "none", "tol": args.check_tol},
+        }
     )
-    print(res.summary())
-    status = 0 if res.converged else 1
-    if args.compare:
-        table = compare(res, tol=args.check_tol)
+    fitted = spec.fit()
+    item = fitted[0]
+    if item.error is not None:
+        raise GLMSpecError(item.error)
+    print(item.results.summary())
+    if item.check is not None:
         with pd.option_context("display.width", 200, "display.max_rows", 500):
             print(f"\nCross-check against statsmodels (tolerance {args.check_tol:g}):")
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.10g}"))
-        verdict = "PASSED" if table.attrs["passed"] else "FAILED"
-        print(
-            f"\nstatsmodels check {verdict}: {int(table['passed'].sum())}/{len(table)} rows agree."
-        )
-        if not table.attrs["passed"]:
-            status = 1
-    return status
+            print(item.check.to_string(index=False, float_format=lambda v: f"{v:.10g}"))
+    if args.report:
+        target = Path(args.report)
+        return _finish(spec, fitted, target.parent, name=target.name)
+    print()
+    print(_status_line(item))
+    return _exit_status(fitted)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    names = [m.name for m in spec.models]
+    if args.model not in names:
+        raise GLMSpecError(f"spec has no model {args.model!r}; models: {', '.join(names)}.")
+    (item,) = spec.fit(check=False, only=[args.model])
+    if item.error is not None:
+        raise GLMSpecError(f"model {args.model!r} failed to fit: {item.error}")
+    newdata = _read_table(_data_path(args.data))
+    res = item.results
+    mean, linear = res.predict(newdata), res.predict(newdata, which="linear")
+    if isinstance(mean, pd.Series):
+        out = pd.DataFrame({"mean": mean, "linear_predictor": linear})
+    else:
+        out = pd.concat([mean.add_prefix("prob_"), linear.add_prefix("linear_")], axis=1)
+    out.to_csv(args.out, index=False)
+    print(f"wrote {len(out)} predictions of model {args.model!r} to {args.out}")
+    return 0
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
@@ -82,28 +169,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
 
-    p_fit = sub.add_parser(
+    run = sub.add_parser(
+        "run",
+        help="fit every model of a spec file, check against statsmodels, write a report",
+        description="Fit, verify and report every model of a TOML spec file.",
+        epilog=EXAMPLE_RUN,
+        formatter_class=raw,
+    )
+    run.add_argument("spec", help="TOML spec file")
+    run.add_argument("--out", default=None, help="report folder (default: the spec's [report] dir)")
+    run.add_argument("--format", default=None, help="comma-separated subset of html,markdown")
+    run.add_argument("--no-check", action="store_true", help="skip the statsmodels check")
+    run.set_defaults(handler=_cmd_run)
+
+    fit = sub.add_parser(
         "fit",
         help="fit one model and print its summary",
+        description="Fit one model and print its summary (optionally checked and reported).",
         epilog=EXAMPLE_FIT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=raw,
     )
-    p_fit.add_argument("formula", help='R-style formula, e.g. "y ~ x + C(g)"')
-    p_fit.add_argument("--data", required=True, help="CSV/Parquet file or bundled dataset name")
-    p_fit.add_argument("--family", default="gaussian", help="gaussian, binomial, poisson, ...")
-    p_fit.add_argument("--link", default=None, help="link name (default: canonical)")
-    p_fit.add_argument("--weights", default=None, help="column of prior weights")
-    p_fit.add_argument("--offset", default=None, help="column added to the linear predictor")
-    p_fit.add_argument("--missing", default="raise", choices=["raise", "drop"])
-    p_fit.add_argument("--max-iter", type=int, default=100)
-    p_fit.add_argument("--tol", type=float, default=1e-8)
-    p_fit.add_argument("--compare", action="store_true", help="cross-check with statsmodels")
-    p_fit.add_argument("--check-tol", type=float, default=1e-6, help="tolerance of the check")
-    p_fit.set_defaults(handler=_cmd_fit)
+    fit.add_argument("formula", help='R-style formula, e.g. "y ~ x + C(g)"')
+    fit.add_argument("--data", required=True, help="CSV/Parquet file or bundled dataset name")
+    fit.add_argument("--family", default="gaussian", help="gaussian, binomial, poisson, ...")
+    fit.add_argument("--link", default=None, help="link name (default: canonical)")
+    fit.add_argument("--weights", default=None, help="column of prior weights")
+    fit.add_argument("--offset", default=None, help="column added to the linear predictor")
+    fit.add_argument("--missing", default="raise", choices=["raise", "drop"])
+    fit.add_argument("--max-iter", type=int, default=100)
+    fit.add_argument("--tol", type=float, default=1e-8)
+    fit.add_argument("--compare", action="store_true", help="cross-check with statsmodels")
+    fit.add_argument("--check-tol", type=float, default=1e-6, help="tolerance of the check")
+    fit.add_argument("--report", default=None, help="write an HTML/Markdown report to this folder")
+    fit.set_defaults(handler=_cmd_fit)
 
-    p_data = sub.add_parser("datasets", help="list the bundled datasets")
-    p_data.set_defaults(handler=_cmd_datasets)
+    predict = sub.add_parser(
+        "predict",
+        help="predict with one model of a spec on new data",
+        description="Fit one model of a spec and write its predictions for new data as CSV.",
+        epilog=EXAMPLE_PREDICT,
+        formatter_class=raw,
+    )
+    predict.add_argument("spec", help="TOML spec file")
+    predict.add_argument("--model", required=True, help="name of the model in the spec")
+    predict.add_argument("--data", required=True, help="CSV/Parquet file with the new rows")
+    predict.add_argument("--out", required=True, help="CSV file to write")
+    predict.set_defaults(handler=_cmd_predict)
+
+    listing = sub.add_parser(
+        "datasets",
+        help="list the bundled datasets",
+        description="List the bundled datasets.",
+        epilog="example:\n  glmspec datasets",
+        formatter_class=raw,
+    )
+    listing.set_defaults(handler=_cmd_datasets)
     return parser
 
 
@@ -116,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     except (GLMSpecError, OSError, ValueError) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"glmspec: error: {exc}", file=sys.stderr)
+        print(f"glmspec: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 

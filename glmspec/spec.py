@@ -178,7 +178,10 @@ class Spec:
         return self._frames[path]
 
     def fit(
-        self, progress: Callable[[int, int, str], None] | None = None, check: bool | None = None
+        self,
+        progress: Callable[[int, int, str], None] | None = None,
+        check: bool | None = None,
+        only: Iterable[str] | None = None,
     ) -> list[FittedModel]:
         """Fit every model; a model that fails records its error and the others go on.
 
@@ -189,6 +192,8 @@ class Spec:
         check : bool, optional
             False skips the statsmodels cross-check; None or True run it when the spec asks
             for it (``check_against == "statsmodels"``).
+        only : iterable of str, optional
+            Names of the models to fit; default all.
 
         Returns
         -------
@@ -196,10 +201,12 @@ class Spec:
             In the spec's order.
         """
         do_check = self.check_against == "statsmodels" and check is not False
+        wanted = None if only is None else set(only)
+        entries = [m for m in self.models if wanted is None or m.name in wanted]
         fitted = []
-        for i, entry in enumerate(self.models, start=1):
+        for i, entry in enumerate(entries, start=1):
             if progress is not None:
-                progress(i, len(self.models), entry.name)
+                progress(i, len(entries), entry.name)
             fitted.append(self._fit_one(entry, do_check))
         return fitted
 

@@ -32,8 +32,9 @@ def write_report(
     fitted: Sequence[FittedModel],
     out_dir: str | os.PathLike[str] | None = None,
     formats: Iterable[str] | None = None,
+    name: str | None = None,
 ) -> Path:
-    """Write the report of ``fitted`` to ``<out_dir or spec.report_dir>/<spec.stem>/``.
+    """Write the report of ``fitted`` to ``<out_dir or spec.report_dir>/<name or spec.stem>/``.
 
     Parameters
     ----------
@@ -46,6 +47,8 @@ def write_report(
     formats : iterable of str, optional
         Any of ``"html"``, ``"markdown"`` (``"md"``), ``"json"``; default
         ``spec.report_formats``. ``results.json`` is always written.
+    name : str, optional
+        Name of the report folder; default ``spec.stem``.
 
     Returns
     -------
@@ -64,8 +67,9 @@ def write_report(
     chosen = normalise_formats(spec.report_formats if formats is None else formats)
     root = Path(spec.report_dir if out_dir is None else out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    target = root / spec.stem
-    staging = _fresh_path(root, f".{spec.stem}.tmp-")
+    folder = name or spec.stem
+    target = root / folder
+    staging = _fresh_path(root, f".{folder}.tmp-")
     os.mkdir(staging)
     try:
         _build(staging, spec, list(fitted), chosen)

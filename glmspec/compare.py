@@ -100,20 +100,23 @@ def _statsmodels_glm(res):
     design, family = res.design, res.family
     sm_link = getattr(sm.families.links, _SM_LINKS[family.link.name])()
     sm_family = getattr(sm.families, _SM_FAMILIES[family.name])(sm_link)
-    prior, y = design.prior_weights, design.y
+    # R (and glmspec) ignore rows with zero prior weight; statsmodels would count them.
+    used = design.prior_weights > 0
+    prior, y = design.prior_weights[used], design.y[used]
+    trials = None if design.trials is None else design.trials[used]
     if family.name == "binomial" and (
-        (design.trials is not None and np.any(design.trials > 1)) or np.any(prior != 1)
+        (trials is not None and np.any(trials > 1)) or np.any(prior != 1)
     ):
-        trials = design.trials if np.any(design.trials > 1) else prior
+        trials = trials if np.any(trials > 1) else prior
         endog = np.column_stack([trials * y, trials * (1 - y)])
-        var_weights = prior / np.where(trials > 0, trials, 1.0)
+        var_weights = prior / trials
     else:
         endog, var_weights = y, prior
     model = sm.GLM(
         endog,
-        design.X,
+        design.X[used],
         family=sm_family,
-        offset=design.offset if design.offset_given else None,
+        offset=design.offset[used] if design.offset_given else None,
         var_weights=var_weights,
     )
     fitted = model.fit(method="IRLS", maxiter=1000, tol_criterion="params", atol=1e-13, rtol=1e-12)
@@ -125,6 +128,15 @@ def _glm_rows(res):
     names = list(res.design.column_names)
     rows = list(_coefficient_rows(names, res.params, np.asarray(sm_res.params), res.bse))
     rows += _bse_rows(names, res.bse, np.asarray(sm_res.bse), "sqrt(diag(scale * inv(X'WX)))")
+    null_label = "intercept-only model with the offset"
+    sm_null = sm_res.null_deviance
+    if not res.design.has_intercept:
+        # R's null model without an intercept is mu = linkinv(offset); statsmodels always
+        # fits a constant, so evaluate its deviance at R's null means instead.
+        offset = np.zeros(model.endog.shape[0]) if model.offset is None else model.offset
+        null_mu = sm_res.family.link.inverse(offset)
+        sm_null = sm_res.family.deviance(model.endog, null_mu, model.var_weights)
+        null_label = "no intercept: mu = linkinv(offset), as R"
     llf_label = "full log-likelihood, R logLik"
     sm_llf = sm_res.llf
     if res.family.name == "gaussian":
@@ -142,13 +154,7 @@ def _glm_rows(res):
             sm_res.deviance,
             abs(sm_res.deviance),
         ),
-        (
-            "null_deviance",
-            "intercept-only model with the offset",
-            res.null_deviance,
-            sm_res.null_deviance,
-            abs(sm_res.null_deviance),
-        ),
+        ("null_deviance", null_label, res.null_deviance, sm_null, abs(sm_null)),
         (
             "scale",
             "1 or Pearson chi2 / df_resid (R summary.glm)",

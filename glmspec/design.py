@@ -380,6 +380,19 @@ def build_design(
     )
 
 
+def _check_numeric(factor, frame: pd.DataFrame) -> None:
+    """Raise :class:`PredictionError` if a numeric factor refers to a non-numeric column."""
+    for name in _names_in(factor.code):
+        if name in frame.columns:
+            col = frame[name]
+            if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+                example = col.dropna().iloc[0] if col.notna().any() else None
+                raise PredictionError(
+                    f"column {name!r} is numeric in the model ({factor.name()!r}) but the new "
+                    f"data holds non-numeric values (e.g. {example!r})."
+                )
+
+
 def _eval_env(eval_env: patsy.EvalEnvironment | int) -> patsy.EvalEnvironment:
     if isinstance(eval_env, int):
         eval_env = patsy.EvalEnvironment.capture(eval_env + 2)
@@ -417,6 +430,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     used = frame[columns].copy(deep=False)
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":
+            _check_numeric(factor, used)
             continue
         refs = [c for c in _names_in(factor.code) if c in used.columns]
         if len(refs) != 1:

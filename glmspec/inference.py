@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from glmspec.errors import SpecificationError
 from glmspec.families import Family
 
 
@@ -52,7 +53,7 @@ def wald_pvalues(statistic: np.ndarray, df: float | None) -> np.ndarray:
 def critical_value(alpha: float, df: float | None) -> float:
     """The ``1 - alpha/2`` quantile of the normal (``df`` None) or t distribution."""
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
+        raise SpecificationError(f"alpha must be in (0, 1), got {alpha}.")
     if df is None:
         return float(stats.norm.isf(alpha / 2))
     return float(stats.t.isf(alpha / 2, df))

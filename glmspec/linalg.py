@@ -56,6 +56,25 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.triu(gram) + np.triu(gram, 1).T
 
 
+def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``|X| v`` over row blocks (no n x p temporary)."""
+    out = np.empty(X.shape[0])
+    step = block_rows(X.shape[1])
+    for start in range(0, X.shape[0], step):
+        out[start : start + step] = np.abs(X[start : start + step]) @ v
+    return out
+
+
+def squares_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``(X * X)' v`` over row blocks (no n x p temporary)."""
+    out = np.zeros(X.shape[1])
+    step = block_rows(X.shape[1])
+    for start in range(0, X.shape[0], step):
+        block = X[start : start + step]
+        out += (block * block).T @ v[start : start + step]
+    return out
+
+
 @dataclass(frozen=True)
 class GramFactor:
     """Upper-triangular ``r`` with ``X' W X = r' r``, and how it was obtained."""
@@ -67,6 +86,11 @@ class GramFactor:
         """Solve ``(r' r) x = rhs``."""
         tmp = linalg.solve_triangular(self.r, rhs, trans="T", check_finite=False)
         return linalg.solve_triangular(self.r, tmp, check_finite=False)
+
+    def inverse_diagonal(self) -> np.ndarray:
+        """Diagonal of ``(X' W X)^{-1}``."""
+        r_inv = linalg.solve_triangular(self.r, np.eye(self.r.shape[0]), check_finite=False)
+        return np.einsum("ij,ij->i", r_inv, r_inv)
 
     def inverse(self) -> np.ndarray:
         """Return ``(X' W X)^{-1}``, the unscaled covariance of the coefficients."""

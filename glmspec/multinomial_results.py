@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from glmspec.design import Design, predict_matrix
+from glmspec.errors import SpecificationError
 from glmspec.multinomial import MultinomialFitRecord, covariance, log_softmax
 from glmspec.results import ModelSpec, _Results
 
@@ -162,7 +163,7 @@ class MultinomialResults(_Results):
     def pseudo_rsquared(self, kind: str = "mcf") -> float:
         """McFadden's pseudo R-squared ``1 - llf / llnull``."""
         if kind != "mcf":
-            raise ValueError("only McFadden's pseudo R-squared ('mcf') is defined here.")
+            raise SpecificationError("only McFadden's pseudo R-squared ('mcf') is defined here.")
         return 1.0 - self.llf / self.llnull
 
     @cached_property
@@ -222,7 +223,7 @@ class MultinomialResults(_Results):
             Missing column, unseen factor level, or no offset for a model fitted with one.
         """
         if which not in ("mean", "linear"):
-            raise ValueError(f"which must be 'mean' or 'linear', got {which!r}.")
+            raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
         if newdata is None:
             X, off, index = self.design.X, self.design.offset, self.design.row_index
         else:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from glmspec import inference
 from glmspec.design import Design, predict_matrix
-from glmspec.errors import PredictionError
+from glmspec.errors import PredictionError, SpecificationError
 from glmspec.families import Family
 from glmspec.separation import Separation
 from glmspec.solver import FitRecord, fit_irls
@@ -95,7 +95,15 @@ class _Results:
 
     def _new_offset(self, newdata: Any, offset: Any) -> np.ndarray | float:
         if offset is not None:
-            return np.asarray(offset, dtype=float)
+            try:
+                values = np.asarray(offset, dtype=float)
+            except (TypeError, ValueError) as exc:
+                raise PredictionError(f"offset must be numeric: {exc}") from exc
+            if values.ndim > 1 or values.size not in (1, len(newdata)):
+                raise PredictionError(
+                    f"offset has {values.size} values; new data has {len(newdata)} rows."
+                )
+            return values
         if isinstance(self.spec.offset, str):
             if self.spec.offset not in newdata:
                 raise PredictionError(
@@ -275,7 +283,7 @@ class GLMResults(_Results):
             return 1.0 - self.llf / self.llnull
         if kind == "cs":
             return 1.0 - np.exp(2.0 * (self.llnull - self.llf) / self.nobs)
-        raise ValueError(f"kind must be 'mcf' or 'cs', got {kind!r}.")
+        raise SpecificationError(f"kind must be 'mcf' or 'cs', got {kind!r}.")
 
     def _series(self, values: np.ndarray, name: str) -> pd.Series:
         return pd.Series(values, index=self.design.row_index, name=name)
@@ -333,7 +341,7 @@ class GLMResults(_Results):
             Missing column, unseen factor level, or no offset for a model fitted with one.
         """
         if which not in ("mean", "linear"):
-            raise ValueError(f"which must be 'mean' or 'linear', got {which!r}.")
+            raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
         if newdata is None:
             return self.fittedvalues if which == "mean" else self.linear_predictor
         X = predict_matrix(self.design, newdata)

@@ -47,6 +47,10 @@ def find_separation(
 ) -> Separation | None:
     """Return the separation in ``(X, y)`` if there is one, else None.
 
+    Three small linear programs: does a separating direction exist (Konis's LP); the sparsest
+    one (least L1 norm), whose non-zero entries name the columns involved; and whether some
+    direction separates *strictly* (every margin positive), which makes it complete.
+
     Parameters
     ----------
     X : ndarray of shape (n, p)
@@ -64,23 +68,62 @@ def find_separation(
     sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
     binary = sign != 0
     signed = Xs[binary] * sign[binary, None]
-    result = optimize.linprog(
-        c=-signed.sum(axis=0),
-        A_ub=-signed,
-        b_ub=np.zeros(signed.shape[0]),
-        A_eq=Xs[~binary] if np.any(~binary) else None,
-        b_eq=np.zeros(int(np.sum(~binary))) if np.any(~binary) else None,
-        bounds=[(-1.0, 1.0)] * X.shape[1],
-        method="highs",
-    )
-    if result.status != 0 or -result.fun <= _TOL * max(1, signed.shape[0]) ** 0.5:
+    mixed = Xs[~binary]
+    p = X.shape[1]
+
+    exists = _linprog(-signed.sum(axis=0), -signed, np.zeros(len(signed)), mixed, [(-1, 1)] * p)
+    if exists is None or -exists.fun <= _TOL * max(1, signed.shape[0]) ** 0.5:
         return None
-    direction = result.x / np.abs(result.x).max()
+    direction = _sparsest_direction(signed, mixed, p)
+    if direction is None:
+        direction = exists.x
+    direction = direction / np.abs(direction).max()
     involved = np.flatnonzero(np.abs(direction) > 1e-6)
-    margins = signed @ result.x
-    kind = "complete" if np.all(margins > _TOL) and np.all(binary) else "quasi-complete"
     return Separation(
-        kind=kind,
+        kind="complete" if _strictly_separable(signed, mixed, p) else "quasi-complete",
         columns=tuple(column_names[j] for j in involved),
         direction=tuple(float(direction[j] / scale[j]) for j in involved),
     )
+
+
+def _linprog(c, a_ub, b_ub, a_eq, bounds):
+    has_eq = a_eq.shape[0] > 0
+    result = optimize.linprog(
+        c=c,
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq if has_eq else None,
+        b_eq=np.zeros(a_eq.shape[0]) if has_eq else None,
+        bounds=bounds,
+        method="highs",
+    )
+    return result if result.status == 0 else None
+
+
+def _sparsest_direction(signed: np.ndarray, mixed: np.ndarray, p: int) -> np.ndarray | None:
+    """Least-L1 direction with all margins >= 0 and total margin 1 (b = plus - minus)."""
+    both = np.hstack([signed, -signed])
+    total = both.sum(axis=0, keepdims=True)
+    result = _linprog(
+        np.ones(2 * p),
+        np.vstack([-both, -total]),
+        np.concatenate([np.zeros(len(signed)), [-1.0]]),
+        np.hstack([mixed, -mixed]),
+        [(0, None)] * (2 * p),
+    )
+    return None if result is None else result.x[:p] - result.x[p:]
+
+
+def _strictly_separable(signed: np.ndarray, mixed: np.ndarray, p: int) -> bool:
+    """Whether some direction gives every row a positive margin (no mixed rows allowed)."""
+    if mixed.shape[0] or not signed.shape[0]:
+        return False
+    # variables (b, t): maximise t subject to signed @ b >= t, |b_j| <= 1, t <= 1
+    result = _linprog(
+        np.concatenate([np.zeros(p), [-1.0]]),
+        np.hstack([-signed, np.ones((len(signed), 1))]),
+        np.zeros(len(signed)),
+        np.zeros((0, p + 1)),
+        [(-1, 1)] * p + [(None, 1)],
+    )
+    return result is not None and -result.fun > _TOL

@@ -29,9 +29,17 @@ import numpy as np
 
 from glmspec.errors import ConvergenceWarning, FitError
 from glmspec.families import Family
-from glmspec.linalg import GramFactor, factor_gram, factorize, weighted_gram
+from glmspec.linalg import (
+    GramFactor,
+    abs_matvec,
+    factor_gram,
+    factorize,
+    squares_matvec,
+    weighted_gram,
+)
 
 MAX_HALVINGS = 30
+_EPS = np.finfo(float).eps
 
 
 @dataclass(frozen=True)
@@ -178,11 +186,35 @@ def _intercept_start(family, y, X, offset, prior):
     return None if state is None else (coef, state)
 
 
-def _converged(relative_change: float, decrement: float, deviance: float, tol: float) -> bool:
+def _converged(
+    relative_change: float, decrement: float, deviance: float, tol: float, noise: float = 0.0
+) -> bool:
     # The decrement bounds the squared size of the step in standard-error units, so tol**2
-    # makes coefficients accurate to about tol standard errors, not sqrt(tol).
+    # makes coefficients accurate to about tol standard errors, not sqrt(tol). ``noise`` is
+    # the decrement that rounding errors alone produce at the optimum.
     scale = abs(deviance) + 0.1
-    return relative_change < tol and decrement / scale < tol * tol
+    return relative_change < tol and (decrement / scale < tol * tol or decrement <= noise)
+
+
+def decrement_noise(family, X, y, mu, eta, coef, prior, factor: GramFactor) -> float:
+    """The Newton decrement that rounding errors in the gradient produce at the optimum.
+
+    Each row's score ``prior * (y - mu) * mu_eta / V`` carries an error from rounding ``y - mu``
+    (about ``eps * (|y| + |mu|)``) and from the linear predictor itself, whose error
+    ``eps * |x_i| . |coef|`` is large when nearly collinear columns cancel; it moves the score
+    by the IRLS weight times that error. Taken as independent across rows, these give the
+    gradient an error of variance ``(X * X)' row_error**2`` per coefficient and the decrement an
+    expected floor ``sum_j var_j [(X'WX)^{-1}]_jj``; the factor 10 (about three standard
+    deviations) makes it a floor that rounding alone seldom exceeds. For ill-conditioned
+    designs (condition numbers of 1e8 and beyond) it exceeds the ``tol**2`` test, which
+    rounding could then never pass.
+    """
+    mu_eta = np.abs(family.link.mu_eta(eta))
+    variance = family.variance(mu)
+    eta_error = _EPS * (abs_matvec(X, np.abs(coef)) + np.abs(eta))
+    row_error = prior * mu_eta / variance * (_EPS * (np.abs(y) + np.abs(mu)) + mu_eta * eta_error)
+    gradient_variance = squares_matvec(X, row_error * row_error)
+    return 10.0 * float(np.sum(gradient_variance * factor.inverse_diagonal()))
 
 
 def fit_irls(
@@ -269,7 +301,10 @@ def fit_irls(
             gradient = X.T @ score
             delta = factor.solve(gradient)
             decrement = float(gradient @ delta)
-            if _converged(relative_change, decrement, deviance, tol):
+            noise = 0.0
+            if relative_change < tol and decrement / (abs(deviance) + 0.1) >= tol * tol:
+                noise = decrement_noise(family, X, y, mu, eta, coef, prior, factor)
+            if _converged(relative_change, decrement, deviance, tol, noise):
                 converged = True
                 message = "converged"
                 final = _line_search(family, y, X, coef, delta, offset, prior, deviance)
@@ -289,10 +324,14 @@ def fit_irls(
                     "no valid coefficients were found from the starting values (the linear "
                     f"predictor left the {family.link.name} link's domain); give start=."
                 )
-            message = (
-                "step halving could not decrease the deviance; the maximum may lie on the "
-                "boundary of the valid region (a fitted mean at the edge of the family's range)"
-            )
+            if decrement <= decrement_noise(family, X, y, mu, eta, coef, prior, factor):
+                # the gradient is zero up to rounding: the step is noise, we are at the optimum
+                converged, message = True, "converged (the remaining step is rounding noise)"
+            else:
+                message = (
+                    "step halving could not decrease the deviance; the maximum may lie on the "
+                    "boundary of the valid region (a fitted mean at the edge of the family's range)"
+                )
             break
         coef, (eta, mu, new_deviance), halvings = step
         relative_change = abs(new_deviance - deviance) / (abs(new_deviance) + 0.1)

@@ -353,10 +353,11 @@ def _separated(kind: str) -> pd.DataFrame:
     y = (x > 0).astype(int)
     rng = np.random.default_rng(1)
     z = rng.normal(size=40)
-    if kind == "quasi-complete":  # two tied rows at x = 0 with both outcomes
+    if kind == "quasi-complete":  # two identical rows at x = 0 with both outcomes
         x = np.r_[x, 0.0, 0.0]
         y = np.r_[y, 0, 1]
-        z = np.r_[z, 0.3, -0.3]
+        # identical z too: with different z the tied rows would be strictly separable by z
+        z = np.r_[z, 0.3, 0.3]
     return pd.DataFrame({"x": x, "z": z, "y": y})
 
 
@@ -384,12 +385,6 @@ def test_quasi_complete_separation_kind():
     assert res.separation.kind == "quasi-complete"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: separation.find_separation labels complete separation 'quasi-complete': the "
-    "LP optimum is a vertex, so some margins are 0 even when a strictly separating direction "
-    "exists",
-)
 def test_complete_separation_kind():
     res, separation_warnings = _fit_recording(_separated("complete"))
     assert res.separation.kind == "complete"
@@ -518,32 +513,17 @@ def test_bad_prediction_input_raises_glmspec_error(fitted, data, case):
         BAD_PREDICTIONS[case](fitted, data.iloc[:5])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: design.predict_matrix only catches patsy.PatsyError; a string in a numeric "
-    "column makes patsy fail with a raw AttributeError",
-)
 def test_predict_non_numeric_value_in_numeric_column(fitted, data):
     with pytest.raises(PredictionError, match="'x'"):
         fitted.predict(data.iloc[:5].assign(x="high"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GLMResults._new_offset does not check the offset= given to predict; a "
-    "wrong length escapes as numpy's broadcasting ValueError",
-)
 def test_predict_wrong_length_offset(data):
     res = glmspec.fit("count ~ x", data, "poisson", offset="off")
     with pytest.raises(GLMSpecError, match="offset"):
         res.predict(data.iloc[:5], offset=np.zeros(3))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: results.py raises plain ValueError (not a GLMSpecError) for bad arguments "
-    "of predict(which=), conf_int(alpha=) and pseudo_rsquared(kind=)",
-)
 @pytest.mark.parametrize(
     "call",
     [

@@ -784,11 +784,6 @@ def test_null_deviance_without_intercept_is_r_convention():
     assert res.null_deviance == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: compare() gives statsmodels' null deviance (always fits a constant) for "
-    "models without an intercept, where glmspec uses R's linkinv(offset) null model",
-)
 def test_compare_passes_for_model_without_intercept():
     data = synthetic("poisson", "log", {"Intercept": 0.0, "x1": 0.8}, n=500, seed=33, low=0)
     res = glmspec.fit("y ~ x1 - 1", data, "poisson")
@@ -867,12 +862,6 @@ def test_zero_trial_rows_are_dropped_as_in_r():
         assert getattr(res, name) == pytest.approx(getattr(ref, name), rel=1e-9), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: compare._statsmodels_glm hands rows with zero prior weight (or zero binomial "
-    "trials) to statsmodels, which counts them in nobs/df_resid (Poisson, Gaussian) or "
-    "fails on 0/0 with a raw ValueError (binomial)",
-)
 @pytest.mark.parametrize(
     "family, formula", [("poisson", "y ~ x1"), ("gaussian", "y ~ x1"), ("binomial", "b ~ x1")]
 )

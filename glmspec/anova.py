@@ -69,9 +69,10 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
         raise ModelComparisonError(
             f"{names[0]} has more parameters than {names[1]}; give the smaller model first."
         )
-    coef, *_ = np.linalg.lstsq(b.X, a.X, rcond=None)
-    residual = np.linalg.norm(a.X - b.X @ coef, axis=0)
-    scale = np.maximum(np.linalg.norm(a.X, axis=0), 1e-300)
+    small_x, big_x = np.asarray(a.X), np.asarray(b.X)
+    coef, *_ = np.linalg.lstsq(big_x, small_x, rcond=None)
+    residual = np.linalg.norm(small_x - big_x @ coef, axis=0)
+    scale = np.maximum(np.linalg.norm(small_x, axis=0), 1e-300)
     outside = [
         n for n, r, s in zip(a.column_names, residual, scale, strict=True) if r > _NEST_TOL * s
     ]

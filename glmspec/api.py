@@ -149,7 +149,8 @@ def _check_separation(design, record):
     at_boundary = np.any((mu < _BOUNDARY) | (mu > 1 - _BOUNDARY))
     if not at_boundary and record.converged:
         return None
-    found = find_separation(design.X, design.y, design.prior_weights, design.column_names)
+    X = np.asarray(design.X)
+    found = find_separation(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
         warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
     elif at_boundary:

@@ -114,7 +114,7 @@ def _statsmodels_glm(res):
         endog, var_weights = y, prior
     model = sm.GLM(
         endog,
-        design.X[used],
+        np.asarray(design.X)[used],
         family=sm_family,
         offset=design.offset[used] if design.offset_given else None,
         var_weights=var_weights,

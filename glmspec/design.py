@@ -27,6 +27,7 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
+from glmspec import catmatrix
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -216,6 +217,18 @@ def _build(termlist, frame, eval_env) -> patsy.DesignMatrix:
     return patsy.dmatrix(patsy.ModelDesc([], termlist), frame, eval_env=eval_env, NA_action="raise")
 
 
+def _build_rhs(termlist, frame, eval_env, allow_coded: bool):
+    """Design info and matrix: many-level factors as codes when allowed, else dense."""
+    (info,) = patsy.design_matrix_builders(
+        [termlist], lambda: iter([frame]), eval_env, NA_action="raise"
+    )
+    coded = catmatrix.from_patsy(info, frame, _names_in) if allow_coded else None
+    if coded is not None:
+        return info, coded
+    (matrix,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+    return info, np.ascontiguousarray(matrix, dtype=float)
+
+
 def _categorical_levels(info) -> dict[str, tuple]:
     return {
         factor.name(): tuple(fi.categories)
@@ -343,7 +356,7 @@ def build_design(
         used = used.loc[keep]
     response_name = " + ".join(t.name() for t in desc.lhs_termlist)
     try:
-        rhs = _build(desc.rhs_termlist, used, env)
+        rhs_info, X = _build_rhs(desc.rhs_termlist, used, env, family != "multinomial")
         lhs = None if family == "multinomial" else _build(desc.lhs_termlist, used, env)
     except patsy.PatsyError as exc:
         raise FormulaError(f"cannot build the design for {formula!r}: {exc}") from exc
@@ -364,9 +377,9 @@ def build_design(
         y = np.asarray(lhs, dtype=float)[:, 0]
     return Design(
         y=y,
-        X=np.ascontiguousarray(rhs, dtype=float),
-        column_names=tuple(rhs.design_info.column_names),
-        design_info=rhs.design_info,
+        X=X,
+        column_names=tuple(rhs_info.column_names),
+        design_info=rhs_info,
         prior_weights=prior,
         trials=trials,
         offset=np.zeros(len(y)) if offset_values is None else offset_values[keep],
@@ -374,7 +387,7 @@ def build_design(
         classes=classes,
         n_dropped=int((~keep).sum()),
         row_index=used.index,
-        factor_levels=_categorical_levels(rhs.design_info),
+        factor_levels=_categorical_levels(rhs_info),
         weights_given=weight_values is not None,
         offset_given=offset_values is not None,
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glmspec.catmatrix import constant_columns
 from glmspec.errors import ConvergenceWarning, FitError
 from glmspec.families import Family
 from glmspec.linalg import (
@@ -176,7 +177,7 @@ def _newton_factor(family, y, X, mu, eta, fisher, prior, column_names):
 
 def _intercept_start(family, y, X, offset, prior):
     """Intercept-only coefficients at the weighted mean response, if X has a column of ones."""
-    ones = [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
+    ones = constant_columns(X)
     if not ones:
         return None
     coef = np.zeros(X.shape[1])

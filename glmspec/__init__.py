@@ -10,7 +10,8 @@ True
 from glmspec import datasets, errors
 from glmspec.anova import anova, lrtest
 from glmspec.api import fit
+from glmspec.arrays import fit_arrays
 from glmspec.compare import compare
 
-__all__ = ["anova", "compare", "datasets", "errors", "fit", "lrtest"]
+__all__ = ["anova", "compare", "datasets", "errors", "fit", "fit_arrays", "lrtest"]
 __version__ = "0.1.0"

@@ -393,6 +393,19 @@ def build_design(
     )
 
 
+def _array_rows(newdata: Any, n_columns: int) -> np.ndarray:
+    """New rows for a model fitted by :func:`glmspec.fit_arrays`."""
+    try:
+        matrix = np.asarray(newdata, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PredictionError(f"new data must be a numeric matrix: {exc}") from exc
+    if matrix.ndim != 2 or matrix.shape[1] != n_columns:
+        raise PredictionError(
+            f"new data has shape {matrix.shape}; the model has {n_columns} columns."
+        )
+    return matrix
+
+
 def _check_numeric(factor, frame: pd.DataFrame) -> None:
     """Raise :class:`PredictionError` if a numeric factor refers to a non-numeric column."""
     for name in _names_in(factor.code):
@@ -426,8 +439,11 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     ------
     PredictionError
         A column the formula needs is missing, or a factor has a level not seen in fitting
-        (the message names the factor and the level).
+        (the message names the factor and the level); for a design fitted from arrays,
+        ``newdata`` is not a matrix with the fitted number of columns.
     """
+    if design.design_info is None:
+        return _array_rows(newdata, len(design.column_names))
     frame = _as_frame(newdata)
     info = design.design_info
     needed = set()

@@ -1,0 +1,156 @@
+"""The array path: :func:`fit_arrays` fits ``y`` on a design matrix without a formula.
+
+Same solver, same results object and the same statsmodels check as :func:`glmspec.fit`; only
+the formula step is skipped, so it is the path to use when the design already exists (and the
+one the speed benchmarks measure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from glmspec.api import _check_options, _check_separation
+from glmspec.design import Design
+from glmspec.errors import DataError, MissingValueError, SpecificationError
+from glmspec.families import Family, canonical_family_name, get_family
+from glmspec.links import Link, get_link
+from glmspec.multinomial import fit_multinomial
+from glmspec.multinomial_results import MultinomialResults
+from glmspec.results import GLMResults, ModelSpec
+from glmspec.solver import fit_irls
+
+
+def _vector(values: Any, n: int, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numeric: {exc}") from exc
+    if array.shape != (n,):
+        raise DataError(f"{what} has shape {array.shape}; expected ({n},), one value per row.")
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        raise MissingValueError(f"{what} has {bad} missing or infinite value(s).")
+    return array
+
+
+def _matrix(X: Any) -> np.ndarray:
+    try:
+        matrix = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"X must be a numeric matrix: {exc}") from exc
+    if matrix.ndim != 2 or matrix.shape[0] == 0:
+        raise DataError(f"X must be a non-empty 2-d array, got shape {matrix.shape}.")
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=0))
+    if bad.size:
+        raise MissingValueError(f"X has missing or infinite values in column(s) {bad.tolist()}.")
+    return matrix if matrix.flags.c_contiguous else np.ascontiguousarray(matrix)
+
+
+def fit_arrays(
+    y: Any,
+    X: Any,
+    family: str | Family = "gaussian",
+    link: str | Link | None = None,
+    weights: Any = None,
+    offset: Any = None,
+    *,
+    column_names: Sequence[str] | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+):
+    """Fit a GLM to a response vector and a design matrix with glmspec's solver.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Response: numbers; for the binomial 0/1 or proportions (with ``weights`` = trials);
+        for the multinomial class labels (the first in sorted order is the reference).
+    X : array-like of shape (n, p)
+        Design matrix, including an intercept column if wanted.
+    family, link, weights, offset, max_iter, tol
+        As for :func:`glmspec.fit`.
+    column_names : sequence of str, optional
+        Coefficient labels; default ``x0, x1, ...``.
+
+    Returns
+    -------
+    GLMResults or MultinomialResults
+        ``predict`` takes a matrix with the same columns.
+    """
+    family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
+    _check_options(max_iter, tol)
+    matrix = _matrix(X)
+    n, p = matrix.shape
+    names = tuple(column_names) if column_names is not None else tuple(f"x{j}" for j in range(p))
+    if len(names) != p:
+        raise DataError(f"column_names has {len(names)} names for {p} columns.")
+    prior = np.ones(n) if weights is None else _vector(weights, n, "weights")
+    if np.any(prior < 0):
+        raise DataError("weights must be non-negative.")
+    off = np.zeros(n) if offset is None else _vector(offset, n, "offset")
+    classes = None
+    if family_name == "multinomial":
+        if link is not None and get_link(link).name != "logit":
+            raise SpecificationError("the multinomial family uses the softmax (logit) link only.")
+        labels = pd.Categorical(np.asarray(y))
+        classes, response = tuple(labels.categories), labels.codes.astype(np.int64)
+        if len(response) != n:
+            raise DataError(f"y has {len(response)} values for {n} rows of X.")
+        if len(classes) < 2:
+            raise DataError("the multinomial response needs at least two classes.")
+    else:
+        response = _vector(y, n, "y")
+    design = Design(
+        y=response,
+        X=matrix,
+        column_names=names,
+        design_info=None,
+        prior_weights=prior,
+        trials=np.ones(n) if family_name == "binomial" else None,
+        offset=off,
+        response_name="y",
+        classes=classes,
+        n_dropped=0,
+        row_index=pd.RangeIndex(n),
+        weights_given=weights is not None,
+        offset_given=offset is not None,
+    )
+    spec = ModelSpec(
+        formula="y ~ X (arrays)",
+        family=family_name,
+        link="softmax" if family_name == "multinomial" else get_family(family, link).link.name,
+        weights=None if weights is None else "array",
+        offset=None if offset is None else "array",
+        max_iter=max_iter,
+        tol=tol,
+    )
+    if family_name == "multinomial":
+        record = fit_multinomial(
+            response,
+            len(classes),
+            matrix,
+            prior_weights=prior,
+            offset=off,
+            max_iter=max_iter,
+            tol=tol,
+            column_names=names,
+        )
+        return MultinomialResults(spec, design, record)
+    family_obj = get_family(family, link)
+    family_obj.check_response(response, prior, "y")
+    record = fit_irls(
+        response,
+        matrix,
+        family_obj,
+        prior_weights=prior,
+        offset=off,
+        max_iter=max_iter,
+        tol=tol,
+        column_names=names,
+    )
+    separation = _check_separation(design, record) if family_name == "binomial" else None
+    return GLMResults(spec, design, family_obj, record, separation)

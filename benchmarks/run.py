@@ -1,0 +1,356 @@
+"""Side-by-side speed benchmarks: glmspec against statsmodels, glum and scikit-learn.
+
+Run ``python benchmarks/run.py`` (full sizes, several minutes) or ``--quick`` (reduced sizes,
+under a minute). Prints a table of median wall times and ratios and writes
+``benchmarks/RESULTS.md`` (``--out`` to change) with the machine description. Every case
+also checks glmspec's coefficients against the reference fit (statsmodels, or glum where
+statsmodels is too slow) to 1e-6 relative, measured on the scale ``max(|coef|, SE)``.
+
+Install the competitors with ``pip install -e ".[bench]"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import glmspec
+from glmspec.linalg import weighted_gram
+
+warnings.filterwarnings("ignore")
+
+
+@dataclass
+class Case:
+    """One benchmark row: timings in seconds per tool, a check and notes."""
+
+    name: str
+    times: dict[str, float] = field(default_factory=dict)
+    check: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """Median wall time of ``repeat`` calls and the last result."""
+    samples, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples), result
+
+
+def agreement(ours: np.ndarray, reference: np.ndarray, se: np.ndarray) -> float:
+    """Largest difference relative to ``max(|reference|, se)``."""
+    ours, reference, se = (np.asarray(a, dtype=float).ravel() for a in (ours, reference, se))
+    return float(np.max(np.abs(ours - reference) / np.maximum(np.abs(reference), se)))
+
+
+def verdict(diff: float, against: str) -> str:
+    return f"{'ok' if diff <= 1e-6 else 'MISMATCH'} vs {against} ({diff:.1e})"
+
+
+def simulate(family: str, n: int, p: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) / np.sqrt(p)
+    X[:, 0] = 1.0
+    beta = rng.normal(0, 0.5, p)
+    beta[0] = 0.3
+    eta = X @ beta
+    if family == "poisson":
+        y = rng.poisson(np.exp(eta)).astype(float)
+    elif family == "binomial":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    elif family == "gamma":
+        mu = np.exp(eta)
+        y = rng.gamma(2.0, mu / 2.0)
+    else:
+        y = eta + rng.normal(size=n)
+    return y, X
+
+
+def _sm_family(family: str):
+    import statsmodels.api as sm
+
+    if family == "gamma":
+        return sm.families.Gamma(sm.families.links.Log())
+    return {
+        "poisson": sm.families.Poisson(),
+        "binomial": sm.families.Binomial(),
+        "gaussian": sm.families.Gaussian(),
+    }[family]
+
+
+def _glum(family: str, link: str | None = None):
+    from glum import GeneralizedLinearRegressor
+
+    return GeneralizedLinearRegressor(
+        family=family,
+        link=link or "auto",
+        alpha=0,
+        fit_intercept=False,
+        gradient_tol=1e-10,
+        max_iter=200,
+    )
+
+
+def case_array(family: str, n: int, p: int, repeat: int, with_sm: bool) -> Case:
+    """Array path against glum, scikit-learn, statsmodels and the X'WX floor."""
+    import statsmodels.api as sm
+    from sklearn.linear_model import GammaRegressor, LogisticRegression, PoissonRegressor
+
+    y, X = simulate(family, n, p)
+    glm_family = "gamma" if family == "gamma" else family
+    link = "log" if family == "gamma" else None
+    case = Case(f"array {family} n={n:.0e} p={p}")
+    t, res = timed(lambda: glmspec.fit_arrays(y, X, glm_family, link=link), repeat)
+    case.times["glmspec"] = t
+    w = np.random.default_rng(1).random(n)
+    case.times["one X'WX"], _ = timed(lambda: weighted_gram(X, w), repeat)
+    case.notes.append(f"{res.n_iter} iterations")
+    t, glum_fit = timed(lambda: _glum(family, link).fit(X, y), repeat)
+    case.times["glum"] = t
+    options = {"fit_intercept": False, "solver": "newton-cholesky", "tol": 1e-10}
+    sklearn_model = {
+        "poisson": lambda: PoissonRegressor(alpha=0, **options),
+        "gamma": lambda: GammaRegressor(alpha=0, **options),
+        "binomial": lambda: LogisticRegression(penalty=None, **options),
+    }.get(family)
+    if sklearn_model is not None:
+        case.times["scikit-learn"], _ = timed(lambda: sklearn_model().fit(X, y), repeat)
+    if with_sm:
+        t, sm_res = timed(lambda: sm.GLM(y, X, family=_sm_family(family)).fit(tol=1e-12), 1)
+        case.times["statsmodels"] = t
+        case.check = verdict(agreement(res.params, sm_res.params, res.bse), "statsmodels")
+    else:
+        case.check = verdict(agreement(res.params, glum_fit.coef_, res.bse), "glum")
+    return case
+
+
+def case_formula(n: int, repeat: int) -> Case:
+    """Formula path: 10 numeric columns, a 7-level string factor and its interaction."""
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(2)
+    data = pd.DataFrame(rng.standard_normal((n, 10)) / 3, columns=[f"x{i}" for i in range(10)])
+    data["day"] = rng.choice(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], n)
+    eta = 0.5 + data[[f"x{i}" for i in range(10)]].to_numpy() @ rng.normal(0, 0.3, 10)
+    data["y"] = rng.poisson(np.exp(eta))
+    formula = "y ~ " + " + ".join(f"x{i}" for i in range(10)) + " + day + x0:day"
+    case = Case(f"formula poisson n={n:.0e}, 10 numeric + 7-level string + interaction")
+    t, res = timed(lambda: glmspec.fit(formula, data, "poisson"), repeat)
+    case.times["glmspec"] = t
+    import statsmodels.api as sm
+
+    t, sm_res = timed(
+        lambda: smf.glm(formula, data, family=sm.families.Poisson()).fit(tol=1e-12), 1
+    )
+    case.times["statsmodels"] = t
+    case.check = verdict(
+        agreement(res.params, sm_res.params[res.params.index], res.bse), "statsmodels"
+    )
+    return case
+
+
+def case_many_levels(n: int, levels: int, repeat: int) -> Case:
+    """10 numeric columns plus a many-level factor: codes against glum's categorical."""
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame(rng.standard_normal((n, 10)) / 3, columns=[f"x{i}" for i in range(10)])
+    store = rng.integers(0, levels, n)
+    data["store"] = pd.Categorical.from_codes(store, [f"s{i:04d}" for i in range(levels)])
+    eta = 0.3 + data[[f"x{i}" for i in range(10)]].to_numpy() @ rng.normal(0, 0.3, 10)
+    data["y"] = rng.poisson(np.exp(eta + rng.normal(0, 0.2, levels)[store]))
+    formula = "y ~ " + " + ".join(f"x{i}" for i in range(10)) + " + store"
+    case = Case(f"many levels poisson n={n:.0e}, 10 numeric + {levels}-level factor")
+    t, res = timed(lambda: glmspec.fit(formula, data, "poisson"), repeat)
+    case.times["glmspec"] = t
+    from glum import GeneralizedLinearRegressor
+
+    X = data[[f"x{i}" for i in range(10)] + ["store"]]
+
+    def glum_fit():
+        model = GeneralizedLinearRegressor(
+            family="poisson", alpha=0, drop_first=True, gradient_tol=1e-10, max_iter=200
+        )
+        model.fit(X, data["y"])
+        model.covariance_matrix(X, data["y"])
+        return model
+
+    t, glum_model = timed(glum_fit, repeat)
+    case.times["glum (categorical, with SEs)"] = t
+    ours = res.params
+    theirs = np.concatenate([[glum_model.intercept_], glum_model.coef_])
+    names = ["Intercept"] + list(glum_model.feature_names_)
+    mapping = {n: v for n, v in zip(names, theirs, strict=True)}
+    aligned = [mapping.get(_glum_name(k), np.nan) for k in ours.index]
+    case.check = verdict(agreement(ours, aligned, res.bse), "glum")
+    return case
+
+
+def _glum_name(patsy_name: str) -> str:
+    """patsy's ``store[T.s0001]`` is glum's ``store[s0001]``."""
+    return patsy_name.replace("[T.", "[")
+
+
+def case_multinomial(n: int, p: int, k: int, repeat: int, with_mnlogit: bool) -> Case:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((n, p)) / np.sqrt(p)
+    X[:, 0] = 1.0
+    eta = np.column_stack([np.zeros(n), X @ rng.normal(0, 0.5, (p, k - 1))])
+    prob = np.exp(eta - eta.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    y = (rng.random((n, 1)) > prob.cumsum(axis=1)).sum(axis=1)
+    case = Case(f"multinomial K={k} n={n:.0e} p={p}")
+    t, res = timed(lambda: glmspec.fit_arrays(y, X, "multinomial"), repeat)
+    case.times["glmspec (with SEs)"] = t
+    skl = LogisticRegression(fit_intercept=False, C=np.inf, solver="lbfgs", max_iter=1000)
+    case.times["scikit-learn lbfgs (no SEs)"], _ = timed(lambda: skl.fit(X, y), repeat)
+    if with_mnlogit:
+        import statsmodels.api as sm
+
+        t, sm_res = timed(lambda: sm.MNLogit(y, X).fit(method="newton", disp=False, tol=1e-12), 1)
+        case.times["statsmodels MNLogit"] = t
+        case.check = verdict(agreement(res.params, sm_res.params, res.bse), "statsmodels")
+    return case
+
+
+def case_memory(n: int, p: int) -> Case:
+    y, X = simulate("poisson", n, p)
+    tracemalloc.start()
+    res = glmspec.fit_arrays(y, X, "poisson")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    case = Case(f"memory poisson n={n:.0e} p={p}")
+    case.notes.append(
+        f"peak extra {peak / 2**20:.0f} MiB = {peak / X.nbytes:.3f} x the design "
+        f"({X.nbytes / 2**20:.0f} MiB), target <= 0.25"
+    )
+    case.check = "ok" if peak <= 0.25 * X.nbytes else "OVER TARGET"
+    del res
+    return case
+
+
+def case_small(repeat: int) -> Case:
+    y, X = simulate("poisson", 10_000, 10)
+    glmspec.fit_arrays(y, X, "poisson")
+    t, _ = timed(lambda: glmspec.fit_arrays(y, X, "poisson"), max(repeat, 20))
+    case = Case("small poisson n=1e4 p=10 (array path)")
+    case.times["glmspec"] = t
+    import statsmodels.api as sm
+
+    case.times["statsmodels"], _ = timed(
+        lambda: sm.GLM(y, X, family=sm.families.Poisson()).fit(), 5
+    )
+    case.notes.append(f"{t * 1000:.2f} ms per fit, target <= 3 ms")
+    return case
+
+
+def machine() -> list[str]:
+    import scipy
+    import statsmodels
+
+    lines = [
+        f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}",
+        f"- {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
+    ]
+    try:
+        import glum
+        import sklearn
+
+        lines.append(f"- glum {glum.__version__}, scikit-learn {sklearn.__version__}")
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            lines.append(
+                f"- BLAS: {info.get('internal_api')} {info.get('version')} "
+                f"({info.get('architecture')}, {info.get('num_threads')} threads)"
+            )
+    except ImportError:
+        pass
+    return lines
+
+
+def render(cases: list[Case], quick: bool) -> str:
+    out = [
+        "# glmspec benchmarks",
+        "",
+        f"Command: `python benchmarks/run.py{' --quick' if quick else ''}`",
+        "",
+    ]
+    out += ["Machine:", "", *machine(), ""]
+    out += [
+        "Median wall times in seconds; ratio = the tool's time / glmspec's time "
+        "(above 1: glmspec is faster).",
+        "",
+    ]
+    out += ["| case | tool | seconds | ratio | check / notes |", "|---|---|---:|---:|---|"]
+    for case in cases:
+        base = next((v for k, v in case.times.items() if k.startswith("glmspec")), None)
+        notes = "; ".join([case.check, *case.notes]).strip("; ")
+        first = True
+        for tool, seconds in case.times.items():
+            ratio = f"{seconds / base:.2f}" if base else ""
+            label, note = (case.name, notes) if first else ("", "")
+            out.append(f"| {label} | {tool} | {seconds:.4g} | {ratio} | {note} |")
+            first = False
+        if not case.times:
+            out.append(f"| {case.name} | | | | {notes} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes, under a minute")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args(argv)
+    quick, r = args.quick, args.repeat
+    big, mid = (100_000, 20_000) if quick else (1_000_000, 100_000)
+    cases: list[Case] = []
+    steps = [
+        lambda: case_array("poisson", big, 100, r, with_sm=quick),
+        lambda: case_array("binomial", big, 100, r, with_sm=quick),
+        lambda: case_array("gamma", big, 100, r, with_sm=quick),
+        lambda: case_array("poisson", mid, 100, r, with_sm=True),
+        lambda: case_array("binomial", mid, 100, r, with_sm=True),
+        lambda: case_array("gaussian", mid, 100, r, with_sm=True),
+        lambda: case_formula(big, r),
+        lambda: case_many_levels(big, 500, r),
+        lambda: case_multinomial(big, 10, 5, r, with_mnlogit=False),
+        lambda: case_multinomial(mid, 100, 5, r, with_mnlogit=True),
+        lambda: case_memory(big, 100),
+        lambda: case_small(r),
+    ]
+    for step in steps:
+        try:
+            case = step()
+        except Exception as exc:  # noqa: BLE001 - one failing competitor must not stop the run
+            case = Case(f"(failed) {getattr(step, '__name__', 'case')}", check=f"error: {exc}")
+        cases.append(case)
+        print("\n".join(render([case], quick).splitlines()[-max(len(case.times), 1) :]), flush=True)
+    text = render(cases, quick)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,9 +13,10 @@ inverse of the information ``X' W X`` at dispersion 1 and ``s_i`` the per-row sc
 * ``"HC1"``, ``"HC2"``, ``"HC3"``: statsmodels' GLM silently returns HC0 for all three (it has
   no GLM-specific versions). glmspec uses R's ``sandwich::vcovHC`` adjustments of the meat
   instead: ``s_i^2 n / (n - k)``, ``s_i^2 / (1 - h_i)`` and ``s_i^2 / (1 - h_i)^2``, with the
-  leverages ``h_i`` of :func:`glmspec.influence.hat_values` computed from the same information
-  as the bread. For canonical links this is exactly R's ``vcovHC(fit, type=...)``; for the
-  Gaussian identity link it equals statsmodels' OLS/WLS ``cov_type="HC1"/"HC2"/"HC3"``.
+  generalized leverages ``h_i = d mu_hat_i / d y_i`` of :func:`generalized_leverage` (expected
+  weights, observed-information bread; statsmodels' ``MLEInfluence.hat_matrix_diag``). For
+  canonical links this is exactly R's ``vcovHC(fit, type=...)``; for the Gaussian identity
+  link it equals statsmodels' OLS/WLS ``cov_type="HC1"/"HC2"/"HC3"``.
 * ``"cluster"``: ``c A (sum_g u_g u_g') A`` with ``u_g`` the score summed over cluster ``g``
   and statsmodels' default small-sample correction (``use_correction=True``)
   ``c = G / (G - 1) * (n - 1) / (n - k)``.
@@ -166,6 +167,17 @@ def row_blocks(X: Any, width: int | None = None):
         yield slice(start, stop), dense_rows(X, start, stop)
 
 
+def generalized_leverage(res: Any, b: Bread | None = None) -> np.ndarray:
+    """``d mu_hat_i / d y_i = w_i x_i' A x_i`` with expected weights ``w`` and ``A`` the inverse
+    observed information (statsmodels' ``MLEInfluence.hat_matrix_diag``).
+
+    It equals the ordinary GLM hat values for canonical links and, unlike ``w_obs x' A x``,
+    is never negative: the leverage used by HC2 and HC3.
+    """
+    b = bread(res, observed=True) if b is None else b
+    return information_weights(res, observed=False) * quadratic_forms(res.design.X, b)
+
+
 def _sandwich(inverse: np.ndarray, meat: np.ndarray) -> np.ndarray:
     cov = inverse @ meat @ inverse
     return 0.5 * (cov + cov.T)
@@ -308,7 +320,7 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
     else:
         s2 = score_factor(res) ** 2
         if cov_type in ("HC2", "HC3"):
-            h = b.weights * quadratic_forms(res.design.X, b)
+            h = generalized_leverage(res, b)
             with np.errstate(divide="ignore"):
                 s2 = s2 / (1.0 - h) ** (1 if cov_type == "HC2" else 2)
         meat = weighted_gram(res.design.X, s2)

@@ -10,7 +10,9 @@ fit's ``cov_params()`` (robust when the fit uses a robust covariance). As statsm
   ``mean -/+ q mean_se``). ``q`` is the normal quantile, or Student's t on the residual df
   when the fit uses t tests (estimated dispersion). For decreasing inverse links (e.g. the
   Gaussian ``inverse``) statsmodels reports the transformed endpoints in their original
-  order, so its "lower" exceeds its "upper"; glmspec orders them.
+  order, so its "lower" exceeds its "upper"; glmspec orders them. For the fitted rows
+  (``newdata=None``) glmspec keeps the fitted offset; statsmodels' ``get_prediction()``
+  without ``exog`` drops it (pass ``exog`` and ``offset`` there to compare).
 
 For multinomial fits each class probability ``p_k`` (reference class included) gets a
 delta-method standard error from the gradient ``d p_k / d beta_j = p_k (1{k=j} - p_j) x`` and

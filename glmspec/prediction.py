@@ -32,7 +32,8 @@ from scipy import special
 from glmspec import inference
 from glmspec.design import predict_matrix
 from glmspec.errors import SpecificationError
-from glmspec.robust import flat_params, row_blocks
+from glmspec.influence import row_blocks
+from glmspec.robust import flat_params
 
 SUMMARY_COLUMNS = ("mean", "mean_se", "mean_ci_lower", "mean_ci_upper")
 

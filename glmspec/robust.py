@@ -13,7 +13,8 @@ inverse of the information ``X' W X`` at dispersion 1 and ``s_i`` the per-row sc
 * ``"HC1"``, ``"HC2"``, ``"HC3"``: statsmodels' GLM silently returns HC0 for all three (it has
   no GLM-specific versions). glmspec uses R's ``sandwich::vcovHC`` adjustments of the meat
   instead: ``s_i^2 n / (n - k)``, ``s_i^2 / (1 - h_i)`` and ``s_i^2 / (1 - h_i)^2``, with the
-  generalized leverages ``h_i = d mu_hat_i / d y_i`` of :func:`generalized_leverage` (expected
+  generalized leverages ``h_i = d mu_hat_i / d y_i`` of
+  :func:`glmspec.influence.generalized_leverage` (expected
   weights, observed-information bread; statsmodels' ``MLEInfluence.hat_matrix_diag``). For
   canonical links this is exactly R's ``vcovHC(fit, type=...)``; for the Gaussian identity
   link it equals statsmodels' OLS/WLS ``cov_type="HC1"/"HC2"/"HC3"``.
@@ -34,16 +35,16 @@ so HC2/HC3, are not defined for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
+from scipy import sparse
 
 from glmspec import inference
 from glmspec.errors import DataError, SpecificationError, suggest
-from glmspec.linalg import GramFactor, block_rows, factor_gram, factorize, weighted_gram
+from glmspec.influence import bread, generalized_leverage, row_blocks
+from glmspec.linalg import weighted_gram
 
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 _MULTINOMIAL_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
@@ -82,102 +83,6 @@ def score_factor(res: Any) -> np.ndarray:
     return np.where(d.prior_weights > 0, s, 0.0)
 
 
-def information_weights(res: Any, observed: bool = True) -> np.ndarray:
-    """Weights ``w`` with information ``X' diag(w) X`` at the estimates (dispersion 1).
-
-    ``observed=False`` gives the expected (Fisher, IRLS) weights ``prior mu_eta^2 / V``;
-    ``observed=True`` subtracts ``prior (y - mu) d/deta[mu_eta / V]`` (zero for canonical
-    links), statsmodels' ``hessian_factor(observed=True)``. Observed weights can be negative.
-    """
-    d, rec, fam = res.design, res.record, res.family
-    mu_eta, variance = fam.link.mu_eta(rec.eta), fam.variance(rec.mu)
-    fisher = d.prior_weights * mu_eta * mu_eta / variance
-    if not observed or fam.is_canonical:
-        return fisher
-    slope = fam.link.mu_eta_deriv(rec.eta) / variance - mu_eta * mu_eta * fam.variance_deriv(
-        rec.mu
-    ) / (variance * variance)
-    return fisher - d.prior_weights * (d.y - rec.mu) * slope
-
-
-@dataclass(frozen=True)
-class Bread:
-    """Inverse information ``A = (X' diag(w) X)^{-1}`` and the weights ``w`` it was built from.
-
-    ``factor`` is an upper-triangular ``r`` with ``X' diag(w) X = r' r`` when the information is
-    positive definite (used for leverages without forming ``A``), else None.
-    """
-
-    inverse: np.ndarray
-    weights: np.ndarray
-    factor: GramFactor | None
-
-
-def bread(res: Any, observed: bool = True) -> Bread:
-    """Inverse (observed or expected) information at the estimates, dispersion 1."""
-    X = res.design.X
-    w = information_weights(res, observed)
-    if np.all(w >= 0):
-        factor: GramFactor | None = factorize(X, w, res.design.column_names)
-    else:
-        factor = factor_gram(weighted_gram(X, w))
-    if factor is not None:
-        return Bread(factor.inverse(), w, factor)
-    gram = weighted_gram(X, w)
-    return Bread(np.linalg.pinv(0.5 * (gram + gram.T), hermitian=True), w, None)
-
-
-def quadratic_forms(X: np.ndarray, b: Bread) -> np.ndarray:
-    """``x_i' A x_i`` for every row, blockwise (no n x n or extra n x p array)."""
-    out = np.empty(X.shape[0])
-    for rows, block in row_blocks(X):
-        if b.factor is not None:
-            z = linalg.solve_triangular(b.factor.r, block.T, trans="T", check_finite=False)
-            out[rows] = np.einsum("ij,ij->j", z, z)
-        else:
-            out[rows] = np.einsum("ij,jk,ik->i", block, b.inverse, block)
-    return out
-
-
-def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a design as a dense array.
-
-    ``X`` is an ndarray or a :class:`glmspec.catmatrix.CategoricalBlockMatrix` (dense columns
-    plus factors kept as integer codes), which is expanded one block of rows at a time.
-    """
-    if isinstance(X, np.ndarray):
-        return X[start:stop]
-    if not hasattr(X, "blocks"):
-        return np.asarray(X)[start:stop]
-    out = np.zeros((min(stop, X.shape[0]) - start, X.shape[1]))
-    out[:, X.dense_columns] = X.dense[start:stop]
-    for block in X.blocks:
-        codes = block.codes[start:stop]
-        hit = np.flatnonzero(codes >= 0)
-        out[hit, block.columns[codes[hit]]] = 1.0
-    return out
-
-
-def row_blocks(X: Any, width: int | None = None):
-    """Yield ``(slice, dense rows)`` over ``X`` in blocks of about 4 MiB."""
-    n = X.shape[0]
-    step = block_rows(X.shape[1] if width is None else width)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        yield slice(start, stop), dense_rows(X, start, stop)
-
-
-def generalized_leverage(res: Any, b: Bread | None = None) -> np.ndarray:
-    """``d mu_hat_i / d y_i = w_i x_i' A x_i`` with expected weights ``w`` and ``A`` the inverse
-    observed information (statsmodels' ``MLEInfluence.hat_matrix_diag``).
-
-    It equals the ordinary GLM hat values for canonical links and, unlike ``w_obs x' A x``,
-    is never negative: the leverage used by HC2 and HC3.
-    """
-    b = bread(res, observed=True) if b is None else b
-    return information_weights(res, observed=False) * quadratic_forms(res.design.X, b)
-
-
 def _sandwich(inverse: np.ndarray, meat: np.ndarray) -> np.ndarray:
     cov = inverse @ meat @ inverse
     return 0.5 * (cov + cov.T)
@@ -211,6 +116,8 @@ def resolve_groups(res: Any, groups: Any, data: Any = None) -> np.ndarray:
 
     Parameters
     ----------
+    res : results object or Design
+        The fit (or its design) the labels are for.
     groups : str, Series or array-like
         A column name of ``data``; a Series indexed like the data (aligned on the fitted rows,
         so rows dropped by ``missing="drop"`` are dropped here too); or one label per fitted row.
@@ -222,7 +129,7 @@ def resolve_groups(res: Any, groups: Any, data: Any = None) -> np.ndarray:
     DataError
         No groups, an unknown column, a wrong length or missing labels.
     """
-    d = res.design
+    d = getattr(res, "design", res)
     n = d.X.shape[0]
     if groups is None:
         raise DataError("cov_type='cluster' needs groups= (a column name or one label per row).")
@@ -258,6 +165,36 @@ def resolve_groups(res: Any, groups: Any, data: Any = None) -> np.ndarray:
     return values
 
 
+def check_cov_options(
+    cov_type: str, groups: Any, design: Any, data: Any = None, multinomial: bool = False
+) -> tuple[str, np.ndarray | None]:
+    """Validate ``fit(cov_type=, groups=)`` against a design: ``(cov_type, labels or None)``.
+
+    Raises
+    ------
+    SpecificationError
+        Unknown cov_type, groups without ``"cluster"``, HC2/HC3 for a multinomial model.
+    DataError
+        Missing or bad groups (see :func:`resolve_groups`).
+    """
+    cov_type = normalize_cov_type(cov_type)
+    if multinomial and cov_type not in _MULTINOMIAL_COV_TYPES:
+        raise SpecificationError(
+            f"cov_type {cov_type!r} needs leverages, which multinomial fits do not define; use "
+            f"one of {', '.join(_MULTINOMIAL_COV_TYPES)}."
+        )
+    if cov_type != "cluster":
+        if groups is not None:
+            raise SpecificationError(
+                f"groups= is used only with cov_type='cluster', not {cov_type!r}."
+            )
+        return cov_type, None
+    labels = resolve_groups(design, groups, data)
+    if _group_codes(labels)[1] < 2:
+        raise DataError("cov_type='cluster' needs at least two distinct groups.")
+    return cov_type, labels
+
+
 def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarray:
     """Covariance of the coefficients of type ``cov_type`` (see the module docstring).
 
@@ -280,15 +217,8 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
     DataError
         Bad or missing groups; fewer than two clusters.
     """
-    cov_type = normalize_cov_type(cov_type)
     multinomial = _is_multinomial(res)
-    if multinomial and cov_type not in _MULTINOMIAL_COV_TYPES:
-        raise SpecificationError(
-            f"cov_type {cov_type!r} needs leverages, which multinomial fits do not define; use "
-            f"one of {', '.join(_MULTINOMIAL_COV_TYPES)}."
-        )
-    if cov_type != "cluster" and groups is not None:
-        raise SpecificationError(f"groups= is used only with cov_type='cluster', not {cov_type!r}.")
+    cov_type, labels = check_cov_options(cov_type, groups, res.design, None, multinomial)
     if multinomial:
         inverse = res.record.information.inverse()
         if cov_type == "nonrobust":
@@ -300,10 +230,7 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
         inverse = b.inverse
     n, k = res.design.X.shape[0], inverse.shape[0]
     if cov_type == "cluster":
-        labels = resolve_groups(res, groups)
         codes, n_groups = _group_codes(labels)
-        if n_groups < 2:
-            raise DataError("cov_type='cluster' needs at least two distinct groups.")
         sums = np.zeros((n_groups, k))
         for rows, scores in _score_blocks(res):
             idx = codes[rows]

@@ -10,10 +10,19 @@ import patsy
 
 from glmspec.design import build_design
 from glmspec.errors import DataError, DomainWarning, SeparationWarning, SpecificationError
-from glmspec.families import Family, canonical_family_name, get_family
+from glmspec.families import (
+    BINOMIAL_RESPONSE,
+    EXPOSURE_FAMILIES,
+    Family,
+    NegativeBinomial,
+    canonical_family_name,
+    check_family_params,
+    get_family,
+)
 from glmspec.links import Link, get_link
 from glmspec.multinomial import fit_multinomial
 from glmspec.multinomial_results import MultinomialResults
+from glmspec.negbin_fit import NegBinResults, ThetaFit, fit_negbin
 from glmspec.results import GLMResults, ModelSpec
 from glmspec.separation import find_separation
 from glmspec.solver import fit_irls
@@ -33,6 +42,10 @@ def fit(
     missing: str = "raise",
     max_iter: int = 100,
     tol: float = 1e-8,
+    freq_weights: Any = None,
+    exposure: Any = None,
+    theta: float | None = None,
+    var_power: float | None = None,
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -44,13 +57,15 @@ def fit(
     data : pandas.DataFrame or mapping of columns
         Not modified.
     family : str or Family
-        ``"gaussian"``, ``"binomial"`` (alias ``"bernoulli"``), ``"poisson"`` or
-        ``"multinomial"``.
+        ``"gaussian"``, ``"binomial"`` (alias ``"bernoulli"``), ``"poisson"``, ``"gamma"``,
+        ``"inverse_gaussian"``, ``"negative_binomial"``, ``"tweedie"``, ``"quasipoisson"``,
+        ``"quasibinomial"`` or ``"multinomial"``.
     link : str or Link, optional
-        Link name; None means the family's canonical link.
+        Link name (or ``"power(p)"`` where the family allows it); None means the family's
+        canonical (default) link.
     weights : str or array-like, optional
-        Prior weights with R's ``glm()`` meaning (column name or array). For binomial
-        proportions, the number of trials.
+        Prior weights with R's ``glm()`` meaning (statsmodels' ``var_weights``; column name
+        or array). For binomial proportions, the number of trials.
     offset : str or array-like, optional
         Added to the linear predictor (column name or array).
     missing : {"raise", "drop"}
@@ -60,10 +75,25 @@ def fit(
     tol : float
         Convergence tolerance (relative deviance change; the Newton decrement must be below
         ``tol**2``).
+    freq_weights : str or array-like, optional
+        Frequency weights (statsmodels' ``freq_weights``): a row stands for that many
+        identical rows. Same estimates as prior weights, but ``nobs = sum(freq_weights)``,
+        ``df_resid = nobs - rank`` and the llf is that of the duplicated rows.
+    exposure : str or array-like, optional
+        Positive exposure for log-link count models (poisson, quasipoisson,
+        negative_binomial): ``log(exposure)`` is added to the offset; ``predict`` reads the
+        same column from new data.
+    theta : float, optional
+        Negative binomial shape (``Var = mu + mu^2/theta``); None (default) estimates it by
+        maximum likelihood as ``MASS::glm.nb``.
+    var_power : float, optional
+        Tweedie variance power in (1, 2); required for ``family="tweedie"``.
 
     Returns
     -------
     GLMResults or MultinomialResults
+        :class:`~glmspec.negbin_fit.NegBinResults` (with ``theta`` and ``theta_se``) for the
+        negative binomial.
 
     Raises
     ------
@@ -79,9 +109,15 @@ def fit(
     if family_name == "multinomial":
         if link is not None and get_link(link).name != "logit":
             raise SpecificationError("the multinomial family uses the softmax (logit) link only.")
+        if freq_weights is not None or exposure is not None:
+            raise SpecificationError(
+                "freq_weights and exposure are not available for the multinomial family."
+            )
+        check_family_params(family_name, theta=theta, var_power=var_power)
         family_obj = None
     else:
-        family_obj = get_family(family, link)
+        family_obj = get_family(family, link, theta=theta, var_power=var_power)
+        _check_exposure_family(family_obj, exposure)
     design = build_design(
         formula,
         data,
@@ -90,6 +126,8 @@ def fit(
         offset=offset,
         missing=missing,
         eval_env=patsy.EvalEnvironment.capture(1),
+        freq_weights=freq_weights,
+        exposure=exposure,
     )
     spec = ModelSpec(
         formula=formula,
@@ -100,6 +138,10 @@ def fit(
         missing=missing,
         max_iter=max_iter,
         tol=tol,
+        freq_weights=_describe(freq_weights),
+        exposure=_describe(exposure),
+        theta=theta,
+        var_power=var_power,
     )
     if family_obj is None:
         record = fit_multinomial(
@@ -113,19 +155,58 @@ def fit(
             column_names=design.column_names,
         )
         return MultinomialResults(spec, design, record)
-    family_obj.check_response(design.y, design.prior_weights, design.response_name)
-    record = fit_irls(
-        design.y,
-        design.X,
-        family_obj,
-        prior_weights=design.prior_weights,
+    return fit_design(design, family_obj, spec)
+
+
+def fit_design(design, family: Family, spec: ModelSpec):
+    """Fit a built design with a family: the solver (or glm.nb's alternation) and results.
+
+    Shared by :func:`fit` and any other front end that builds a
+    :class:`~glmspec.design.Design` itself.
+
+    Parameters
+    ----------
+    design : Design
+    family : Family
+        With its link (and theta / var_power).
+    spec : ModelSpec
+        ``max_iter`` and ``tol`` are taken from it.
+
+    Returns
+    -------
+    GLMResults or NegBinResults
+    """
+    family.check_response(design.y, design.prior_weights, design.response_name)
+    solve = dict(
+        prior_weights=design.total_weights,
         offset=design.offset,
-        max_iter=max_iter,
-        tol=tol,
+        max_iter=spec.max_iter,
+        tol=spec.tol,
         column_names=design.column_names,
     )
-    separation = _check_separation(design, record) if family_name == "binomial" else None
-    return GLMResults(spec, design, family_obj, record, separation)
+    if isinstance(family, NegativeBinomial):
+        if family.theta is None:
+            family, record, theta_fit = fit_negbin(design.y, design.X, family, **solve)
+        else:
+            record = fit_irls(design.y, design.X, family, **solve)
+            theta_fit = ThetaFit(family.theta, float("nan"), False)
+        return NegBinResults(spec, design, family, record, theta_fit)
+    record = fit_irls(design.y, design.X, family, **solve)
+    binomial = family.name in BINOMIAL_RESPONSE
+    separation = _check_separation(design, record) if binomial else None
+    return GLMResults(spec, design, family, record, separation)
+
+
+def _check_exposure_family(family: Family, exposure: Any) -> None:
+    """``exposure=`` needs a log-link count family (it multiplies the mean)."""
+    if exposure is None:
+        return
+    if family.name not in EXPOSURE_FAMILIES or family.link.name != "log":
+        raise SpecificationError(
+            f"exposure= needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with "
+            f"link 'log'); this is {family.name} with link {family.link.name!r}. Use offset= "
+            "for other models."
+        )
 
 
 def _describe(option: Any) -> str | None:

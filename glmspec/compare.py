@@ -9,9 +9,22 @@ the ``convention`` column says so:
 * Gaussian ``llf``: R's ``logLik`` evaluates it at the ML dispersion ``deviance / nobs``;
   statsmodels does the same for the identity link but uses the Pearson estimate for other
   links, so its family's ``loglike`` is re-evaluated at ``deviance / nobs``.
+* Gamma and inverse Gaussian ``llf``: R evaluates ``sum(w * log f(y; mu, disp))`` at
+  ``disp = deviance / sum(w)``; statsmodels' ``llf`` uses the Pearson dispersion and treats the
+  weights as ``var_weights``, so its ``loglike`` is re-evaluated at R's dispersion with the
+  weights passed as ``freq_weights``.
+* Quasi families: statsmodels' Poisson/Binomial fitted with ``scale="X2"``; Tweedie: its
+  default Pearson scale. These have no llf row (glmspec's llf is NaN, as R's ``NA``).
+* Negative binomial: statsmodels' GLM family ``NegativeBinomial(alpha=1/theta)`` at glmspec's
+  theta (statsmodels keeps alpha fixed); with theta estimated and the log link (and no
+  weights), also ``discrete_model.NegativeBinomial`` (NB2), which estimates alpha by maximum
+  likelihood: ``theta`` against ``1/alpha``, the joint ``llf``, and ``theta_se`` (R's
+  ``glm.nb``: from the observed information of theta alone) against the alpha-alpha element
+  of statsmodels' Hessian mapped to theta (``alpha = 1/theta``).
 * Binomial with more than one trial per row: statsmodels gets the ``(successes, failures)``
   count form, whose log-likelihood includes the binomial coefficient, as R's.
-* Prior weights are statsmodels' ``var_weights``.
+* Prior weights are statsmodels' ``var_weights``; frequency weights its ``freq_weights``;
+  ``nobs`` is compared with statsmodels' ``wnobs`` (its ``nobs`` counts rows).
 * Multinomial: statsmodels' ``MNLogit``, which supports neither weights nor offsets.
 """
 
@@ -23,8 +36,19 @@ import numpy as np
 import pandas as pd
 
 from glmspec.errors import SpecificationError
+from glmspec.links import Power
 
-_SM_FAMILIES = {"gaussian": "Gaussian", "binomial": "Binomial", "poisson": "Poisson"}
+_SM_FAMILIES = {
+    "gaussian": "Gaussian",
+    "binomial": "Binomial",
+    "poisson": "Poisson",
+    "gamma": "Gamma",
+    "inverse_gaussian": "InverseGaussian",
+    "negative_binomial": "NegativeBinomial",
+    "tweedie": "Tweedie",
+    "quasipoisson": "Poisson",
+    "quasibinomial": "Binomial",
+}
 _SM_LINKS = {
     "identity": "Identity",
     "log": "Log",
@@ -36,6 +60,7 @@ _SM_LINKS = {
     "sqrt": "Sqrt",
     "inverse_squared": "InverseSquared",
 }
+_QUASI = ("quasipoisson", "quasibinomial")
 COLUMNS = ["quantity", "convention", "glmspec", "statsmodels", "abs_diff", "rel_diff", "passed"]
 
 
@@ -56,19 +81,24 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
     pandas.DataFrame
         One row per quantity: ``quantity``, ``convention``, ``glmspec``, ``statsmodels``,
         ``abs_diff``, ``rel_diff`` and ``passed`` (``rel_diff <= tol``). ``df.attrs["tol"]``
-        holds the tolerance and ``df.attrs["passed"]`` whether every row passed.
+        holds the tolerance, ``df.attrs["passed"]`` whether every row passed and
+        ``df.attrs["notes"]`` what was not compared and why.
 
     Raises
     ------
     SpecificationError
         The model has no statsmodels counterpart (multinomial with weights or an offset).
     """
+    # Imported before the filter: importing statsmodels puts "always" filters in front.
+    import statsmodels.api  # noqa: F401
+
+    notes: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if res.model_kind == "multinomial":
             rows = _multinomial_rows(res)
         else:
-            rows = _glm_rows(res)
+            rows = _glm_rows(res, notes)
     table = pd.DataFrame(rows, columns=_ROW_FIELDS)
     table["glmspec"] = table["glmspec"].astype(float)
     table["statsmodels"] = table["statsmodels"].astype(float)
@@ -77,6 +107,7 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
     table["passed"] = table["rel_diff"] <= tol
     table.attrs["tol"] = tol
     table.attrs["passed"] = bool(table["passed"].all())
+    table.attrs["notes"] = notes
     return table[COLUMNS]
 
 
@@ -94,16 +125,37 @@ def _bse_rows(names, ours, theirs, label):
         yield (f"bse[{name}]", label, a, b, abs(b))
 
 
+def _sm_family(family):
+    import statsmodels.api as sm
+
+    links = sm.families.links
+    if family.link.name in _SM_LINKS:
+        sm_link = getattr(links, _SM_LINKS[family.link.name])()
+    elif isinstance(family.link, Power):
+        sm_link = links.Power(power=family.link.power)
+    else:  # pragma: no cover - every glmspec link is covered above
+        raise SpecificationError(f"statsmodels has no counterpart of link {family.link.name!r}.")
+    cls = getattr(sm.families, _SM_FAMILIES[family.name])
+    # check_link=False: statsmodels refuses R's power(p) links for some families.
+    if family.name == "negative_binomial":
+        return cls(sm_link, alpha=1.0 / family.theta, check_link=False)
+    if family.name == "tweedie":
+        return cls(sm_link, var_power=family.var_power, check_link=False)
+    return cls(sm_link, check_link=False)
+
+
 def _statsmodels_glm(res):
     import statsmodels.api as sm
 
     design, family = res.design, res.family
-    sm_link = getattr(sm.families.links, _SM_LINKS[family.link.name])()
-    sm_family = getattr(sm.families, _SM_FAMILIES[family.name])(sm_link)
-    # R (and glmspec) ignore rows with zero prior weight; statsmodels would count them.
-    used = design.prior_weights > 0
+    freq_all = getattr(design, "freq_weights", None)
+    total = design.prior_weights if freq_all is None else design.prior_weights * freq_all
+    # R (and glmspec) ignore rows with zero weight; statsmodels would count them.
+    used = total > 0
     prior, y = design.prior_weights[used], design.y[used]
     trials = None if design.trials is None else design.trials[used]
+    # Count form only where the llf needs the binomial coefficient: statsmodels' X2 scale
+    # ignores the numbers of trials of the count form, so quasibinomial gets proportions.
     if family.name == "binomial" and (
         (trials is not None and np.any(trials > 1)) or np.any(prior != 1)
     ):
@@ -115,19 +167,64 @@ def _statsmodels_glm(res):
     model = sm.GLM(
         endog,
         np.asarray(design.X)[used],
-        family=sm_family,
-        offset=design.offset[used] if design.offset_given else None,
+        family=_sm_family(family),
+        offset=design.offset[used] if np.any(design.offset) else None,
         var_weights=var_weights,
+        freq_weights=None if freq_all is None else freq_all[used],
     )
-    fitted = model.fit(method="IRLS", maxiter=1000, tol_criterion="params", atol=1e-13, rtol=1e-12)
+    fitted = model.fit(
+        method="IRLS",
+        maxiter=1000,
+        tol_criterion="params",
+        atol=1e-13,
+        rtol=1e-12,
+        scale="X2" if family.name in _QUASI else None,
+    )
     return model, fitted
 
 
-def _glm_rows(res):
+def _llf_row(res, model, sm_res, notes):
+    """The llf row with both sides under R's convention, or None when there is no llf."""
+    family = res.family
+    if not family.has_loglik:
+        notes.append(f"llf not compared: {family.llf_convention}.")
+        return None
+    label = "full log-likelihood, R logLik"
+    sm_llf = sm_res.llf
+    if family.name == "gaussian":
+        scale = sm_res.deviance / model.wnobs
+        sm_llf = sm_res.family.loglike(
+            model.endog, sm_res.mu, model.var_weights, model.freq_weights, scale
+        )
+        label += " (Gaussian at dispersion deviance/nobs; statsmodels loglike re-evaluated)"
+    elif family.name in ("gamma", "inverse_gaussian"):
+        weights = model.var_weights * model.freq_weights
+        scale = sm_res.deviance / np.sum(weights)
+        sm_llf = sm_res.family.loglike(
+            model.endog, sm_res.mu, np.ones_like(weights), weights, scale
+        )
+        label += (
+            " (sum w log f at dispersion deviance/sum(w); statsmodels loglike re-evaluated "
+            "there with the weights as freq_weights, its llf uses the Pearson dispersion)"
+        )
+    elif family.name == "negative_binomial":
+        label += f" (NB2 at theta = {family.theta:.10g}; statsmodels alpha = 1/theta)"
+    return ("llf", label, res.llf, sm_llf, abs(sm_llf))
+
+
+def _glm_rows(res, notes):
     model, sm_res = _statsmodels_glm(res)
     names = list(res.design.column_names)
+    family = res.family
     rows = list(_coefficient_rows(names, res.params, np.asarray(sm_res.params), res.bse))
-    rows += _bse_rows(names, res.bse, np.asarray(sm_res.bse), "sqrt(diag(scale * inv(X'WX)))")
+    if family.fixed_scale:
+        scale_label = "fixed at 1"
+    elif family.name in _QUASI:
+        scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels fit(scale='X2'))"
+    else:
+        scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels default)"
+    bse_label = "sqrt(diag(scale * inv(X'WX))), expected information"
+    rows += _bse_rows(names, res.bse, np.asarray(sm_res.bse), bse_label)
     null_label = "intercept-only model with the offset"
     sm_null = sm_res.null_deviance
     if not res.design.has_intercept:
@@ -135,36 +232,81 @@ def _glm_rows(res):
         # fits a constant, so evaluate its deviance at R's null means instead.
         offset = np.zeros(model.endog.shape[0]) if model.offset is None else model.offset
         null_mu = sm_res.family.link.inverse(offset)
-        sm_null = sm_res.family.deviance(model.endog, null_mu, model.var_weights)
-        null_label = "no intercept: mu = linkinv(offset), as R"
-    llf_label = "full log-likelihood, R logLik"
-    sm_llf = sm_res.llf
-    if res.family.name == "gaussian":
-        scale = sm_res.deviance / res.nobs
-        sm_llf = sm_res.family.loglike(
-            model.endog, sm_res.mu, model.var_weights, model.freq_weights, scale
+        sm_null = sm_res.family.deviance(
+            model.endog, null_mu, model.var_weights, model.freq_weights
         )
-        llf_label += " (Gaussian at dispersion deviance/nobs)"
+        null_label = "no intercept: mu = linkinv(offset), as R"
+    llf = _llf_row(res, model, sm_res, notes)
+    rows += [] if llf is None else [llf]
+    freq = getattr(res.design, "freq_weights", None) is not None
+    nobs_label = "sum of freq_weights (statsmodels wnobs)" if freq else "rows with positive weight"
     rows += [
-        ("llf", llf_label, res.llf, sm_llf, abs(sm_llf)),
         (
             "deviance",
-            "sum of prior-weighted unit deviances",
+            "sum of weighted unit deviances",
             res.deviance,
             sm_res.deviance,
             abs(sm_res.deviance),
         ),
         ("null_deviance", null_label, res.null_deviance, sm_null, abs(sm_null)),
-        (
-            "scale",
-            "1 or Pearson chi2 / df_resid (R summary.glm)",
-            res.scale,
-            sm_res.scale,
-            abs(sm_res.scale),
-        ),
-        ("nobs", "rows with positive weight", res.nobs, sm_res.nobs, abs(sm_res.nobs)),
+        ("scale", scale_label, res.scale, sm_res.scale, abs(sm_res.scale)),
+        ("nobs", nobs_label, res.nobs, model.wnobs, abs(model.wnobs)),
+        ("df_resid", "nobs - rank", res.df_resid, sm_res.df_resid, abs(sm_res.df_resid)),
     ]
+    if family.name == "negative_binomial":
+        rows += _negbin_rows(res, notes)
     return [dict(zip(_ROW_FIELDS, r, strict=True)) for r in rows]
+
+
+def _negbin_rows(res, notes):
+    """theta, its SE and the joint llf against statsmodels' NB2 (alpha by ML)."""
+    from statsmodels.discrete.discrete_model import NegativeBinomial as NB2
+
+    design = res.design
+    if not res.theta_estimated:
+        notes.append("theta was fixed by the user: no theta rows.")
+        return []
+    reasons = []
+    if res.family.link.name != "log":
+        reasons.append("statsmodels' NB2 has the log link only")
+    if design.weights_given or getattr(design, "freq_weights", None) is not None:
+        reasons.append("statsmodels' NB2 takes no weights")
+    if reasons:
+        notes.append(f"theta not compared with statsmodels: {'; '.join(reasons)}.")
+        return []
+    offset = design.offset if np.any(design.offset) else None
+    model = NB2(design.y, np.asarray(design.X), loglike_method="nb2", offset=offset)
+    fitted = model.fit(method="newton", maxiter=300, tol=1e-12, disp=0)
+    alpha = float(fitted.params[-1])
+    sm_theta = 1.0 / alpha
+    # d/dtheta = -alpha^2 d/dalpha; at the maximum the score term vanishes, so
+    # I_theta = alpha^4 I_alpha (the alpha-alpha element, beta held fixed as in glm.nb).
+    info_alpha = -float(model.hessian(fitted.params)[-1, -1])
+    sm_se = 1.0 / np.sqrt(info_alpha * alpha**4) if info_alpha > 0 else float("nan")
+    return [
+        (
+            "theta",
+            "ML estimate (glm.nb); statsmodels NB2: 1/alpha",
+            res.theta,
+            sm_theta,
+            abs(sm_theta),
+        ),
+        (
+            "theta_se",
+            "1/sqrt(observed information of theta given beta), R's SE.theta; statsmodels: "
+            "alpha-alpha element of the NB2 Hessian, theta = 1/alpha",
+            res.theta_se,
+            sm_se,
+            abs(sm_se),
+        ),
+        (
+            "llf_joint",
+            "NB2 log-likelihood at the joint ML (beta, theta); statsmodels NB2 llf",
+            res.llf,
+            fitted.llf,
+            abs(fitted.llf),
+        ),
+    ]
 
 
 def _multinomial_rows(res):
@@ -176,7 +318,7 @@ def _multinomial_rows(res):
             "statsmodels' MNLogit supports neither weights nor offsets; this multinomial fit "
             "cannot be cross-checked."
         )
-    sm_res = sm.MNLogit(design.y, design.X).fit(
+    sm_res = sm.MNLogit(design.y, np.asarray(design.X)).fit(
         method="newton", maxiter=1000, tol=1e-12, disp=False
     )
     names = list(design.column_names)

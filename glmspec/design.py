@@ -75,6 +75,11 @@ class Design:
         Index labels of the rows used.
     factor_levels : dict
         Each categorical factor's levels; the first is the reference.
+    freq_weights : ndarray or None
+        Frequency weights (a row stands for that many identical rows), kept apart from the
+        prior weights; None when not given.
+    exposure : ndarray or None
+        Exposure given to the fit; ``log(exposure)`` is already part of ``offset``.
     """
 
     y: np.ndarray
@@ -91,6 +96,15 @@ class Design:
     factor_levels: dict[str, tuple] = field(default_factory=dict)
     weights_given: bool = False
     offset_given: bool = False
+    freq_weights: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+
+    @property
+    def total_weights(self) -> np.ndarray:
+        """Weights the solver uses: prior weights times frequency weights."""
+        if self.freq_weights is None:
+            return self.prior_weights
+        return self.prior_weights * self.freq_weights
 
     @property
     def has_intercept(self) -> bool:
@@ -299,6 +313,8 @@ def build_design(
     offset: Any = None,
     missing: str = "raise",
     eval_env: patsy.EvalEnvironment | int = 0,
+    freq_weights: Any = None,
+    exposure: Any = None,
 ) -> Design:
     """Build the arrays for ``formula`` on ``data``.
 
@@ -312,6 +328,9 @@ def build_design(
         Canonical family name; decides how the response is read.
     weights, offset : str or array-like, optional
         A column name or one value per row.
+    freq_weights, exposure : str or array-like, optional
+        Frequency weights (>= 0) and exposure (> 0; its log is added to the offset), as a
+        column name or one value per row.
     missing : {"raise", "drop"}
         NaN or infinite values in a used column: raise :class:`MissingValueError` naming the
         columns and counts, or drop those rows and record how many.
@@ -332,9 +351,13 @@ def build_design(
     columns = _used_columns(desc, frame, formula, env)
     weight_values = _column_or_array(weights, frame, "weights")
     offset_values = _column_or_array(offset, frame, "offset")
+    freq_values = _column_or_array(freq_weights, frame, "freq_weights")
+    exposure_values = _column_or_array(exposure, frame, "exposure")
     extras = {
         ("weights" if not isinstance(weights, str) else weights): weight_values,
         ("offset" if not isinstance(offset, str) else offset): offset_values,
+        (freq_weights if isinstance(freq_weights, str) else "freq_weights"): freq_values,
+        (exposure if isinstance(exposure, str) else "exposure"): exposure_values,
     }
     extras = {k: v for k, v in extras.items() if v is not None}
     missing_masks = _missing_rows(frame[columns], extras)
@@ -362,10 +385,16 @@ def build_design(
         raise FormulaError(f"cannot build the design for {formula!r}: {exc}") from exc
     prior = np.ones(int(keep.sum())) if weight_values is None else weight_values[keep]
     _check_weights(prior)
+    freq = None if freq_values is None else freq_values[keep]
+    if freq is not None:
+        _check_weights(freq, "freq_weights")
+    exposure_kept = None if exposure_values is None else exposure_values[keep]
+    if exposure_kept is not None:
+        _check_exposure(exposure_kept)
     trials, classes = None, None
     if family == "multinomial":
         y, classes = _multinomial_response(used, desc.lhs_termlist, env, response_name)
-    elif family == "binomial":
+    elif family in ("binomial", "quasibinomial"):
         y, trials, classes = _binomial_response(lhs, response_name)
         prior = prior * trials
     else:
@@ -382,7 +411,7 @@ def build_design(
         design_info=rhs_info,
         prior_weights=prior,
         trials=trials,
-        offset=np.zeros(len(y)) if offset_values is None else offset_values[keep],
+        offset=_offset(offset_values, exposure_kept, keep),
         response_name=response_name,
         classes=classes,
         n_dropped=int((~keep).sum()),
@@ -390,7 +419,24 @@ def build_design(
         factor_levels=_categorical_levels(rhs_info),
         weights_given=weight_values is not None,
         offset_given=offset_values is not None,
+        freq_weights=freq,
+        exposure=exposure_kept,
     )
+
+
+def _offset(offset: np.ndarray | None, exposure: np.ndarray | None, keep: np.ndarray):
+    """The offset of the rows kept, plus ``log(exposure)`` when an exposure is given."""
+    values = np.zeros(int(keep.sum())) if offset is None else offset[keep]
+    return values if exposure is None else values + np.log(exposure)
+
+
+def _check_exposure(exposure: np.ndarray) -> None:
+    bad = np.flatnonzero(exposure <= 0)
+    if bad.size:
+        raise DataError(
+            f"exposure must be positive (its log is added to the offset); {bad.size} value(s) "
+            f"are <= 0 (first: {exposure[bad[0]]:g} in row {bad[0]})."
+        )
 
 
 def _array_rows(newdata: Any, n_columns: int) -> np.ndarray:
@@ -425,11 +471,11 @@ def _eval_env(eval_env: patsy.EvalEnvironment | int) -> patsy.EvalEnvironment:
     return eval_env.with_outer_namespace(_FORMULA_NAMESPACE)
 
 
-def _check_weights(weights: np.ndarray) -> None:
+def _check_weights(weights: np.ndarray, what: str = "weights") -> None:
     if np.any(weights < 0):
-        raise DataError(f"weights must be non-negative; {int((weights < 0).sum())} are negative.")
+        raise DataError(f"{what} must be non-negative; {int((weights < 0).sum())} are negative.")
     if not np.any(weights > 0):
-        raise DataError("all weights are zero.")
+        raise DataError(f"all {what} are zero.")
 
 
 def predict_matrix(design: Design, newdata: Any) -> np.ndarray:

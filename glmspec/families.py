@@ -5,15 +5,33 @@ support of its response and which links it allows. Everything is vectorised over
 observations; ``weights`` are R's prior weights (for the binomial: prior weight times the
 number of trials, as ``glm()`` stores them).
 
+This module holds the Gaussian, Poisson, binomial and quasi families and the registry of
+every family; the base class lives in :mod:`glmspec.family_base`, Gamma, inverse Gaussian
+and Tweedie in :mod:`glmspec.families_extra`, the negative binomial in :mod:`glmspec.negbin`.
+
+| family | links (first = default) | dispersion | llf |
+|---|---|---|---|
+| gaussian | identity, log, inverse, power(p) | Pearson | at deviance/n |
+| binomial | logit, probit, cloglog, log, cauchit | 1 | full |
+| poisson | log, identity, sqrt, power(p) | 1 | full |
+| gamma | inverse, log, identity, power(p) | Pearson | dev/sum(w) |
+| inverse_gaussian | inverse_squared, inverse, log, identity, power(p) | Pearson | dev/sum(w) |
+| negative_binomial | log, sqrt, identity | 1 (theta fixed or ML) | full |
+| tweedie (1 < var_power < 2) | log | Pearson | NaN |
+| quasipoisson | log, identity, sqrt, power(p) | Pearson | NaN |
+| quasibinomial | logit, probit, cloglog, log, cauchit | Pearson | NaN |
+
 Conventions (R's ``glm``/``logLik.glm``; statsmodels differences noted where they exist):
 
 * ``loglik`` is the full log-likelihood with every constant (``log y!`` for the Poisson, the
-  binomial coefficient for counts).
+  binomial coefficient for counts). Frequency weights multiply each row's term.
 * The Gaussian log-likelihood is evaluated at the maximum-likelihood dispersion
   ``deviance / n`` (:meth:`Family.loglik_scale`), as R's ``logLik``; statsmodels does the same
   for the identity link but uses the Pearson estimate for other links.
 * ``n_dispersion_params`` counts the dispersion in AIC/BIC (1 for the Gaussian), as R's
   ``AIC``; statsmodels' ``aic`` does not count it.
+* Families without a likelihood (quasi families, Tweedie) have ``has_loglik = False``; their
+  ``loglik`` is NaN, as R prints ``NA``.
 """
 
 from __future__ import annotations
@@ -26,88 +44,43 @@ from scipy import special
 from glmspec.errors import (
     DomainWarning,
     ResponseError,
+    SpecificationError,
     UnknownFamilyError,
-    UnknownLinkError,
     suggest,
 )
-from glmspec.links import Link, get_link
+from glmspec.families_extra import Gamma, InverseGaussian, Tweedie
+from glmspec.family_base import (
+    POWER,
+    Family,
+    _check_counts,
+    describe_allowed_links,
+    link_allowed,
+)
+from glmspec.links import Link
+from glmspec.negbin import NegativeBinomial
 
-
-class Family:
-    """Base class of the distributions. Subclasses set the class attributes below."""
-
-    name: str = "family"
-    canonical_link: str = "identity"
-    allowed_links: tuple[str, ...] = ()
-    #: True when the dispersion is 1 by definition (binomial, Poisson).
-    fixed_scale: bool = False
-    #: Parameters besides the coefficients counted by AIC/BIC (R counts the Gaussian sigma).
-    n_dispersion_params: int = 0
-
-    def __init__(self, link: str | Link | None = None) -> None:
-        self.link = self._resolve_link(link)
-
-    def _resolve_link(self, link: str | Link | None) -> Link:
-        chosen = get_link(self.canonical_link if link is None else link)
-        allowed = self.allowed_links
-        if chosen.name not in allowed and not (isinstance(link, Link) and "power" in allowed):
-            raise UnknownLinkError(
-                f"link {chosen.name!r} is not available for the {self.name} family; "
-                f"allowed links: {', '.join(allowed)}."
-            )
-        return chosen
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(link={self.link.name!r})"
-
-    def variance(self, mu: np.ndarray) -> np.ndarray:
-        """Variance function ``V(mu)``: ``Var(y) = scale * V(mu) / weight``."""
-        raise NotImplementedError
-
-    def variance_deriv(self, mu: np.ndarray) -> np.ndarray:
-        """Derivative ``V'(mu)`` of the variance function, for the observed information."""
-        raise NotImplementedError
-
-    def unit_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        """Unit deviance ``d(y, mu)`` of each observation (R's ``dev.resids`` with weight 1)."""
-        raise NotImplementedError
-
-    def deviance(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray) -> float:
-        """Total deviance ``sum(weights * d(y, mu))``."""
-        return float(np.dot(weights, self.unit_deviance(y, mu)))
-
-    def loglik(
-        self,
-        y: np.ndarray,
-        mu: np.ndarray,
-        weights: np.ndarray,
-        scale: float = 1.0,
-        trials: np.ndarray | None = None,
-    ) -> float:
-        """Full log-likelihood at ``mu`` with dispersion ``scale`` (R's ``logLik`` terms)."""
-        raise NotImplementedError
-
-    def loglik_scale(self, deviance: float, nobs: float, pearson_scale: float) -> float:
-        """Dispersion at which R's ``logLik`` evaluates the log-likelihood."""
-        return 1.0 if self.fixed_scale else deviance / nobs
-
-    def starting_mu(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Starting means for IRLS (R's ``family$initialize``)."""
-        raise NotImplementedError
-
-    def valid_mu(self, mu: np.ndarray) -> bool:
-        """Whether every mean is inside the family's parameter space (R's ``validmu``)."""
-        return bool(np.all(np.isfinite(mu)))
-
-    def check_response(self, y: np.ndarray, weights: np.ndarray, column: str) -> None:
-        """Raise :class:`ResponseError` naming ``column`` if ``y`` is outside the support."""
-        if not np.all(np.isfinite(y)):
-            raise ResponseError(f"response {column!r} has non-finite values.")
-
-    @property
-    def is_canonical(self) -> bool:
-        """Whether the link is the canonical one (observed and expected information agree)."""
-        return self.link.name == self.canonical_link
+__all__ = [
+    "BINOMIAL_RESPONSE",
+    "EXPOSURE_FAMILIES",
+    "FAMILIES",
+    "FAMILY_NAMES",
+    "POWER",
+    "Binomial",
+    "Family",
+    "Gamma",
+    "Gaussian",
+    "InverseGaussian",
+    "NegativeBinomial",
+    "Poisson",
+    "QuasiBinomial",
+    "QuasiPoisson",
+    "Tweedie",
+    "canonical_family_name",
+    "check_family_params",
+    "describe_allowed_links",
+    "get_family",
+    "link_allowed",
+]
 
 
 class Gaussian(Family):
@@ -115,8 +88,12 @@ class Gaussian(Family):
 
     name = "gaussian"
     canonical_link = "identity"
-    allowed_links = ("identity", "log", "inverse")
+    allowed_links = ("identity", "log", "inverse", POWER)
     n_dispersion_params = 1
+    llf_convention = (
+        "full log-likelihood, R's logLik: at the ML dispersion deviance/n "
+        "(statsmodels uses the Pearson estimate for non-identity links)"
+    )
 
     def variance(self, mu):
         return np.ones_like(mu, dtype=float)
@@ -127,10 +104,12 @@ class Gaussian(Family):
     def unit_deviance(self, y, mu):
         return np.square(y - mu)
 
-    def loglik(self, y, mu, weights, scale=1.0, trials=None):
+    def loglik_obs(self, y, mu, weights, scale=1.0, trials=None):
         used = weights > 0
-        w, r = weights[used], (y - mu)[used]
-        return float(-0.5 * np.sum(np.log(2 * np.pi * scale / w) + w * r * r / scale))
+        w = np.where(used, weights, 1.0)
+        r = y - mu
+        terms = -0.5 * (np.log(2 * np.pi * scale / w) + w * r * r / scale)
+        return np.where(used, terms, 0.0)
 
     def starting_mu(self, y, weights):
         if self.link.name == "identity":
@@ -146,7 +125,7 @@ class Poisson(Family):
 
     name = "poisson"
     canonical_link = "log"
-    allowed_links = ("log", "identity", "sqrt")
+    allowed_links = ("log", "identity", "sqrt", POWER)
     fixed_scale = True
 
     def variance(self, mu):
@@ -158,9 +137,9 @@ class Poisson(Family):
     def unit_deviance(self, y, mu):
         return 2.0 * (special.xlogy(y, y / mu) - (y - mu))
 
-    def loglik(self, y, mu, weights, scale=1.0, trials=None):
+    def loglik_obs(self, y, mu, weights, scale=1.0, trials=None):
         terms = special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)
-        return float(np.dot(weights, terms))
+        return np.where(weights > 0, weights * terms, 0.0)
 
     def starting_mu(self, y, weights):
         return np.asarray(y, dtype=float) + 0.1
@@ -170,20 +149,7 @@ class Poisson(Family):
 
     def check_response(self, y, weights, column):
         super().check_response(y, weights, column)
-        negative = np.flatnonzero(y < 0)
-        if negative.size:
-            raise ResponseError(
-                f"response {column!r} has {negative.size} negative value(s) (first: "
-                f"{y[negative[0]]:g} in row {negative[0]}); the Poisson family needs counts >= 0."
-            )
-        fractional = int(np.count_nonzero(y != np.round(y)))
-        if fractional:
-            warnings.warn(
-                f"response {column!r} has {fractional} non-integer value(s); the Poisson "
-                "log-likelihood uses log Gamma(y + 1) for them (R warns the same way).",
-                DomainWarning,
-                stacklevel=4,
-            )
+        _check_counts(y, column, "Poisson")
 
 
 class Binomial(Family):
@@ -203,7 +169,7 @@ class Binomial(Family):
     def unit_deviance(self, y, mu):
         return 2.0 * (special.xlogy(y, y / mu) + special.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
 
-    def loglik(self, y, mu, weights, scale=1.0, trials=None):
+    def loglik_obs(self, y, mu, weights, scale=1.0, trials=None):
         # R's binomial()$aic: m = trials if any exceed one, else the prior weights.
         m = trials if trials is not None and np.any(trials > 1) else weights
         used = m > 0
@@ -217,7 +183,9 @@ class Binomial(Family):
             + special.xlogy(successes, mu_used)
             + special.xlog1py(failures, -mu_used)
         )
-        return float(np.dot(weights[used] / m[used], log_pmf))
+        terms = np.zeros(len(y))
+        terms[used] = weights[used] / m[used] * log_pmf
+        return terms
 
     def starting_mu(self, y, weights):
         return (weights * y + 0.5) / (weights + 1.0)
@@ -231,8 +199,8 @@ class Binomial(Family):
         if outside.size:
             raise ResponseError(
                 f"response {column!r} has {outside.size} value(s) outside [0, 1] (first: "
-                f"{y[outside[0]]:g} in row {outside[0]}); the binomial family needs 0/1 outcomes, "
-                "proportions with weights = number of trials, or two count columns "
+                f"{y[outside[0]]:g} in row {outside[0]}); the {self.name} family needs 0/1 "
+                "outcomes, proportions with weights = number of trials, or two count columns "
                 "'successes + failures ~ ...'."
             )
         counts = weights * y
@@ -245,14 +213,84 @@ class Binomial(Family):
             )
 
 
+_NO_LLF = "no likelihood (quasi-likelihood): llf, AIC and BIC are NaN, as R prints NA"
+
+
+class QuasiPoisson(Poisson):
+    """R's ``quasipoisson``: Poisson estimates, dispersion Pearson chi2 / df_resid, t tests.
+
+    There is no likelihood: ``llf``, ``aic`` and ``bic`` are NaN (R prints ``NA``).
+    statsmodels fits the same model as ``GLM(family=Poisson()).fit(scale="X2")``.
+    """
+
+    name = "quasipoisson"
+    fixed_scale = False
+    has_loglik = False
+    llf_convention = _NO_LLF
+
+    def check_response(self, y, weights, column):
+        Family.check_response(self, y, weights, column)
+        negative = np.flatnonzero(y < 0)
+        if negative.size:
+            raise ResponseError(
+                f"response {column!r} has {negative.size} negative value(s) (first: "
+                f"{y[negative[0]]:g} in row {negative[0]}); the quasipoisson family needs "
+                "values >= 0."
+            )
+
+
+class QuasiBinomial(Binomial):
+    """R's ``quasibinomial``: binomial estimates, dispersion Pearson chi2 / df_resid, t tests.
+
+    There is no likelihood: ``llf``, ``aic`` and ``bic`` are NaN (R prints ``NA``); non-integer
+    numbers of successes are allowed without a warning, as in R. statsmodels fits the same
+    model as ``GLM(family=Binomial()).fit(scale="X2")``.
+    """
+
+    name = "quasibinomial"
+    fixed_scale = False
+    has_loglik = False
+    llf_convention = _NO_LLF
+
+    def check_response(self, y, weights, column):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DomainWarning)
+            super().check_response(y, weights, column)
+
+
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,
     "binomial": Binomial,
     "poisson": Poisson,
+    "gamma": Gamma,
+    "inverse_gaussian": InverseGaussian,
+    "negative_binomial": NegativeBinomial,
+    "tweedie": Tweedie,
+    "quasipoisson": QuasiPoisson,
+    "quasibinomial": QuasiBinomial,
 }
-_ALIASES = {"bernoulli": "binomial", "normal": "gaussian", "logistic": "binomial"}
+_ALIASES = {
+    "bernoulli": "binomial",
+    "normal": "gaussian",
+    "logistic": "binomial",
+    "inverse.gaussian": "inverse_gaussian",
+    "inversegaussian": "inverse_gaussian",
+    "negbin": "negative_binomial",
+    "negative.binomial": "negative_binomial",
+    "negativebinomial": "negative_binomial",
+    "nb": "negative_binomial",
+    "nb2": "negative_binomial",
+}
 #: Names accepted by :func:`glmspec.fit`; "multinomial" is fitted by its own solver.
 FAMILY_NAMES: tuple[str, ...] = (*FAMILIES, "multinomial", *_ALIASES)
+#: Family parameters :func:`get_family` accepts, and the families that use them.
+FAMILY_PARAMS = {"theta": ("negative_binomial",), "var_power": ("tweedie",)}
+
+
+#: Families whose response is read as binomial (0/1, a factor, proportions or two counts).
+BINOMIAL_RESPONSE = ("binomial", "quasibinomial")
+#: Families that take ``exposure=`` (with the log link).
+EXPOSURE_FAMILIES = ("poisson", "quasipoisson", "negative_binomial")
 
 
 def canonical_family_name(family: str) -> str:
@@ -271,24 +309,50 @@ def canonical_family_name(family: str) -> str:
     )
 
 
-def get_family(family: str | Family, link: str | Link | None = None) -> Family:
+def check_family_params(name: str, **params) -> None:
+    """Raise :class:`SpecificationError` for a parameter the family ``name`` does not use."""
+    for key, value in params.items():
+        if value is not None and name not in FAMILY_PARAMS[key]:
+            users = ", ".join(FAMILY_PARAMS[key])
+            raise SpecificationError(
+                f"{key}={value!r} applies only to the {users} family, not to {name}."
+            )
+
+
+def get_family(
+    family: str | Family,
+    link: str | Link | None = None,
+    *,
+    theta: float | None = None,
+    var_power: float | None = None,
+) -> Family:
     """Return a family object with the requested link (the canonical link by default).
 
     Parameters
     ----------
     family : str or Family
-        Family name (``"gaussian"``, ``"binomial"``/``"bernoulli"``, ``"poisson"``) or an
-        instance, returned unchanged when ``link`` is None.
+        Family name (see :data:`FAMILY_NAMES`) or an instance, returned unchanged when
+        ``link`` is None.
     link : str or Link, optional
         Link name or object; must be one the family allows.
+    theta : float, optional
+        Negative binomial shape; None estimates it by maximum likelihood.
+    var_power : float
+        Tweedie variance power in (1, 2); required for the Tweedie.
 
     Raises
     ------
-    UnknownFamilyError, UnknownLinkError
+    UnknownFamilyError, UnknownLinkError, SpecificationError
     """
     if isinstance(family, Family):
-        return family if link is None else type(family)(link)
+        check_family_params(family.name, theta=theta, var_power=var_power)
+        return family if link is None else family.with_link(link)
     name = canonical_family_name(family)
     if name == "multinomial":
         raise UnknownFamilyError("the multinomial family is fitted by glmspec.multinomial.")
+    check_family_params(name, theta=theta, var_power=var_power)
+    if name == "negative_binomial":
+        return NegativeBinomial(link, theta=theta)
+    if name == "tweedie":
+        return Tweedie(link, var_power=var_power)
     return FAMILIES[name](link)

@@ -267,7 +267,14 @@ LINKS: dict[str, type[Link]] = {
     "sqrt": Sqrt,
 }
 _ALIASES = {"1/mu^2": "inverse_squared", "inverse_power": "inverse", "1/mu": "inverse"}
-_POWER = re.compile(r"^power\(\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*\)$")
+_NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?"
+# power(p) with p a decimal number or a fraction such as 1/3 (R's power(1/3))
+_POWER = re.compile(rf"^power\(\s*({_NUMBER})\s*(?:/\s*({_NUMBER})\s*)?\)$")
+
+
+def is_power_spec(link: str) -> bool:
+    """Whether ``link`` is written as a power link, ``"power(p)"`` (p a number or fraction)."""
+    return bool(_POWER.match(link.strip().lower().replace(" ", "")))
 
 
 def get_link(link: str | Link) -> Link:
@@ -291,13 +298,20 @@ def get_link(link: str | Link) -> Link:
         return link
     if not isinstance(link, str):
         raise UnknownLinkError(f"link must be a name or a Link object, not {type(link).__name__}.")
-    key = link.strip().lower().replace("-", "_").replace(" ", "")
+    key = link.strip().lower().replace(" ", "")
+    if not key.startswith("power("):  # keep the sign of a power: power(-1)
+        key = key.replace("-", "_")
     key = _ALIASES.get(key, key)
     if key in LINKS:
         return LINKS[key]()
     match = _POWER.match(key)
     if match:
         power = float(match.group(1))
+        if match.group(2) is not None:
+            denominator = float(match.group(2))
+            if denominator == 0:
+                raise UnknownLinkError(f"link {link!r}: the power's denominator is zero.")
+            power /= denominator
         if power == 0.0:
             return Log()
         for named in (Identity(), Inverse(), Sqrt(), InverseSquared()):
@@ -305,6 +319,11 @@ def get_link(link: str | Link) -> Link:
                 return named
         return Identity() if power == 1.0 else Power(power)
     names = [*LINKS, "power(p)"]
+    if key.startswith("power"):
+        raise UnknownLinkError(
+            f"unknown link {link!r}; a power link is written power(p) with p a number or a "
+            "fraction, e.g. 'power(0.5)' or 'power(1/3)'."
+        )
     raise UnknownLinkError(
         f"unknown link {link!r}; known links: {', '.join(names)}.{suggest(key, LINKS)}"
     )

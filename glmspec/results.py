@@ -35,6 +35,10 @@ class ModelSpec:
     missing: str = "raise"
     max_iter: int = 100
     tol: float = 1e-8
+    freq_weights: Any = None
+    exposure: Any = None
+    theta: float | None = None
+    var_power: float | None = None
 
 
 class _Results:
@@ -84,9 +88,15 @@ class _Results:
         return inference.information_criteria(self.llf, self._n_params, self.nobs)[1]
 
     @cached_property
-    def nobs(self) -> int:
-        """Rows with positive prior weight (R's ``nobs``)."""
-        return int(np.count_nonzero(self.design.prior_weights > 0))
+    def nobs(self) -> int | float:
+        """Rows with positive prior weight (R's ``nobs``); with ``freq_weights`` their sum over
+        those rows (statsmodels' ``wnobs``: the number of rows the data stand for)."""
+        used = self.design.prior_weights > 0
+        freq = getattr(self.design, "freq_weights", None)
+        if freq is None:
+            return int(np.count_nonzero(used))
+        total = float(np.sum(freq[used]))
+        return int(total) if total.is_integer() else total
 
     @property
     def n_dropped(self) -> int:
@@ -116,6 +126,37 @@ class _Results:
                 "the model was fitted with an offset array; pass offset= for the new data."
             )
         return 0.0
+
+    def _new_log_exposure(self, newdata: Any, exposure: Any) -> np.ndarray | float:
+        """``log(exposure)`` for new rows (0 when the model has no exposure)."""
+        fitted_with = getattr(self.spec, "exposure", None)
+        if fitted_with is None:
+            if exposure is not None:
+                raise PredictionError(
+                    "the model was fitted without an exposure; pass offset= for new data."
+                )
+            return 0.0
+        if exposure is None:
+            if not isinstance(fitted_with, str):
+                raise PredictionError(
+                    "the model was fitted with an exposure array; pass exposure= for the new data."
+                )
+            if fitted_with not in newdata:
+                raise PredictionError(
+                    f"new data lacks the exposure column {fitted_with!r}; add it or pass exposure=."
+                )
+            exposure = newdata[fitted_with]
+        try:
+            values = np.asarray(exposure, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise PredictionError(f"exposure must be numeric: {exc}") from exc
+        if values.ndim > 1 or values.size not in (1, len(newdata)):
+            raise PredictionError(
+                f"exposure has {values.size} values; new data has {len(newdata)} rows."
+            )
+        if not np.all(values > 0):
+            raise PredictionError("exposure must be positive (its log is added to the offset).")
+        return np.log(values)
 
     def summary(self):
         """A printable summary with R's ``summary.glm`` content (a :class:`Summary`)."""
@@ -228,15 +269,22 @@ class GLMResults(_Results):
 
     @cached_property
     def llf(self) -> float:
-        """Full log-likelihood as R's ``logLik`` (Gaussian at dispersion ``deviance/nobs``)."""
-        scale = self.family.loglik_scale(self.deviance, self.nobs, self.scale)
-        return self.family.loglik(
-            self.design.y, self.record.mu, self._prior, scale, self.design.trials
-        )
+        """Full log-likelihood as R's ``logLik`` (Gaussian at dispersion ``deviance/nobs``,
+        Gamma and inverse Gaussian at ``deviance/sum(weights)``; NaN for quasi families and
+        the Tweedie, see ``family.llf_convention``)."""
+        return self._loglik(self.record.mu, self.deviance)
+
+    def _loglik(self, mu: np.ndarray, deviance: float) -> float:
+        d = self.design
+        weight_sum = float(np.sum(self._prior))
+        scale = self.family.loglik_scale(deviance, self.nobs, self.scale, weight_sum=weight_sum)
+        freq = getattr(d, "freq_weights", None)
+        return self.family.loglik(d.y, mu, d.prior_weights, scale, d.trials, freq_weights=freq)
 
     @property
     def _prior(self) -> np.ndarray:
-        return self.design.prior_weights
+        """The solver's weights: prior weights times frequency weights."""
+        return getattr(self.design, "total_weights", self.design.prior_weights)
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance of the coefficients: ``scale * (X'WX)^{-1}``."""
@@ -272,10 +320,7 @@ class GLMResults(_Results):
     @cached_property
     def llnull(self) -> float:
         """Log-likelihood of the intercept-only model."""
-        scale = self.family.loglik_scale(self.null_deviance, self.nobs, self.scale)
-        return self.family.loglik(
-            self.design.y, self._null_mu, self._prior, scale, self.design.trials
-        )
+        return self._loglik(self._null_mu, self.null_deviance)
 
     def pseudo_rsquared(self, kind: str = "mcf") -> float:
         """McFadden's (``"mcf"``, ``1 - llf/llnull``) or Cox-Snell (``"cs"``) pseudo R-squared."""
@@ -323,7 +368,9 @@ class GLMResults(_Results):
         values = (self.design.y - self.record.mu) / self.family.link.mu_eta(self.record.eta)
         return self._series(values, "resid_working")
 
-    def predict(self, newdata: Any = None, which: str = "mean", offset: Any = None) -> pd.Series:
+    def predict(
+        self, newdata: Any = None, which: str = "mean", offset: Any = None, exposure: Any = None
+    ) -> pd.Series:
         """Predict the mean (``which="mean"``) or linear predictor (``which="linear"``).
 
         Parameters
@@ -334,6 +381,9 @@ class GLMResults(_Results):
         offset : array-like, optional
             Offset for ``newdata``; by default the offset column of ``newdata`` when the model
             was fitted with ``offset="column"``, else zero.
+        exposure : array-like, optional
+            Exposure for ``newdata`` (its log is added to the offset); by default the exposure
+            column of ``newdata`` when the model was fitted with ``exposure="column"``.
 
         Raises
         ------
@@ -346,6 +396,7 @@ class GLMResults(_Results):
             return self.fittedvalues if which == "mean" else self.linear_predictor
         X = predict_matrix(self.design, newdata)
         eta = X @ self.record.coef + self._new_offset(newdata, offset)
+        eta = eta + self._new_log_exposure(newdata, exposure)
         values = eta if which == "linear" else self.family.link.inverse(eta)
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None
         return pd.Series(values, index=index, name="predicted_" + which)

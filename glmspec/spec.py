@@ -4,7 +4,8 @@ A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file
 ``data`` (CSV or Parquet; a relative path is relative to the spec file's folder),
 ``[defaults]`` (fit() options a model leaves out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
-``offset``, ``missing``, ``max_iter``, ``tol`` optional), ``[check]`` (``against`` =
+``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
+(negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
 "statsmodels" or "none", ``tol`` > 0) and ``[report]`` (``formats``: some of "html",
 "markdown", "json"; ``dir``: a relative dir is relative to the working directory at report time).
 
@@ -29,11 +30,32 @@ from glmspec.api import fit as fit_model
 from glmspec.compare import compare
 from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
 from glmspec.errors import GLMSpecError, SpecError, suggest
-from glmspec.families import FAMILIES, FAMILY_NAMES, canonical_family_name
+from glmspec.families import (
+    EXPOSURE_FAMILIES,
+    FAMILIES,
+    FAMILY_NAMES,
+    FAMILY_PARAMS,
+    canonical_family_name,
+    describe_allowed_links,
+    link_allowed,
+)
 from glmspec.links import LINKS, get_link
 
 TOP_KEYS = ("title", "data", "defaults", "model", "check", "report")
-OPTION_KEYS = ("family", "link", "weights", "offset", "missing", "max_iter", "tol")
+OPTION_KEYS = (
+    "family",
+    "link",
+    "weights",
+    "offset",
+    "missing",
+    "max_iter",
+    "tol",
+    "freq_weights",
+    "exposure",
+    "theta",
+    "var_power",
+)
+_OPTION_TYPES = {"max_iter": int, "tol": float, "theta": float, "var_power": float}
 MODEL_KEYS = ("name", "formula", "data", *OPTION_KEYS)
 CHECK_KEYS = ("against", "tol")
 CHECK_AGAINST = ("statsmodels", "none")
@@ -61,6 +83,10 @@ class ModelEntry:
     max_iter: int = 100
     tol: float = 1e-8
     data: Path | None = None
+    freq_weights: str | None = None
+    exposure: str | None = None
+    theta: float | None = None
+    var_power: float | None = None
 
 
 @dataclass
@@ -327,6 +353,10 @@ def _option_problem(key: str, value: Any) -> str | None:
         return f"must be a positive integer, got {value!r}."
     if key == "tol" and not 0 < value < 1:
         return f"must be a number in (0, 1), got {value!r}."
+    if key == "theta" and not value > 0:
+        return f"must be a positive number (negative binomial shape), got {value!r}."
+    if key == "var_power" and not 1 < value < 2:
+        return f"must be a number in the open interval (1, 2), got {value!r}."
     return None
 
 
@@ -430,7 +460,7 @@ class _Builder:
         """Checked fit() options; invalid ones are reported and left out."""
         out: dict[str, Any] = {}
         for key, value in table.items():
-            kind = {"max_iter": int, "tol": float}.get(key, str)
+            kind = _OPTION_TYPES.get(key, str)
             if key not in OPTION_KEYS or not self.typed(value, kind, where, key):
                 continue
             problem = _option_problem(key, value)
@@ -474,6 +504,8 @@ class _Builder:
         )
         if "link" in opts and not family_bad:
             self.check_link(opts, "link" in table, where)
+        if not family_bad:
+            self.check_family_options(opts, where)
         self.check_columns(self.formula_names(formula, where), opts, data, where)
         if len(self.problems) > before:
             return None
@@ -482,15 +514,38 @@ class _Builder:
     def check_link(self, opts: dict[str, Any], own_link: bool, where: str) -> None:
         """Report a link the family does not allow, listing those it does."""
         family = opts.get("family", "gaussian")
-        allowed = ("logit",) if family == "multinomial" else FAMILIES[family].allowed_links
-        if get_link(opts["link"]).name not in allowed:
+        chosen = get_link(opts["link"])
+        if family == "multinomial":
+            ok, allowed = chosen.name == "logit", "allowed links: logit."
+        else:
+            ok = link_allowed(FAMILIES[family], opts["link"], chosen)
+            allowed = describe_allowed_links(FAMILIES[family])
+        if not ok:
             origin = "" if own_link else " (from [defaults])"
             self.problem(
                 where,
                 "link",
-                f"link {opts['link']!r}{origin} does not go with the {family} family; "
-                f"allowed links: {', '.join(allowed)}.",
+                f"link {opts['link']!r}{origin} does not go with the {family} family; {allowed}",
             )
+
+    def check_family_options(self, opts: dict[str, Any], where: str) -> None:
+        """Report theta/var_power/exposure that do not fit the model's family and link."""
+        family = opts.get("family", "gaussian")
+        for key, users in FAMILY_PARAMS.items():
+            if key in opts and family not in users:
+                msg = f"applies only to the {', '.join(users)} family, not to {family}."
+                self.problem(where, key, msg)
+        if family == "tweedie" and "var_power" not in opts:
+            self.problem(where, "var_power", "the tweedie family needs var_power, in (1, 2).")
+        if "exposure" in opts:
+            link = get_link(opts["link"]).name if "link" in opts else "log"
+            if family not in EXPOSURE_FAMILIES or link != "log":
+                self.problem(
+                    where,
+                    "exposure",
+                    f"needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with link "
+                    f"'log'), not {family} with link {link!r}; use offset instead.",
+                )
 
     def formula_names(self, formula: Any, where: str) -> set[str]:
         """Names a formula refers to that must be data columns (empty if it does not parse)."""
@@ -520,7 +575,8 @@ class _Builder:
         columns = [str(c) for c in frame.columns]
         shown = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
         checks = [("formula", n) for n in sorted(names)]
-        checks += [(k, opts[k]) for k in ("weights", "offset") if k in opts]
+        columns_keys = ("weights", "offset", "freq_weights", "exposure")
+        checks += [(k, opts[k]) for k in columns_keys if k in opts]
         for key, column in checks:
             if column not in frame.columns:
                 hint = suggest(column, columns)

@@ -40,7 +40,7 @@ class Summary:
         """Render as plain text, like R's ``print(summary(fit))``."""
         info = self.info
         lines = [
-            f"Generalized linear model: {info['family']} family, {info['link']} link",
+            f"Generalized linear model: {info['family_label']} family, {info['link']} link",
             f"Formula: {info['formula']}",
             f"Observations: {info['nobs']} (dropped for missing values: {info['n_dropped']})"
             f"   Df residuals: {format_number(info['df_resid'])}"
@@ -49,6 +49,10 @@ class Summary:
             f" ({'fixed' if info['scale_fixed'] else 'Pearson chi2 / df_resid'})"
             f"   Converged: {'yes' if info['converged'] else 'NO'} after {info['n_iter']} "
             "iterations",
+        ]
+        if info.get("theta") is not None:
+            lines.append(_theta_line(info))
+        lines += [
             "",
             self._coefficient_text(),
             "",
@@ -61,8 +65,7 @@ class Summary:
         lines += [
             f"Residual deviance: {format_number(info['deviance'], 8)} on "
             f"{format_number(info['df_resid'])} degrees of freedom",
-            f"Log-likelihood: {format_number(info['llf'], 8)}   AIC: "
-            f"{format_number(info['aic'], 8)}   BIC: {format_number(info['bic'], 8)}",
+            _llf_line(info),
         ]
         if info.get("pearson_chi2") is not None:
             lines.append(f"Pearson chi2: {format_number(info['pearson_chi2'], 8)}")
@@ -87,6 +90,28 @@ class Summary:
 
     def __repr__(self) -> str:
         return self.as_text()
+
+
+def _theta_line(info: dict) -> str:
+    """R's ``glm.nb`` line: theta, its SE, and statsmodels' alpha = 1/theta."""
+    theta = format_number(info["theta"])
+    alpha = format_number(1.0 / info["theta"])
+    if info["theta_estimated"]:
+        return (
+            f"Theta: {theta} (Std. Err. {format_number(info['theta_se'])}; ML estimate, "
+            f"glm.nb)   statsmodels alpha = 1/theta = {alpha}"
+        )
+    return f"Theta: {theta} (fixed)   statsmodels alpha = 1/theta = {alpha}"
+
+
+def _llf_line(info: dict) -> str:
+    """Log-likelihood, AIC and BIC; NA with the reason when the family has no likelihood."""
+    if not info["has_loglik"]:
+        return f"Log-likelihood: NA   AIC: NA   BIC: NA ({info['llf_convention']})"
+    return (
+        f"Log-likelihood: {format_number(info['llf'], 8)}   AIC: "
+        f"{format_number(info['aic'], 8)}   BIC: {format_number(info['bic'], 8)}"
+    )
 
 
 def _coefficient_table(res, alpha: float) -> pd.DataFrame:
@@ -134,6 +159,12 @@ def _info(res) -> dict:
         "deviance": res.deviance,
         "null_deviance": res.null_deviance if has_null else None,
         "pearson_chi2": getattr(res, "pearson_chi2", None),
+        "family_label": getattr(res.family, "label", res.family.name),
+        "has_loglik": getattr(res.family, "has_loglik", True),
+        "llf_convention": getattr(res.family, "llf_convention", None),
+        "theta": getattr(res, "theta", None),
+        "theta_se": getattr(res, "theta_se", None),
+        "theta_estimated": getattr(res, "theta_estimated", None),
     }
 
 

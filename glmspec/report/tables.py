@@ -127,8 +127,9 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
 def ratio_label(res: Any) -> str | None:
     """What ``exp(estimate)`` means for this model, or None when it has no ratio meaning.
 
-    Logit: odds ratio; log: rate ratio (Poisson), risk ratio (binomial), ratio of means
-    (Gaussian); multinomial: relative risk ratio against the reference class.
+    Logit: odds ratio; log: rate ratio (Poisson, negative binomial), risk ratio (binomial),
+    ratio of means (Gaussian, Gamma, inverse Gaussian, Tweedie); multinomial: relative risk
+    ratio against the reference class.
     """
     link = res.family.link.name
     if res.model_kind == "multinomial":
@@ -136,9 +137,10 @@ def ratio_label(res: Any) -> str | None:
     if link == "logit":
         return "odds ratio"
     if link == "log":
-        return {"binomial": "risk ratio", "gaussian": "ratio of means"}.get(
-            res.family.name, "rate ratio"
-        )
+        means = ("gaussian", "gamma", "inverse_gaussian", "tweedie")
+        if res.family.name in means:
+            return "ratio of means"
+        return "risk ratio" if res.family.name in ("binomial", "quasibinomial") else "rate ratio"
     return None
 
 
@@ -155,14 +157,22 @@ def _info(res: Any, fm: FittedModel, summary: Summary) -> dict[str, Any]:
     design = res.design
     return {
         "formula": info["formula"],
-        "family": info["family"],
+        "family": info.get("family_label", info["family"]),
+        "family_name": info["family"],
         "link": info["link"],
         "response": design.response_name,
         "weights": res.spec.weights,
         "offset": res.spec.offset,
+        "freq_weights": getattr(res.spec, "freq_weights", None),
+        "exposure": getattr(res.spec, "exposure", None),
+        "theta": number(info.get("theta")),
+        "theta_se": number(info.get("theta_se")),
+        "theta_estimated": info.get("theta_estimated"),
+        "var_power": getattr(res.family, "var_power", None),
+        "has_loglik": bool(info.get("has_loglik", True)),
         "missing": res.spec.missing,
         "data_rows": fm.data_rows or None,
-        "nobs": int(info["nobs"]),
+        "nobs": number(info["nobs"]),
         "n_dropped": int(info["n_dropped"]),
         "df_model": number(info["df_model"]),
         "df_resid": number(info["df_resid"]),
@@ -205,6 +215,7 @@ def _coefficients(res: Any, summary: Summary, with_ratio: bool) -> list[dict[str
 
 
 def _fit_statistics(res: Any) -> list[dict[str, Any]]:
+    """Fit statistics; without a likelihood (quasi, Tweedie) llf, AIC, BIC are None (NA)."""
     rows = [
         ("llf", "Log-likelihood", res.llf),
         ("llnull", "Log-likelihood, intercept-only model", res.llnull),
@@ -218,6 +229,16 @@ def _fit_statistics(res: Any) -> list[dict[str, Any]]:
     if res.model_kind != "multinomial":
         rows.append(("pearson_chi2", "Pearson chi-square", res.pearson_chi2))
     rows.append(("pseudo_rsquared_mcf", "McFadden pseudo R-squared", res.pseudo_rsquared("mcf")))
+    if getattr(res, "theta", None) is not None:
+        how = "estimated by ML, glm.nb" if res.theta_estimated else "fixed"
+        rows += [
+            ("theta", f"Negative binomial theta ({how})", res.theta),
+            ("theta_se", "Std. error of theta (observed information)", res.theta_se),
+            ("alpha", "statsmodels alpha = 1/theta", res.alpha),
+        ]
+    if not getattr(res.family, "has_loglik", True):
+        missing = {"llf", "llnull", "aic", "bic", "pseudo_rsquared_mcf"}
+        rows = [(k, label, None if k in missing else v) for k, label, v in rows]
     return [{"key": k, "label": label, "value": number(v)} for k, label, v in rows]
 
 
@@ -258,7 +279,12 @@ def _conventions(res: Any) -> list[dict[str, str]]:
         notes.append(
             ("scale", "Dispersion estimated as Pearson chi-square / df_resid (R summary.glm).")
         )
-    counts = family == "binomial" and design.trials is not None and np.any(design.trials != 1)
+    notes += _family_notes(res)
+    counts = (
+        family in ("binomial", "quasibinomial")
+        and design.trials is not None
+        and np.any(design.trials != 1)
+    )
     if res.spec.weights is not None:
         weights = (
             f"Weights {res.spec.weights!r} are prior weights as in R's glm() (statsmodels "
@@ -276,9 +302,11 @@ def _conventions(res: Any) -> list[dict[str, str]]:
     notes.append(("weights", weights))
     if res.spec.offset is not None:
         notes.append(("offset", f"Offset {res.spec.offset!r} is added to the linear predictor."))
-    llf = "Log-likelihood is the full log-likelihood with all constants, as R's logLik"
-    if family == "gaussian":
-        llf += ", evaluated at the ML dispersion deviance/n"
+    notes += _weight_notes(res)
+    if res.model_kind == "multinomial":
+        llf = "Log-likelihood is the full log-likelihood with all constants, as R's logLik"
+    else:
+        llf = f"Log-likelihood: {res.family.llf_convention}"
     notes.append(("llf", llf + "."))
     if res.use_t:
         test = f"Wald tests and intervals use Student's t with df_resid = {res.df_resid} df."
@@ -301,6 +329,56 @@ def _conventions(res: Any) -> list[dict[str, str]]:
     return [{"topic": topic, "text": text} for topic, text in notes]
 
 
+def _family_notes(res: Any) -> list[tuple[str, str]]:
+    """What the negative binomial theta and the Tweedie variance power are."""
+    notes = []
+    if getattr(res, "theta", None) is not None:
+        if res.theta_estimated:
+            text = (
+                f"Theta = {res.theta:.6g} (SE {res.theta_se:.4g}) estimated by maximum "
+                "likelihood, alternating with IRLS as R's MASS::glm.nb; its SE is "
+                "1/sqrt(observed information of theta). AIC counts theta as a parameter."
+            )
+        else:
+            text = f"Theta = {res.theta:.6g} fixed by the user (not counted by AIC)."
+        text += f" Var(y) = mu + mu^2/theta; statsmodels uses alpha = 1/theta = {res.alpha:.6g}."
+        notes.append(("theta", text))
+    var_power = getattr(res.family, "var_power", None)
+    if var_power is not None:
+        notes.append(
+            (
+                "variance",
+                f"Tweedie variance function V(mu) = mu^{var_power:g} (fixed var_power); "
+                "llf, AIC and BIC are not available (no closed-form density).",
+            )
+        )
+    return notes
+
+
+def _weight_notes(res: Any) -> list[tuple[str, str]]:
+    """Frequency weights and exposure, when given."""
+    notes = []
+    freq = getattr(res.spec, "freq_weights", None)
+    if freq is not None:
+        notes.append(
+            (
+                "freq_weights",
+                f"Frequency weights {freq!r}: each row stands for that many identical rows "
+                "(statsmodels freq_weights); nobs is their sum and df_resid = nobs - rank.",
+            )
+        )
+    exposure = getattr(res.spec, "exposure", None)
+    if exposure is not None:
+        notes.append(
+            (
+                "exposure",
+                f"Exposure {exposure!r}: log(exposure) is added to the offset (log link), and "
+                "predictions for new data use the new rows' exposure.",
+            )
+        )
+    return notes
+
+
 def _response_notes(res: Any) -> list[tuple[str, str]]:
     design = res.design
     classes = design.classes
@@ -315,7 +393,7 @@ def _response_notes(res: Any) -> list[tuple[str, str]]:
                 f"{str(classes[0])!r}); exp(estimate) is the relative risk ratio.",
             )
         ]
-    if res.family.name == "binomial":
+    if res.family.name in ("binomial", "quasibinomial"):
         if classes is not None:
             text = (
                 f"Response {name}: modelled P({name} = {str(classes[1])!r}); "

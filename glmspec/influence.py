@@ -41,22 +41,29 @@ from glmspec.linalg import GramFactor, block_rows, factor_gram, factorize, weigh
 # -- leverages without an n x n matrix ---------------------------------------------------------
 
 
+def solver_weights(design: Any) -> np.ndarray:
+    """The weights the solver used: prior weights times frequency weights (if any)."""
+    return getattr(design, "total_weights", design.prior_weights)
+
+
 def information_weights(res: Any, observed: bool = True) -> np.ndarray:
     """Weights ``w`` with information ``X' diag(w) X`` at the estimates (dispersion 1).
 
-    ``observed=False`` gives the expected (Fisher, IRLS) weights ``prior mu_eta^2 / V``;
+    ``observed=False`` gives the expected (Fisher, IRLS) weights ``prior mu_eta^2 / V``, with
+    ``prior`` the prior weights times any frequency weights;
     ``observed=True`` subtracts ``prior (y - mu) d/deta[mu_eta / V]`` (zero for canonical
     links), statsmodels' ``hessian_factor(observed=True)``. Observed weights can be negative.
     """
     d, rec, fam = res.design, res.record, res.family
+    prior = solver_weights(d)
     mu_eta, variance = fam.link.mu_eta(rec.eta), fam.variance(rec.mu)
-    fisher = d.prior_weights * mu_eta * mu_eta / variance
+    fisher = prior * mu_eta * mu_eta / variance
     if not observed or fam.is_canonical:
         return fisher
     slope = fam.link.mu_eta_deriv(rec.eta) / variance - mu_eta * mu_eta * fam.variance_deriv(
         rec.mu
     ) / (variance * variance)
-    return fisher - d.prior_weights * (d.y - rec.mu) * slope
+    return fisher - prior * (d.y - rec.mu) * slope
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,7 @@ class GLMInfluence:
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.sign(d) * np.sqrt(d * d + h * r * r / (1.0 - h))
             if not self._fit.family.fixed_scale:
-                used = self._fit.design.prior_weights > 0
+                used = solver_weights(self._fit.design) > 0
                 total = np.sum(d[used] ** 2)
                 sigma = np.sqrt((total - d * d / (1.0 - h)) / (self._fit.df_resid - 1.0))
                 values = values / sigma

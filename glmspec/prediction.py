@@ -31,7 +31,7 @@ from scipy import special
 
 from glmspec import inference
 from glmspec.design import predict_matrix
-from glmspec.errors import SpecificationError
+from glmspec.errors import PredictionError, SpecificationError
 from glmspec.influence import row_blocks
 from glmspec.robust import flat_params
 
@@ -46,7 +46,7 @@ def _rowwise_variance(X: Any, cov: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, None)
 
 
-def _design_rows(res: Any, newdata: Any, offset: Any):
+def _design_rows(res: Any, newdata: Any, offset: Any, exposure: Any = None):
     base = getattr(res, "results", res)
     if newdata is None:
         design = base.design
@@ -57,6 +57,10 @@ def _design_rows(res: Any, newdata: Any, offset: Any):
         return design.X, off, design.row_index
     X = predict_matrix(base.design, newdata)
     off = base._new_offset(newdata, offset)
+    if hasattr(base, "_new_log_exposure"):
+        off = off + base._new_log_exposure(newdata, exposure)
+    elif exposure is not None:
+        raise PredictionError("this model was fitted without an exposure; pass offset=.")
     index = newdata.index if isinstance(newdata, pd.DataFrame) else None
     return X, np.broadcast_to(np.asarray(off, dtype=float), (X.shape[0],)), index
 
@@ -183,7 +187,7 @@ def _multinomial_prediction(res: Any, X, off, index, cov: np.ndarray, df):
 
 
 def get_prediction(
-    res: Any, newdata: Any = None, offset: Any = None
+    res: Any, newdata: Any = None, offset: Any = None, exposure: Any = None
 ) -> PredictionResults | MultinomialPredictionResults:
     """Predicted means with standard errors and confidence intervals.
 
@@ -196,6 +200,9 @@ def get_prediction(
     offset : array-like, optional
         Offset for ``newdata`` (default: its offset column if the model was fitted with
         ``offset="column"``, else zero; for the fitted rows, the fitted offset).
+    exposure : array-like, optional
+        Exposure for ``newdata`` of a model fitted with ``exposure=`` (its log is added to the
+        offset; default: the exposure column of ``newdata``).
 
     Returns
     -------
@@ -208,7 +215,7 @@ def get_prediction(
     PredictionError
         Missing column, unseen factor level, or no offset for a model fitted with one.
     """
-    X, off, index = _design_rows(res, newdata, offset)
+    X, off, index = _design_rows(res, newdata, offset, exposure)
     cov = np.asarray(res.cov_params(), dtype=float)
     df = getattr(res, "_t_df", None)
     if getattr(res, "model_kind", "glm") == "multinomial":

@@ -19,9 +19,13 @@ Response, Pearson and deviance residuals are attributes of :class:`GLMResults`. 
   negative_binomial    ``sqrt(w) 1.5 (y^(2/3) H(-a y) - mu^(2/3) H(-a mu)) /
                        (mu (1 + a mu) scale^3)^(1/6)``, ``H(z) = 2F1(2/3, 1/3; 5/3; z)``,
                        ``a`` the NB2 ancillary parameter ``alpha = 1 / theta``
+  tweedie              ``sqrt(w) (y^c - mu^c) / (c mu^(p/6) sqrt(scale))``, ``c = (3 - p) / 3``
   ===================  ====================================================================
 
-  ``scaled=False`` uses ``scale = 1`` (statsmodels' ``resid_anscombe_unscaled``).
+  quasipoisson and quasibinomial use the Poisson and binomial formulas with their estimated
+  dispersion (statsmodels has no quasi families). ``scaled=False`` uses ``scale = 1``
+  (statsmodels' ``resid_anscombe_unscaled``). Prior weights ``w`` exclude frequency weights,
+  as statsmodels' ``var_weights``.
 """
 
 from __future__ import annotations
@@ -46,14 +50,20 @@ def resid_working(res: Any) -> pd.Series:
 
 
 def _nb_alpha(family: Any) -> float:
-    for name in ("alpha", "dispersion"):
-        value = getattr(family, name, None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
     theta = getattr(family, "theta", None)
     if isinstance(theta, (int, float)) and theta > 0:
         return 1.0 / float(theta)
-    raise SpecificationError("cannot find the negative binomial's alpha (or theta) parameter.")
+    alpha = getattr(family, "alpha", None)
+    if isinstance(alpha, (int, float)) and alpha > 0:
+        return float(alpha)
+    raise SpecificationError("the negative binomial's theta is unknown; fit the model first.")
+
+
+def _tweedie(y: np.ndarray, mu: np.ndarray, scale: float, power: float) -> np.ndarray:
+    if power == 3:
+        return np.log(y / mu) / np.sqrt(mu * scale)
+    c = (3.0 - power) / 3.0
+    return (y**c - mu**c) / c / mu ** (power / 6.0) / np.sqrt(scale)
 
 
 def _binomial(y: np.ndarray, mu: np.ndarray, scale: float) -> np.ndarray:
@@ -78,9 +88,9 @@ def anscombe_unit(family: Any, y: np.ndarray, mu: np.ndarray, scale: float = 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         if name == "gaussian":
             return (y - mu) / root
-        if name == "binomial":
+        if name in ("binomial", "quasibinomial"):
             return _binomial(y, mu, scale)
-        if name == "poisson":
+        if name in ("poisson", "quasipoisson"):
             return 1.5 * (y**_TWO_THIRDS - mu**_TWO_THIRDS) / (mu ** (1.0 / 6.0) * root)
         if name == "gamma":
             return 3.0 * (np.cbrt(y) - np.cbrt(mu)) / np.cbrt(mu) / root
@@ -88,6 +98,8 @@ def anscombe_unit(family: Any, y: np.ndarray, mu: np.ndarray, scale: float = 1.0
             return np.log(y / mu) / np.sqrt(mu * scale)
         if name in ("negative_binomial", "negativebinomial", "nb", "negbin"):
             return _negative_binomial(y, mu, scale, _nb_alpha(family))
+        if name == "tweedie":
+            return _tweedie(y, mu, scale, float(family.var_power))
     raise SpecificationError(f"Anscombe residuals are not defined for the {family.name} family.")
 
 

@@ -23,10 +23,13 @@ inverse of the information ``X' W X`` at dispersion 1 and ``s_i`` the per-row sc
   ``c = G / (G - 1) * (n - 1) / (n - k)``.
 
 ``n`` counts every row of the design (zero-weight rows included, as statsmodels and R's
-``sandwich``) and ``k`` the coefficients. Robust tests use the normal distribution by default,
-as statsmodels' GLM (``use_t=False``) and R's ``lmtest::coeftest`` for ``glm`` fits; with
-``use_t=True`` they use Student's t on ``df_resid`` (HC) or ``G - 1`` (cluster) degrees of
-freedom, statsmodels' ``df_resid_inference``.
+``sandwich``) and ``k`` the coefficients. With ``freq_weights`` ``f`` the scores include them
+and, as statsmodels, the HC meat uses ``s_i^2 / f_i`` (``f_i`` copies of a row, each with
+its own score) while the cluster sums use ``s_i`` (all copies in the row's cluster).
+
+Robust tests use the normal distribution by default, as statsmodels' GLM (``use_t=False``) and
+R's ``lmtest::coeftest`` for ``glm`` fits; with ``use_t=True`` they use Student's t on
+``df_resid`` (HC) or ``G - 1`` (cluster) degrees of freedom, statsmodels' ``df_resid_inference``.
 
 Multinomial fits support ``"nonrobust"``, ``"HC0"``, ``"HC1"`` and ``"cluster"`` (the score of
 row ``i`` for class ``j`` is ``prior_i (1{y_i = j} - p_ij) x_i``, class-major); leverages, and
@@ -43,7 +46,7 @@ from scipy import sparse
 
 from glmspec import inference
 from glmspec.errors import DataError, SpecificationError, suggest
-from glmspec.influence import bread, generalized_leverage, row_blocks
+from glmspec.influence import bread, generalized_leverage, row_blocks, solver_weights
 from glmspec.linalg import weighted_gram
 
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
@@ -78,9 +81,18 @@ def _is_multinomial(res: Any) -> bool:
 def score_factor(res: Any) -> np.ndarray:
     """Per-row score factor ``s = prior (y - mu) mu_eta / V(mu)`` (dispersion 1), score ``s x``."""
     d, rec, fam = res.design, res.record, res.family
+    prior = solver_weights(d)
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = d.prior_weights * (d.y - rec.mu) * fam.link.mu_eta(rec.eta) / fam.variance(rec.mu)
-    return np.where(d.prior_weights > 0, s, 0.0)
+        s = prior * (d.y - rec.mu) * fam.link.mu_eta(rec.eta) / fam.variance(rec.mu)
+    return np.where(prior > 0, s, 0.0)
+
+
+def _per_copy(res: Any, s2: np.ndarray) -> np.ndarray:
+    """Squared scores of one copy of each row: divided by its frequency weight (statsmodels)."""
+    freq = getattr(res.design, "freq_weights", None)
+    if freq is None:
+        return s2
+    return np.divide(s2, freq, out=np.zeros_like(s2), where=freq > 0)
 
 
 def _sandwich(inverse: np.ndarray, meat: np.ndarray) -> np.ndarray:
@@ -245,7 +257,7 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
         for _, scores in _score_blocks(res):
             meat += scores.T @ scores
     else:
-        s2 = score_factor(res) ** 2
+        s2 = _per_copy(res, score_factor(res) ** 2)
         if cov_type in ("HC2", "HC3"):
             h = generalized_leverage(res, b)
             with np.errstate(divide="ignore"):

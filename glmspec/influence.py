@@ -51,15 +51,17 @@ def information_weights(res: Any, observed: bool = True) -> np.ndarray:
 
     ``observed=False`` gives the expected (Fisher, IRLS) weights ``prior mu_eta^2 / V``, with
     ``prior`` the prior weights times any frequency weights;
-    ``observed=True`` subtracts ``prior (y - mu) d/deta[mu_eta / V]`` (zero for canonical
-    links), statsmodels' ``hessian_factor(observed=True)``. Observed weights can be negative.
+    ``observed=True`` subtracts ``prior (y - mu) d/deta[mu_eta / V]`` (zero, up to rounding, for
+    canonical links), statsmodels' ``hessian_factor(observed=True)``. Observed weights can be
+    negative.
     """
     d, rec, fam = res.design, res.record, res.family
     prior = solver_weights(d)
     mu_eta, variance = fam.link.mu_eta(rec.eta), fam.variance(rec.mu)
     fisher = prior * mu_eta * mu_eta / variance
-    if not observed or fam.is_canonical:
+    if not observed:
         return fisher
+    # computed for every link: a family's ``canonical_link`` may name its default link
     slope = fam.link.mu_eta_deriv(rec.eta) / variance - mu_eta * mu_eta * fam.variance_deriv(
         rec.mu
     ) / (variance * variance)

@@ -172,6 +172,7 @@ def test_wald(case):
     close(ours.pvalue, theirs.pvalue)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # statsmodels' own check
 def test_prediction(case):
     new = case["data"].iloc[::40]
     ours = get_prediction(case["res"], new).summary_frame()

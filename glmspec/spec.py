@@ -505,7 +505,7 @@ class _Builder:
         if "link" in opts and not family_bad:
             self.check_link(opts, "link" in table, where)
         if not family_bad:
-            self.check_family_options(opts, where)
+            self.check_family_options(opts, set(table), where)
         self.check_columns(self.formula_names(formula, where), opts, data, where)
         if len(self.problems) > before:
             return None
@@ -528,17 +528,20 @@ class _Builder:
                 f"link {opts['link']!r}{origin} does not go with the {family} family; {allowed}",
             )
 
-    def check_family_options(self, opts: dict[str, Any], where: str) -> None:
-        """Report theta/var_power/exposure that do not fit the model's family and link."""
+    def check_family_options(self, opts: dict[str, Any], given: set[str], where: str) -> None:
+        """Report theta/var_power/exposure that do not fit the model's family and link.
+
+        ``given`` are the model's own keys (an invalid value there is already reported)."""
         family = opts.get("family", "gaussian")
         for key, users in FAMILY_PARAMS.items():
             if key in opts and family not in users:
                 msg = f"applies only to the {', '.join(users)} family, not to {family}."
                 self.problem(where, key, msg)
-        if family == "tweedie" and "var_power" not in opts:
+        if family == "tweedie" and "var_power" not in opts and "var_power" not in given:
             self.problem(where, "var_power", "the tweedie family needs var_power, in (1, 2).")
         if "exposure" in opts:
-            link = get_link(opts["link"]).name if "link" in opts else "log"
+            default = FAMILIES[family].canonical_link if family in FAMILIES else "logit"
+            link = get_link(opts["link"]).name if "link" in opts else default
             if family not in EXPOSURE_FAMILIES or link != "log":
                 self.problem(
                     where,

@@ -20,11 +20,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from glmspec.errors import ConvergenceWarning
+from glmspec.errors import ConvergenceWarning, DomainWarning
 from glmspec.families import Poisson
 from glmspec.negbin import NegativeBinomial, theta_loglik, theta_ml
 from glmspec.results import GLMResults
 from glmspec.solver import FitRecord, fit_irls
+
+#: Above this theta the data are practically Poisson (Var = mu + mu^2/theta ~ mu): warn.
+THETA_LARGE = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +102,15 @@ def fit_negbin(
             f"the negative binomial alternation (theta by ML, coefficients by IRLS) did not "
             f"converge in {max_iter} rounds; theta = {theta:.6g}. Estimates are not reliable.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
+        )
+    if theta > THETA_LARGE:
+        warnings.warn(
+            f"the ML estimate of theta is very large ({theta:.3g}, SE {se:.3g}): the counts show "
+            "no overdispersion and the negative binomial reduces to the Poisson (family="
+            "'poisson'); theta and its SE are not well determined.",
+            DomainWarning,
+            stacklevel=4,
         )
     final = family.with_theta(theta)
     record = fit_irls(y, X, final, start=record.coef, **solve)

@@ -490,3 +490,13 @@ def test_spec_reports_bad_new_options(tmp_path):
     )
     assert "'h'" not in message  # gaussian allows power(p)
     assert "7 problem(s)" in message
+
+
+def test_poisson_data_give_a_large_theta_warning():
+    rng = np.random.default_rng(23)
+    x = rng.uniform(0, 1, 2000)
+    data = pd.DataFrame({"x": x, "y": rng.poisson(np.exp(1 + x))})
+    with pytest.warns(glmspec.errors.DomainWarning, match="no overdispersion"):
+        res = glmspec.fit("y ~ x", data, "negative_binomial")
+    pois = glmspec.fit("y ~ x", data, "poisson")
+    pd.testing.assert_series_equal(res.params, pois.params, rtol=1e-5)

@@ -29,6 +29,8 @@ from glmspec.family_base import Family
 
 #: Largest theta reported: beyond it the data show no overdispersion (a Poisson model).
 THETA_MAX = 1e10
+#: theta.ml stops when the Newton step in log(theta) is below this many standard errors.
+STEP_SE_TOL = 1e-8
 
 
 def check_theta(theta) -> float | None:
@@ -215,7 +217,9 @@ def theta_ml(
     max_iter : int
         Newton iterations.
     tol : float
-        Stop when the change of ``log(theta)`` is below this.
+        Stop when the change of ``log(theta)`` is below this, or when the Newton step is
+        below ``STEP_SE_TOL`` standard errors of ``log(theta)`` (what rounding errors in the
+        score leave when the likelihood is flat).
 
     Returns
     -------
@@ -245,6 +249,8 @@ def theta_ml(
         info = theta_information(theta, y, mu, w)
         grad, curv = theta * score, theta * score - theta * theta * info  # d/du, d2/du2
         step = -grad / curv if curv < 0 else np.sign(grad)
+        if curv < 0 and abs(step) * np.sqrt(-curv) < STEP_SE_TOL:
+            break  # converged: the remaining step is far below one standard error
         for _halving in range(60):
             u_new = min(u + step, np.log(THETA_MAX))
             llf_new = theta_loglik(np.exp(u_new), y, mu, w)

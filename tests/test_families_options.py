@@ -492,11 +492,23 @@ def test_spec_reports_bad_new_options(tmp_path):
     assert "7 problem(s)" in message
 
 
-def test_poisson_data_give_a_large_theta_warning():
+def test_underdispersed_counts_give_a_large_theta_warning():
     rng = np.random.default_rng(23)
     x = rng.uniform(0, 1, 2000)
-    data = pd.DataFrame({"x": x, "y": rng.poisson(np.exp(1 + x))})
+    # binomial counts have variance below the mean: the NB2 likelihood grows with theta
+    data = pd.DataFrame({"x": x, "y": rng.binomial(40, np.exp(1 + x) / 40)})
     with pytest.warns(glmspec.errors.DomainWarning, match="no overdispersion"):
         res = glmspec.fit("y ~ x", data, "negative_binomial")
     pois = glmspec.fit("y ~ x", data, "poisson")
     pd.testing.assert_series_equal(res.params, pois.params, rtol=1e-5)
+
+
+def test_nearly_poisson_counts_give_a_finite_theta_without_warnings():
+    rng = np.random.default_rng(23)
+    x = rng.uniform(0, 1, 2000)
+    data = pd.DataFrame({"x": x, "y": rng.poisson(np.exp(1 + x))})  # theta-hat about 811
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = glmspec.fit("y ~ x", data, "negative_binomial")
+    assert 500 < res.theta < 1500 and res.converged
+    assert abs(theta_score(res.theta, res.design.y, res.record.mu, np.ones(2000))) < 1e-9

@@ -205,7 +205,7 @@ def _llf_row(res, model, sm_res, notes):
         )
         label += (
             " (sum w log f at dispersion deviance/sum(w); statsmodels loglike re-evaluated "
-            "there with the weights as freq_weights, its llf uses the Pearson dispersion)"
+            "there, since its llf uses the Pearson dispersion)"
         )
     elif family.name == "negative_binomial":
         label += f" (NB2 at theta = {family.theta:.10g}; statsmodels alpha = 1/theta)"

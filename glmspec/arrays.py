@@ -13,15 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.api import _check_options, _check_separation
+from glmspec.api import _check_options, fit_design
 from glmspec.design import Design
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
 from glmspec.links import Link, get_link
 from glmspec.multinomial import fit_multinomial
 from glmspec.multinomial_results import MultinomialResults
-from glmspec.results import GLMResults, ModelSpec
-from glmspec.solver import fit_irls
+from glmspec.results import ModelSpec
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:
@@ -61,6 +60,9 @@ def fit_arrays(
     column_names: Sequence[str] | None = None,
     max_iter: int = 100,
     tol: float = 1e-8,
+    freq_weights: Any = None,
+    theta: float | None = None,
+    var_power: float | None = None,
 ):
     """Fit a GLM to a response vector and a design matrix with glmspec's solver.
 
@@ -71,14 +73,14 @@ def fit_arrays(
         for the multinomial class labels (the first in sorted order is the reference).
     X : array-like of shape (n, p)
         Design matrix, including an intercept column if wanted.
-    family, link, weights, offset, max_iter, tol
+    family, link, weights, offset, max_iter, tol, freq_weights, theta, var_power
         As for :func:`glmspec.fit`.
     column_names : sequence of str, optional
         Coefficient labels; default ``x0, x1, ...``.
 
     Returns
     -------
-    GLMResults or MultinomialResults
+    GLMResults, NegBinResults or MultinomialResults
         ``predict`` takes a matrix with the same columns.
     """
     family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
@@ -92,6 +94,9 @@ def fit_arrays(
     if np.any(prior < 0):
         raise DataError("weights must be non-negative.")
     off = np.zeros(n) if offset is None else _vector(offset, n, "offset")
+    freq = None if freq_weights is None else _vector(freq_weights, n, "freq_weights")
+    if freq is not None and np.any(freq < 0):
+        raise DataError("freq_weights must be non-negative.")
     classes = None
     if family_name == "multinomial":
         if link is not None and get_link(link).name != "logit":
@@ -110,7 +115,7 @@ def fit_arrays(
         column_names=names,
         design_info=None,
         prior_weights=prior,
-        trials=np.ones(n) if family_name == "binomial" else None,
+        trials=np.ones(n) if family_name in ("binomial", "quasibinomial") else None,
         offset=off,
         response_name="y",
         classes=classes,
@@ -118,39 +123,35 @@ def fit_arrays(
         row_index=pd.RangeIndex(n),
         weights_given=weights is not None,
         offset_given=offset is not None,
+        freq_weights=freq,
     )
+    family_obj = None
+    if family_name != "multinomial":
+        family_obj = get_family(family, link, theta=theta, var_power=var_power)
     spec = ModelSpec(
         formula="y ~ X (arrays)",
         family=family_name,
-        link="softmax" if family_name == "multinomial" else get_family(family, link).link.name,
+        link="softmax" if family_obj is None else family_obj.link.name,
         weights=None if weights is None else "array",
         offset=None if offset is None else "array",
         max_iter=max_iter,
         tol=tol,
+        freq_weights=None if freq is None else "array",
+        theta=theta,
+        var_power=var_power,
     )
-    if family_name == "multinomial":
-        record = fit_multinomial(
-            response,
-            len(classes),
-            matrix,
-            prior_weights=prior,
-            offset=off,
-            max_iter=max_iter,
-            tol=tol,
-            column_names=names,
-        )
-        return MultinomialResults(spec, design, record)
-    family_obj = get_family(family, link)
-    family_obj.check_response(response, prior, "y")
-    record = fit_irls(
+    if family_obj is not None:
+        return fit_design(design, family_obj, spec)
+    if freq is not None:
+        raise SpecificationError("freq_weights are not supported for the multinomial family.")
+    record = fit_multinomial(
         response,
+        len(classes),
         matrix,
-        family_obj,
         prior_weights=prior,
         offset=off,
         max_iter=max_iter,
         tol=tol,
         column_names=names,
     )
-    separation = _check_separation(design, record) if family_name == "binomial" else None
-    return GLMResults(spec, design, family_obj, record, separation)
+    return MultinomialResults(spec, design, record)

@@ -41,6 +41,7 @@ from glmspec.linalg import (
 
 MAX_HALVINGS = 30
 _EPS = np.finfo(float).eps
+_STALE_DECREMENT = 1e-20
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ def fit_irls(
     message = f"stopped after max_iter={max_iter} iterations"
     factor = None
     weights = None
-    observed = False
+    observed = stale = False
     for iteration in range(1, max_iter + 1):
         weights, score = working_quantities(family, y, mu, eta, prior)
         if coef is None:
@@ -310,6 +311,8 @@ def fit_irls(
                 message = "converged"
                 final = _line_search(family, y, X, coef, delta, offset, prior, deviance)
                 if final is not None:
+                    # a step larger than ~1e-10 standard errors moves the information too
+                    stale = decrement / (abs(deviance) + 0.1) > _STALE_DECREMENT
                     coef, (eta, mu, deviance), _ = final
                 break
         step = _line_search(family, y, X, coef, delta, offset, prior, deviance)
@@ -341,8 +344,10 @@ def fit_irls(
     else:
         iteration = max_iter
 
-    if observed:
-        # Standard errors use the expected information, as R's summary.glm and statsmodels.
+    if observed or stale:
+        # Standard errors use the expected information at the returned coefficients, as R's
+        # summary.glm and statsmodels.
+        weights, _ = working_quantities(family, y, mu, eta, prior)
         factor = factorize(X, weights, column_names)
     if not converged:
         last = history[-1].relative_change if history else float("nan")

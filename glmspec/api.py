@@ -24,6 +24,7 @@ from glmspec.multinomial import fit_multinomial
 from glmspec.multinomial_results import MultinomialResults
 from glmspec.negbin_fit import NegBinResults, ThetaFit, fit_negbin
 from glmspec.results import GLMResults, ModelSpec
+from glmspec.robust import check_cov_options, normalize_cov_type
 from glmspec.separation import find_separation
 from glmspec.solver import fit_irls
 
@@ -46,6 +47,8 @@ def fit(
     exposure: Any = None,
     theta: float | None = None,
     var_power: float | None = None,
+    cov_type: str = "nonrobust",
+    groups: Any = None,
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -88,6 +91,12 @@ def fit(
         maximum likelihood as ``MASS::glm.nb``.
     var_power : float, optional
         Tweedie variance power in (1, 2); required for ``family="tweedie"``.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
+        Covariance behind ``params``/``bse``/``pvalues``/``conf_int``, Wald tests and
+        prediction intervals (see :mod:`glmspec.robust`). Robust covariances use normal (z)
+        tests, as statsmodels' GLM. Multinomial: nonrobust, HC0, HC1 or cluster.
+    groups : str or array-like, optional
+        Cluster labels for ``cov_type="cluster"``: a column of ``data`` or one label per row.
 
     Returns
     -------
@@ -105,6 +114,7 @@ def fit(
     ConvergenceWarning, SeparationWarning, DomainWarning
     """
     family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
+    cov_type = normalize_cov_type(cov_type)
     _check_options(max_iter, tol)
     if family_name == "multinomial":
         if link is not None and get_link(link).name != "logit":
@@ -129,6 +139,7 @@ def fit(
         freq_weights=freq_weights,
         exposure=exposure,
     )
+    cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
     spec = ModelSpec(
         formula=formula,
         family=family_name,
@@ -154,8 +165,11 @@ def fit(
             tol=tol,
             column_names=design.column_names,
         )
-        return MultinomialResults(spec, design, record)
-    return fit_design(design, family_obj, spec)
+        res = MultinomialResults(spec, design, record)
+    else:
+        res = fit_design(design, family_obj, spec)
+    res.cov_type, res.groups = cov_type, labels
+    return res
 
 
 def fit_design(design, family: Family, spec: ModelSpec):

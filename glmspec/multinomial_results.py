@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from glmspec import robust as _robust
 from glmspec.design import Design, predict_matrix
 from glmspec.errors import SpecificationError
 from glmspec.multinomial import MultinomialFitRecord, covariance, log_softmax
@@ -92,6 +93,8 @@ class MultinomialResults(_Results):
 
     @cached_property
     def _cov(self) -> np.ndarray:
+        if self.cov_type != "nonrobust":
+            return _robust.robust_cov(self, self.cov_type, self.groups)
         return covariance(self.record)
 
     def cov_params(self) -> pd.DataFrame:

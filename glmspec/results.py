@@ -15,6 +15,11 @@ import numpy as np
 import pandas as pd
 
 from glmspec import inference
+from glmspec import influence as _influence
+from glmspec import prediction as _prediction
+from glmspec import residuals as _residuals
+from glmspec import robust as _robust
+from glmspec import wald as _wald
 from glmspec.design import Design, predict_matrix
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.families import Family
@@ -46,6 +51,30 @@ class _Results:
 
     spec: ModelSpec
     design: Design
+    #: Covariance behind params/bse/pvalues/conf_int: "nonrobust" (default), "HC0".."HC3" or
+    #: "cluster" (see glmspec.robust); set by ``fit(cov_type=...)``.
+    cov_type: str = "nonrobust"
+    #: Cluster labels, one per fitted row, for ``cov_type="cluster"``.
+    groups: np.ndarray | None = None
+
+    def wald_test(self, constraints: Any, q: Any = None, *, use_f: bool | None = None):
+        """Wald test of ``R params = q`` (patsy strings or a matrix); see
+        :func:`glmspec.wald.wald_test`."""
+        return _wald.wald_test(self, constraints, q, use_f=use_f)
+
+    def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):
+        """Joint Wald test per formula term; see :func:`glmspec.wald.wald_test_terms`."""
+        return _wald.wald_test_terms(self, use_f=use_f, skip_single=skip_single)
+
+    def get_prediction(self, newdata: Any = None, offset: Any = None, exposure: Any = None):
+        """Predicted means with standard errors and confidence intervals (``summary_frame``);
+        see :func:`glmspec.prediction.get_prediction`."""
+        return _prediction.get_prediction(self, newdata, offset, exposure)
+
+    def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
+        """params/bse/pvalues/conf_int under another covariance; see
+        :func:`glmspec.robust.robust_results`."""
+        return _robust.robust_results(self, cov_type, groups, use_t=use_t)
 
     @property
     def _t_df(self) -> float | None:
@@ -250,6 +279,8 @@ class GLMResults(_Results):
 
     @property
     def _t_df(self) -> float | None:
+        if self.cov_type != "nonrobust":
+            return None  # robust covariances: normal tests (statsmodels, lmtest::coeftest)
         return None if self.family.fixed_scale else float(self.df_resid)
 
     @cached_property
@@ -293,7 +324,19 @@ class GLMResults(_Results):
 
     @cached_property
     def _cov(self) -> np.ndarray:
+        if self.cov_type != "nonrobust":
+            return _robust.robust_cov(self, self.cov_type, self.groups)
         return self.scale * self.record.factor.inverse()
+
+    def get_influence(self, observed: bool = True):
+        """Hat values, studentized residuals, Cook's distance, dfbetas; see
+        :class:`glmspec.influence.GLMInfluence`."""
+        return _influence.get_influence(self, observed)
+
+    @cached_property
+    def resid_anscombe(self) -> pd.Series:
+        """Anscombe residuals (scaled, as statsmodels); see :mod:`glmspec.residuals`."""
+        return _residuals.resid_anscombe(self)
 
     @cached_property
     def bse(self) -> pd.Series:

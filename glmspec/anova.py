@@ -59,11 +59,12 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
         and np.array_equal(a.y, b.y)
         and np.array_equal(a.prior_weights, b.prior_weights)
         and np.array_equal(a.offset, b.offset)
+        and _same_optional(getattr(a, "freq_weights", None), getattr(b, "freq_weights", None))
     )
     if not same_rows:
         raise ModelComparisonError(
-            f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights "
-            "and offset must be identical); refit both on the same rows."
+            f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights, "
+            "frequency weights and offset must be identical); refit both on the same rows."
         )
     if _n_params(small) > _n_params(big):
         raise ModelComparisonError(
@@ -83,15 +84,34 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
         )
 
 
+def _same_optional(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(a, b)
+
+
+def _theta(res) -> float | None:
+    return getattr(res.family, "theta", None)
+
+
 def lrtest(small, big) -> LRTest:
     """Likelihood-ratio test ``2 (llf_big - llf_small)`` on the difference in parameters.
+
+    The parameter count includes an estimated negative binomial theta (as R's
+    ``anova.negbin``), so models with different estimated thetas are compared correctly.
 
     Raises
     ------
     ModelComparisonError
-        The models are not nested or not fitted to the same data.
+        The models are not nested, not fitted to the same data, or have no log-likelihood
+        (quasi families, Tweedie: use :func:`anova`'s F test).
     """
     check_nested(small, big)
+    if not (np.isfinite(small.llf) and np.isfinite(big.llf)):
+        raise ModelComparisonError(
+            f"the {big.family.name} family has no log-likelihood, so there is no "
+            "likelihood-ratio test; use glmspec.anova (F test on the deviance)."
+        )
     statistic = max(2.0 * (big.llf - small.llf), 0.0)
     df = _n_params(big) - _n_params(small)
     return LRTest(statistic, df, float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan"))
@@ -115,6 +135,12 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
     """
     if len(models) < 2:
         raise ModelComparisonError("anova needs at least two models.")
+    thetas = {_theta(m) for m in models}
+    if len(thetas) > 1:
+        raise ModelComparisonError(
+            "negative binomial models with different theta have deviances on different "
+            "scales; compare them with glmspec.lrtest (as R's anova.negbin)."
+        )
     for i in range(len(models) - 1):
         check_nested(models[i], models[i + 1], (_label(models[i], i), _label(models[i + 1], i + 1)))
     largest = models[-1]

@@ -22,6 +22,8 @@ def format_number(x: float, digits: int = 6) -> str:
     """A number with ``digits`` significant digits, without trailing noise."""
     if isinstance(x, (int, np.integer)):
         return str(x)
+    if x is None or np.isnan(x):
+        return "NA"  # as R prints a missing value (e.g. the llf of a quasi family)
     if not np.isfinite(x):
         return str(x)
     return f"{x:.{digits}g}"

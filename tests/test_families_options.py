@@ -512,3 +512,30 @@ def test_nearly_poisson_counts_give_a_finite_theta_without_warnings():
         res = glmspec.fit("y ~ x", data, "negative_binomial")
     assert 500 < res.theta < 1500 and res.converged
     assert abs(theta_score(res.theta, res.design.y, res.record.mu, np.ones(2000))) < 1e-9
+
+
+def test_anova_refuses_negative_binomials_with_different_theta_but_lrtest_works():
+    from glmspec.errors import ModelComparisonError
+
+    data = glmspec.datasets.load("randhie")
+    small = glmspec.fit("mdvis ~ lncoins + idp", data, "negative_binomial")
+    big = glmspec.fit("mdvis ~ lncoins + idp + lpi + physlm", data, "negative_binomial")
+    assert small.theta != big.theta
+    with pytest.raises(ModelComparisonError, match="lrtest"):
+        glmspec.anova(small, big)
+    lr = glmspec.lrtest(small, big)
+    assert lr.df == 2
+    assert lr.statistic == pytest.approx(2 * (big.llf - small.llf))
+
+
+def test_lrtest_refuses_families_without_loglik():
+    from glmspec.errors import ModelComparisonError
+
+    data = glmspec.datasets.load("randhie")
+    small = glmspec.fit("mdvis ~ lncoins", data, "quasipoisson")
+    big = glmspec.fit("mdvis ~ lncoins + idp", data, "quasipoisson")
+    with pytest.raises(ModelComparisonError, match="no log-likelihood"):
+        glmspec.lrtest(small, big)
+    table = glmspec.anova(small, big)
+    assert table.attrs["test"] == "F"
+    assert "NA" in str(small.summary())

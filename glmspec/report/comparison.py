@@ -84,6 +84,20 @@ def _mark_best(rows: list[dict[str, Any]]) -> None:
                 min(finite, key=lambda m: m[key])[f"best_{key}"] = True
 
 
+_ANOVA_KEYS = (
+    "resid_df_small",
+    "resid_df_big",
+    "resid_dev_small",
+    "resid_dev_big",
+    "df",
+    "deviance",
+    "dispersion",
+    "statistic",
+    "pvalue",
+)
+_LR_KEYS = ("lr_statistic", "lr_df", "lr_pvalue")
+
+
 def _why_not_comparable(small_name: str, small: Any, big_name: str, big: Any) -> str | None:
     """None when ``small`` is nested in ``big`` and both converged, else the reason."""
     not_converged = [n for n, r in ((small_name, small), (big_name, big)) if not r.converged]
@@ -99,30 +113,48 @@ def _why_not_comparable(small_name: str, small: Any, big_name: str, big: Any) ->
 
 
 def _nested_test(small_name: str, small: Any, big_name: str, big: Any) -> dict[str, Any]:
-    """R's ``anova(small, big, test="Chisq")`` and the likelihood-ratio test of one pair."""
-    chisq = anova(small, big, test="Chisq")
-    second = chisq.iloc[1]
-    dispersion = float(chisq.attrs["dispersion"])
-    lr = lrtest(small, big)
-    row = {
-        "small": small_name,
-        "big": big_name,
-        "family": big.family.name,
-        "resid_df_small": number(chisq.iloc[0]["Resid. Df"]),
-        "resid_df_big": number(second["Resid. Df"]),
-        "resid_dev_small": number(chisq.iloc[0]["Resid. Dev"]),
-        "resid_dev_big": number(second["Resid. Dev"]),
-        "df": number(second["Df"]),
-        "deviance": number(second["Deviance"]),
-        "dispersion": dispersion,
-        "statistic": number(second["Deviance"] / dispersion),
-        "pvalue": number(second["Pr(>Chi)"]),
-        "lr_statistic": number(lr.statistic),
-        "lr_df": int(lr.df),
-        "lr_pvalue": number(lr.pvalue),
-        "f_statistic": None,
-        "f_pvalue": None,
-    }
+    """R's ``anova(small, big, test="Chisq")`` and the likelihood-ratio test of one pair.
+
+    Either part is left empty (None) where it does not exist: no deviance test between
+    negative binomial models with different theta, no likelihood-ratio test for families
+    without a log-likelihood.
+    """
+    row: dict[str, Any] = {"small": small_name, "big": big_name, "family": big.family.name}
+    row.update(dict.fromkeys(_ANOVA_KEYS + _LR_KEYS + ("f_statistic", "f_pvalue")))
+    try:
+        chisq = anova(small, big, test="Chisq")
+    except ModelComparisonError:
+        chisq = None
+    if chisq is not None:
+        second = chisq.iloc[1]
+        dispersion = float(chisq.attrs["dispersion"])
+        row.update(
+            {
+                "resid_df_small": number(chisq.iloc[0]["Resid. Df"]),
+                "resid_df_big": number(second["Resid. Df"]),
+                "resid_dev_small": number(chisq.iloc[0]["Resid. Dev"]),
+                "resid_dev_big": number(second["Resid. Dev"]),
+                "df": number(second["Df"]),
+                "deviance": number(second["Deviance"]),
+                "dispersion": dispersion,
+                "statistic": number(second["Deviance"] / dispersion),
+                "pvalue": number(second["Pr(>Chi)"]),
+            }
+        )
+    try:
+        lr = lrtest(small, big)
+    except ModelComparisonError:
+        lr = None
+    if lr is not None:
+        row.update(
+            {
+                "lr_statistic": number(lr.statistic),
+                "lr_df": int(lr.df),
+                "lr_pvalue": number(lr.pvalue),
+            }
+        )
+    if chisq is None:
+        return row
     if not big.family.fixed_scale:
         f_test = anova(small, big, test="F").iloc[1]
         row["f_statistic"] = number(f_test["F"])

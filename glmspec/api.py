@@ -9,7 +9,13 @@ import numpy as np
 import patsy
 
 from glmspec.design import build_design
-from glmspec.errors import DataError, DomainWarning, SeparationWarning, SpecificationError
+from glmspec.errors import (
+    DataError,
+    DomainWarning,
+    ResponseError,
+    SeparationWarning,
+    SpecificationError,
+)
 from glmspec.families import (
     BINOMIAL_RESPONSE,
     EXPOSURE_FAMILIES,
@@ -117,8 +123,7 @@ def fit(
     cov_type = normalize_cov_type(cov_type)
     _check_options(max_iter, tol)
     if family_name == "multinomial":
-        if link is not None and get_link(link).name != "logit":
-            raise SpecificationError("the multinomial family uses the softmax (logit) link only.")
+        check_multinomial_link(link)
         if freq_weights is not None or exposure is not None:
             raise SpecificationError(
                 "freq_weights and exposure are not available for the multinomial family."
@@ -155,6 +160,7 @@ def fit(
         var_power=var_power,
     )
     if family_obj is None:
+        _check_class_weights(design)
         record = fit_multinomial(
             design.y,
             len(design.classes),
@@ -220,6 +226,28 @@ def _check_exposure_family(family: Family, exposure: Any) -> None:
             f"exposure= needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with "
             f"link 'log'); this is {family.name} with link {family.link.name!r}. Use offset= "
             "for other models."
+        )
+
+
+def _check_class_weights(design) -> None:
+    """Every class of a multinomial response needs rows with positive weight."""
+    totals = np.bincount(design.y, weights=design.prior_weights, minlength=len(design.classes))
+    empty = [design.classes[k] for k in np.flatnonzero(totals <= 0)]
+    if empty:
+        raise ResponseError(
+            f"class(es) {empty} of the response {design.response_name!r} have no rows with "
+            "positive weight; drop them or give those rows weight."
+        )
+
+
+def check_multinomial_link(link: Any) -> None:
+    """The multinomial family's only link is the softmax (``"softmax"`` or ``"logit"``)."""
+    if link is None or (isinstance(link, str) and link.strip().lower() == "softmax"):
+        return
+    if get_link(link).name != "logit":
+        raise SpecificationError(
+            f"the multinomial family uses the softmax link only (link='softmax' or 'logit'), "
+            f"not {link!r}."
         )
 
 

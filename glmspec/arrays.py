@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.api import _check_options, fit_design
+from glmspec.api import _check_options, check_multinomial_link, fit_design
 from glmspec.design import Design
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
-from glmspec.links import Link, get_link
+from glmspec.links import Link
 from glmspec.multinomial import fit_multinomial
 from glmspec.multinomial_results import MultinomialResults
 from glmspec.results import ModelSpec
@@ -99,8 +99,7 @@ def fit_arrays(
         raise DataError("freq_weights must be non-negative.")
     classes = None
     if family_name == "multinomial":
-        if link is not None and get_link(link).name != "logit":
-            raise SpecificationError("the multinomial family uses the softmax (logit) link only.")
+        check_multinomial_link(link)
         labels = pd.Categorical(np.asarray(y))
         classes, response = tuple(labels.categories), labels.codes.astype(np.int64)
         if len(response) != n:

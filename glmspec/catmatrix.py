@@ -188,7 +188,9 @@ def from_patsy(
     names = info.column_names
     if dense_terms:
         dense_info = info.subset(dense_terms)
-        (dense,) = patsy.build_design_matrices([dense_info], frame, NA_action="raise")
+        (dense,) = patsy.build_design_matrices(
+            [dense_info], frame, NA_action=patsy.NAAction(NA_types=[])
+        )
         dense_columns = [names.index(c) for c in dense_info.column_names]
     else:
         dense, dense_columns = np.zeros((len(frame), 0)), []

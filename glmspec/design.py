@@ -165,6 +165,13 @@ def _used_columns(
         for factor in term.factors:
             names |= _names_in(factor.code)
     columns = [c for c in frame.columns if c in names]
+    repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    if repeated:
+        name = repeated[0]
+        raise DataError(
+            f"column name {name!r} appears {columns.count(name)} times in the data; rename the "
+            "duplicates so the formula is unambiguous."
+        )
     unresolved = sorted(n for n in names - set(columns) if not _resolvable(n, env))
     if unresolved:
         name = unresolved[0]
@@ -208,17 +215,19 @@ def _missing_rows(frame: pd.DataFrame, extra: dict[str, np.ndarray]) -> dict[str
 def _column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray | None:
     if value is None:
         return None
+    label = what
     if isinstance(value, str):
         if value not in frame.columns:
             raise DataError(
                 f"{what} column {value!r} is not in the data."
                 f"{suggest(value, map(str, frame.columns))}"
             )
+        label = f"{what} column {value!r}"
         value = frame[value]
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"{what} must be numeric: {exc}") from exc
+        raise DataError(f"{label} must be numeric: {exc}") from exc
     if array.ndim != 1 or array.shape[0] != frame.shape[0]:
         raise DataError(
             f"{what} has shape {array.shape}; expected one value per row of data "
@@ -227,19 +236,65 @@ def _column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray |
     return array
 
 
+# Missing values in the data are found (and dropped) before patsy sees it; what the formula
+# itself produces passes through patsy and is found in the built matrix.
+_PASS_NA = patsy.NAAction(NA_types=[])
+
+
 def _build(termlist, frame, eval_env) -> patsy.DesignMatrix:
-    return patsy.dmatrix(patsy.ModelDesc([], termlist), frame, eval_env=eval_env, NA_action="raise")
+    return patsy.dmatrix(
+        patsy.ModelDesc([], termlist), frame, eval_env=eval_env, NA_action=_PASS_NA
+    )
+
+
+def _nonfinite_design_rows(X, info, lhs) -> dict[str, np.ndarray]:
+    """Masks of rows with NaN/inf per design column (response included)."""
+    found = {}
+    dense = X.dense if hasattr(X, "dense") else X
+    names = (
+        [info.column_names[j] for j in X.dense_columns]
+        if hasattr(X, "dense")
+        else info.column_names
+    )
+    pairs = list(zip(names, np.asarray(dense).T, strict=True))
+    if lhs is not None:
+        pairs += list(zip(lhs.design_info.column_names, np.asarray(lhs).T, strict=True))
+    for name, column in pairs:
+        bad = ~np.isfinite(column)
+        if bad.any():
+            found[name] = bad
+    return found
+
+
+def _build_failure(formula: str, exc: Exception, desc, frame: pd.DataFrame) -> str:
+    """The patsy error, preceded by the text column used as a number when that is the cause."""
+    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
+        for factor in term.factors:
+            code = factor.code
+            for name in _names_in(code):
+                if name not in frame.columns or code in (name, f"C({name})"):
+                    continue
+                col = frame[name]
+                if isinstance(col.dtype, pd.CategoricalDtype) or not (
+                    pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+                ):
+                    example = col.dropna().iloc[0] if col.notna().any() else None
+                    return (
+                        f"column {name!r} holds non-numeric text (e.g. {example!r}) but the "
+                        f"formula {formula!r} uses it as a number in {code!r}."
+                    )
+    return f"cannot build the design for {formula!r}: {exc}"
 
 
 def _build_rhs(termlist, frame, eval_env, allow_coded: bool):
     """Design info and matrix: many-level factors as codes when allowed, else dense."""
     (info,) = patsy.design_matrix_builders(
-        [termlist], lambda: iter([frame]), eval_env, NA_action="raise"
+        [termlist], lambda: iter([frame]), eval_env, NA_action=_PASS_NA
     )
     coded = catmatrix.from_patsy(info, frame, _names_in) if allow_coded else None
     if coded is not None:
         return info, coded
-    (matrix,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+    (matrix,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
     return info, np.ascontiguousarray(matrix, dtype=float)
 
 
@@ -287,7 +342,13 @@ def _multinomial_response(frame, lhs_desc, eval_env, name):
         values = eval_env.eval(factors[0].code, inner_namespace=frame)
     except Exception as exc:  # noqa: BLE001 - patsy evaluates arbitrary user code
         raise FormulaError(f"cannot evaluate the response {name!r}: {exc}") from exc
-    categorical = pd.Categorical(np.asarray(values) if not hasattr(values, "cat") else values)
+    raw = np.asarray(values)
+    if raw.dtype.kind == "f" and np.any(raw != np.round(raw)):
+        raise ResponseError(
+            f"multinomial response {name!r} holds non-integer numbers; it must be a factor, "
+            "text or integer class labels (a continuous response needs another family)."
+        )
+    categorical = pd.Categorical(raw if not hasattr(values, "cat") else values)
     classes = tuple(categorical.categories)
     codes = categorical.codes.astype(np.int64)
     present = np.unique(codes)
@@ -378,11 +439,29 @@ def build_design(
     if not keep.all():
         used = used.loc[keep]
     response_name = " + ".join(t.name() for t in desc.lhs_termlist)
-    try:
-        rhs_info, X = _build_rhs(desc.rhs_termlist, used, env, family != "multinomial")
-        lhs = None if family == "multinomial" else _build(desc.lhs_termlist, used, env)
-    except patsy.PatsyError as exc:
-        raise FormulaError(f"cannot build the design for {formula!r}: {exc}") from exc
+    # Values the formula itself makes missing (np.log of a negative number, an overflowing
+    # np.exp) obey the same missing= policy, after a second build without those rows.
+    for _ in range(2):
+        try:
+            rhs_info, X = _build_rhs(desc.rhs_termlist, used, env, family != "multinomial")
+            lhs = None if family == "multinomial" else _build(desc.lhs_termlist, used, env)
+        except patsy.PatsyError as exc:
+            raise FormulaError(_build_failure(formula, exc, desc, used)) from exc
+        bad = _nonfinite_design_rows(X, rhs_info, lhs)
+        if not bad:
+            break
+        if missing == "raise":
+            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
+            total = int(np.logical_or.reduce(list(bad.values())).sum())
+            raise MissingValueError(
+                f"the formula produces missing or infinite values in {total} row(s) ({detail}); "
+                "change the formula or pass missing='drop' to drop those rows."
+            )
+        dropped = np.logical_or.reduce(list(bad.values()))
+        keep[np.flatnonzero(keep)[dropped]] = False
+        if not keep.any():
+            raise DataError("the formula produces missing values in every row.")
+        used = used.loc[~dropped]
     prior = np.ones(int(keep.sum())) if weight_values is None else weight_values[keep]
     _check_weights(prior)
     freq = None if freq_values is None else freq_values[keep]
@@ -506,6 +585,16 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":
             _check_numeric(factor, used)
+    missing = _missing_rows(used, {})
+    if missing:
+        detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing.items())
+        total = int(np.logical_or.reduce(list(missing.values())).sum())
+        raise PredictionError(
+            f"new data has missing or infinite values in {total} row(s) ({detail}); "
+            "predictions need complete rows."
+        )
+    for factor, fi in info.factor_infos.items():
+        if fi.type != "categorical":
             continue
         refs = [c for c in _names_in(factor.code) if c in used.columns]
         if len(refs) != 1:

@@ -204,7 +204,9 @@ class Binomial(Family):
                 "'successes + failures ~ ...'."
             )
         counts = weights * y
-        if np.any(np.abs(counts - np.round(counts)) > 1e-7):
+        # relative tolerance: y = successes / trials is rounded, so counts out of 1e10 trials
+        # miss their integer by ~1e-6 in absolute terms
+        if np.any(np.abs(counts - np.round(counts)) > 1e-7 * np.maximum(1.0, counts)):
             warnings.warn(
                 f"response {column!r} times the weights gives non-integer numbers of successes; "
                 "for proportions pass the number of trials as weights (R warns the same way).",

@@ -231,13 +231,20 @@ def _pinv_factor(info: np.ndarray) -> GramFactor:
 
 
 def _start(d: _Data) -> np.ndarray:
-    """Zeros, except class log-odds on a constant (intercept) column."""
+    """Zeros, except class log-odds on a constant (intercept) column.
+
+    The log-odds are taken net of the average offset, so that a large offset does not start
+    the fit with the reference class at a probability of e^-offset.
+    """
     theta = np.zeros((d.n_classes - 1, d.X.shape[1]))
-    used = d.X[d.prior > 0]
+    positive = d.prior > 0
+    used = d.X[positive]
     freq = np.bincount(d.codes, weights=d.prior, minlength=d.n_classes)
     constant = np.flatnonzero(np.all(used == used[:1], axis=0) & (used[0] != 0))
     if constant.size:
-        theta[:, constant[0]] = np.log(freq[1:] / freq[0]) / used[0, constant[0]]
+        mean_offset = np.average(d.offset[positive], weights=d.prior[positive])
+        log_odds = np.log(freq[1:] / freq[0]) - mean_offset
+        theta[:, constant[0]] = log_odds / used[0, constant[0]]
     return theta.ravel()
 
 
@@ -349,7 +356,9 @@ def fit_multinomial(
             stacklevel=2,
         )
     moving = not converged or method == "lbfgs" or np.max(np.abs(delta)) > _MOVING_STEP
-    logp_observed = np.log(probs[np.arange(len(d.codes)), d.codes])[d.prior > 0]
+    positive = d.prior > 0
+    with np.errstate(divide="ignore"):
+        logp_observed = np.log(probs[np.flatnonzero(positive), d.codes[positive]])
     if moving and np.any(logp_observed > _SEPARATION_LOGP):
         warnings.warn(
             "quasi-complete separation: fitted probabilities numerically 0 or 1; some "

@@ -9,6 +9,7 @@ then the next), as statsmodels'.
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +19,7 @@ import pandas as pd
 from glmspec import robust as _robust
 from glmspec.design import Design, predict_matrix
 from glmspec.errors import SpecificationError
-from glmspec.multinomial import MultinomialFitRecord, covariance, log_softmax
+from glmspec.multinomial import MultinomialFitRecord, covariance, fit_multinomial, log_softmax
 from glmspec.results import ModelSpec, _Results
 
 
@@ -148,15 +149,27 @@ class MultinomialResults(_Results):
         if d.has_intercept and not d.offset_given:
             freq = np.bincount(d.y, weights=w, minlength=len(self.classes)) / w.sum()
             return np.broadcast_to(freq, (len(d.y), len(freq)))
+        if d.has_intercept:
+            # R's null model: intercepts only, with the offset (fitted, no closed form)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                null = fit_multinomial(
+                    d.y,
+                    len(self.classes),
+                    np.ones((len(d.y), 1)),
+                    prior_weights=w,
+                    offset=d.offset,
+                )
+            return null.probs
         return _probabilities(np.repeat(d.offset[:, None], len(self.classes) - 1, axis=1))
 
     @cached_property
     def llnull(self) -> float:
         """Log-likelihood of the intercept-only model (class frequencies)."""
         d = self.design
-        p = self._null_probs[np.arange(len(d.y)), d.y]
-        used = d.prior_weights > 0
-        return float(np.sum(d.prior_weights[used] * np.log(p[used])))
+        used = np.flatnonzero(d.prior_weights > 0)
+        p = self._null_probs[used, d.y[used]]
+        return float(np.sum(d.prior_weights[used] * np.log(p)))
 
     @property
     def null_deviance(self) -> float:
@@ -205,7 +218,9 @@ class MultinomialResults(_Results):
     def resid_deviance(self) -> pd.Series:
         """``sqrt(-2 w log p_i[y_i])`` per row (non-negative)."""
         p = self.record.probs[np.arange(len(self.design.y)), self.design.y]
-        values = np.sqrt(np.clip(-2.0 * self.design.prior_weights * np.log(p), 0.0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unit = np.where(self.design.prior_weights > 0, -2.0 * np.log(p), 0.0)
+        values = np.sqrt(np.clip(self.design.prior_weights * unit, 0.0, None))
         return pd.Series(values, index=self.design.row_index, name="resid_deviance")
 
     def pred_table(self) -> pd.DataFrame:

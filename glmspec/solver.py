@@ -101,10 +101,16 @@ def working_quantities(
     ``prior * (y - mu) * mu_eta / V(mu)``, so that the gradient of the log-likelihood (at
     dispersion 1) is ``X' score`` and the Fisher information ``X' diag(weights) X``.
     """
-    mu_eta = family.link.mu_eta(eta)
-    variance = family.variance(mu)
-    weights = prior * mu_eta * mu_eta / variance
-    score = prior * (y - mu) * mu_eta / variance
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu_eta = family.link.mu_eta(eta)
+        # mu_eta * (mu_eta / V) rather than mu_eta**2 / V: no overflow for means near 1e308
+        ratio = mu_eta / family.variance(mu)
+        weights = prior * (mu_eta * ratio)
+        score = prior * (y - mu) * ratio
+    if not prior.all():
+        # rows with zero prior weight take no part, even where their mean overflowed
+        weights[prior == 0] = 0.0
+        score[prior == 0] = 0.0
     return weights, score
 
 
@@ -131,14 +137,17 @@ def observed_weights(
 
 def _evaluate(family, y, X, coef, offset, prior):
     """Linear predictor, mean and deviance at ``coef``; None when outside the valid range."""
-    eta = X @ coef + offset
-    if not family.link.valid_eta(eta):
+    with np.errstate(all="ignore"):
+        eta = X @ coef + offset
+        mu = family.link.inverse(eta)
+    # rows with zero prior weight do not count, whatever their linear predictor (R drops them)
+    used = slice(None) if prior.all() else prior > 0
+    if not family.link.valid_eta(eta[used]):
         return None
     with np.errstate(all="ignore"):
-        mu = family.link.inverse(eta)
-        if not family.valid_mu(mu):
+        if not family.valid_mu(mu[used]):
             return None
-        deviance = family.deviance(y, mu, prior)
+        deviance = family.deviance(y[used], mu[used], prior[used])
     if not np.isfinite(deviance):
         return None
     return eta, mu, deviance
@@ -215,8 +224,12 @@ def decrement_noise(family, X, y, mu, eta, coef, prior, factor: GramFactor) -> f
     variance = family.variance(mu)
     eta_error = _EPS * (abs_matvec(X, np.abs(coef)) + np.abs(eta))
     row_error = prior * mu_eta / variance * (_EPS * (np.abs(y) + np.abs(mu)) + mu_eta * eta_error)
-    gradient_variance = squares_matvec(X, row_error * row_error)
-    return 10.0 * float(np.sum(gradient_variance * factor.inverse_diagonal()))
+    # scaled by the largest error so that squares of huge means (1e174) do not overflow
+    top = float(np.max(row_error)) if row_error.size else 0.0
+    if not np.isfinite(top) or top == 0.0:
+        return 0.0 if top == 0.0 else float("inf")
+    gradient_variance = squares_matvec(X, (row_error / top) ** 2)
+    return 10.0 * top * (top * float(np.sum(gradient_variance * factor.inverse_diagonal())))
 
 
 def fit_irls(

@@ -514,9 +514,11 @@ class _Builder:
     def check_link(self, opts: dict[str, Any], own_link: bool, where: str) -> None:
         """Report a link the family does not allow, listing those it does."""
         family = opts.get("family", "gaussian")
+        if family == "multinomial" and str(opts["link"]).strip().lower() == "softmax":
+            return
         chosen = get_link(opts["link"])
         if family == "multinomial":
-            ok, allowed = chosen.name == "logit", "allowed links: logit."
+            ok, allowed = chosen.name == "logit", "allowed links: softmax (alias logit)."
         else:
             ok = link_allowed(FAMILIES[family], opts["link"], chosen)
             allowed = describe_allowed_links(FAMILIES[family])

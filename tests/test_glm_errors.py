@@ -252,7 +252,7 @@ def test_unknown_weights_or_offset_column(data, what):
 
 
 def test_non_numeric_weights(data):
-    with pytest.raises(DataError, match="weights must be numeric"):
+    with pytest.raises(DataError, match="weights column .group. must be numeric"):
         glmspec.fit("count ~ x", data, "poisson", weights="group")
 
 

@@ -173,25 +173,8 @@ def test_formula_naming_a_missing_column(data, formula, family, column, hint):
 
 
 @pytest.mark.parametrize(
-    "formula",
-    ["count ~ np.log(name)", "count ~ I(name * 2)", "count ~ np.sqrt(name) + x"],
+    "formula", ["count ~ np.log(name)", "count ~ I(name * 2)", "count ~ np.sqrt(name) + x"]
 )
-def test_string_column_used_as_a_number_is_a_formula_error(data, formula):
-    """Whatever the message, the error is a FormulaError and nothing is modified."""
-    raises(FormulaError, lambda: glmspec.fit(formula, data, "poisson"), data)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (message): 'count ~ np.log(name)' with a string column says 'Error evaluating "
-    "factor: TypeError: Object with dtype category cannot perform the numpy op log' -- it "
-    "never names the column 'name' nor says it holds text, and 'dtype category' is glmspec's "
-    "own conversion (design.py _with_categoricals turns strings into Categoricals before "
-    "patsy). Fix: in design.py build_design, when patsy fails on a numeric factor, check the "
-    "columns it references (as _check_numeric does for predict) and raise FormulaError "
-    "'column 'name' holds text (e.g. 'ann') but is used as a number in np.log(name)'.",
-)
-@pytest.mark.parametrize("formula", ["count ~ np.log(name)", "count ~ I(name * 2)"])
 def test_string_column_used_as_a_number_names_the_column(data, formula):
     message = raises(FormulaError, lambda: glmspec.fit(formula, data, "poisson"), data)
     assert "'name'" in message
@@ -208,13 +191,6 @@ def test_string_response_for_a_numeric_family(data, family):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (message): weights='name' / offset='name' naming a text column gives "
-    "'weights must be numeric: could not convert string to float: 'ann'' without the column "
-    "name (design.py _column_or_array formats only `what`). Fix: include the column name "
-    "when `value` was given as a string: \"weights column 'name' must be numeric ...\".",
-)
 @pytest.mark.parametrize("what", ["weights", "offset"])
 def test_non_numeric_weights_or_offset_column_is_named(data, what):
     raises(
@@ -225,14 +201,6 @@ def test_non_numeric_weights_or_offset_column_is_named(data, what):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a data frame with two columns named 'x' is reported as rank deficiency "
-    "('column x[1] = +1 * x[0]; ... rank 2 < 5'): design.py build_design selects "
-    "frame[columns] with the duplicated label, patsy turns 'x' into a 2-column frame and "
-    "the aliasing check fires. Fix: in _used_columns raise DataError \"column name 'x' "
-    'appears 2 times in the data" for any used label that is not unique.',
-)
 def test_duplicated_column_name_in_the_data(data):
     frame = pd.concat([data[["count", "x"]], data[["x"]]], axis=1)
     raises(DataError, lambda: glmspec.fit("count ~ x", frame, "poisson"), frame, match=["'x'", "2"])
@@ -279,42 +247,38 @@ def test_missing_values_name_column_and_count_and_drop(
     pd.testing.assert_frame_equal(frame, snapshot)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: infinite values CREATED by the formula reach the solver: 'count ~ "
-    "np.exp(1000 * x)' raises a raw scipy ValueError 'array must not contain infs or NaNs' "
-    "(and leaks numpy overflow warnings); design.py checks missing/infinite values in the "
-    "raw columns (_missing_rows) but never in the evaluated design matrix. Spec.fit does not "
-    "catch it either, so 'glmspec run' crashes. Fix: after building rhs/lhs in "
-    "build_design, check np.isfinite per design column and apply the missing= policy "
-    "(raise MissingValueError naming the term and the row count, or drop the rows).",
-)
 def test_infinite_values_created_by_the_formula(data):
+    """Overflow inside the formula: named like a missing value, never a raw scipy error."""
+    overflowing = int((1000 * data["x"] > 709.78).sum())
     raises(
         MissingValueError,
         lambda: glmspec.fit("count ~ np.exp(1000 * x)", data, "poisson"),
         data,
-        match=["np.exp(1000 * x)", "row"],
+        match=["'np.exp(1000 * x)'", f"{overflowing} row(s)"],
+    )
+    res, _ = fit_recording("count ~ np.exp(x)", data, "poisson", missing="drop")
+    assert res.n_dropped == 0
+
+
+def test_nan_created_by_the_formula_names_the_term_and_count(data):
+    """np.log of negative values: the term and the number of rows, as for raw NaN."""
+    negative = int((data["x"] <= 0).sum())
+    raises(
+        MissingValueError,
+        lambda: glmspec.fit("count ~ np.log(x)", data, "poisson"),
+        data,
+        match=["'np.log(x)'", f"{negative} row(s)", "missing='drop'"],
     )
 
 
-def test_nan_created_by_the_formula_is_a_glmspec_error(data):
-    """np.log of negative values: patsy's 'factor contains missing values', as FormulaError."""
-    raises(FormulaError, lambda: glmspec.fit("count ~ np.log(x)", data, "poisson"), data)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: NaN created by the formula ('count ~ np.log(x)' with x < 0) ignores "
-    "missing='drop' and the message gives no row count (FormulaError 'factor contains "
-    "missing values' from patsy's NA_action='raise' in design.py _build); R's model.frame "
-    "drops those rows under na.omit. Fix: evaluate with NA_action='drop'-like handling of the "
-    "built matrix (check the design for NaN rows after building) and honour missing=.",
-)
 def test_nan_created_by_the_formula_honours_missing_drop(data):
     negative = int((data["x"] <= 0).sum())
+    snapshot = data.copy(deep=True)
     res, _ = fit_recording("count ~ np.log(z) + np.log(x)", data, "poisson", missing="drop")
-    assert res.n_dropped == negative
+    assert res.n_dropped == negative and res.nobs == len(data) - negative
+    clean = glmspec.fit("count ~ np.log(z) + np.log(x)", data[data["x"] > 0], "poisson")
+    np.testing.assert_allclose(res.params, clean.params, rtol=1e-12)
+    pd.testing.assert_frame_equal(data, snapshot)
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,13 +319,6 @@ def test_binomial_proportions_without_trials_warn(data):
     assert not of(caught, DomainWarning)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: integer successes out of >= 1e10 trials raise a spurious DomainWarning "
-    "'non-integer numbers of successes': families.py Binomial.check_response tests "
-    "|w*y - round(w*y)| > 1e-7 in absolute terms, but y = s/m is rounded, so m * y misses "
-    "the integer by ~m * 1e-16. Fix: a relative tolerance, e.g. 1e-9 * max(1, w*y).",
-)
 def test_binomial_counts_with_huge_trials_do_not_warn(data):
     trials = 1e11
     rng = np.random.default_rng(0)
@@ -460,13 +417,6 @@ def test_multinomial_single_class_after_dropping_missing_rows(data):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (message): a multinomial class whose rows all have weight 0 is reported by "
-    "its internal code: 'class(es) [2] have no rows with positive weight' "
-    "(multinomial.py _validate knows only the codes). Fix: check in api.fit / design with "
-    "design.classes and name the label ('r').",
-)
 def test_multinomial_class_with_only_zero_weights_is_named(data):
     w = np.where(data["klass"] == "r", 0.0, 1.0)
     raises(
@@ -478,14 +428,6 @@ def test_multinomial_class_with_only_zero_weights_is_named(data):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (design gap): a continuous float response is accepted as a multinomial "
-    "response with one class per distinct value (20 classes for 20 rows), and 'fits' "
-    "with only a pseudo-inverse warning. design.py _multinomial_response documents 'a "
-    "factor, string or integer column' but never checks. Fix: raise ResponseError when a "
-    "float response has non-integer values (or more classes than, say, half the rows).",
-)
 def test_multinomial_with_a_continuous_response(data):
     frame = data.head(20)
     raises(ResponseError, lambda: glmspec.fit("x ~ z", frame, "multinomial"), frame, match="'x'")
@@ -505,14 +447,6 @@ def test_unknown_family_and_link_names(data, family, link, cls, match):
     raises(cls, lambda: glmspec.fit("klass ~ x", data, family, link), data, match=match)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: results report the multinomial link as 'softmax' (ModelSpec.link, "
-    "summaries, reports) but fit(..., 'multinomial', link='softmax') raises UnknownLinkError "
-    "'unknown link softmax' (api.fit calls links.get_link, which knows no softmax; "
-    "spec.py check_link allows only 'logit'). Fix: accept 'softmax' (and 'logit') for the "
-    "multinomial family in api.fit and in spec validation.",
-)
 def test_multinomial_accepts_the_link_name_it_reports(data):
     res = glmspec.fit("klass ~ x", data, "multinomial")
     assert res.spec.link == "softmax"
@@ -545,29 +479,14 @@ def test_predict_missing_value_is_a_prediction_error(data, poisson_fit, multinom
         raises(PredictionError, lambda res=res, new=new: res.predict(new), new, match="missing")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (message): predict with NaN in new data says only 'cannot build the model's "
-    "columns from new data: factor contains missing values' plus patsy's caret drawing -- "
-    "no column name in quotes, no row count (design.py predict_matrix relies on patsy's "
-    "NA_action='raise'). Fix: run the fit's _missing_rows check on the needed columns "
-    "first: \"new data has missing values in 2 row(s) ('x': 2 row(s))\".",
-)
 def test_predict_missing_value_names_the_column_and_count(data, poisson_fit):
     new = data.head(5).assign(x=[0.0, np.nan, 1.0, np.nan, 2.0])
     raises(PredictionError, lambda: poisson_fit.predict(new), new, match=["'x'", "2 row"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: predict silently returns inf/NaN for +-inf in new data (a mean of inf at "
-    "x = inf), although fit() treats +-inf as missing values: design.py predict_matrix "
-    "checks NaN only (patsy). Fix: treat non-finite values in the needed numeric columns as "
-    "missing and raise PredictionError naming the column and rows.",
-)
 def test_predict_infinite_value(data, poisson_fit):
     new = data.head(3).assign(x=[0.0, np.inf, 1.0])
-    raises(PredictionError, lambda: poisson_fit.predict(new), new, match=["'x'", "1 row"])
+    raises(PredictionError, lambda: poisson_fit.predict(new), new, match=["'x': 1 row(s)"])
 
 
 @pytest.mark.xfail(
@@ -718,14 +637,6 @@ def test_spec_fit_records_data_errors_per_model(spec_dir, csv, formula, error):
     assert "\n" not in item.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Spec.fit lets a raw ValueError escape (same root cause as "
-    "test_infinite_values_created_by_the_formula: non-finite values created by the formula "
-    "reach scipy); spec.py _fit_one catches only GLMSpecError, so one bad model aborts the "
-    "whole 'glmspec run'. Fix the design check; _fit_one could also record unexpected "
-    "exceptions as the model's error.",
-)
 def test_spec_fit_survives_a_formula_that_overflows(spec_dir):
     spec = Spec.from_dict(_model(formula="count ~ np.exp(1000 * x)", family="poisson"), spec_dir)
     (item,) = spec.fit(check=False)
@@ -795,13 +706,8 @@ CLI_ERRORS = {
         ["'x'"],
     ),
 }
-CLI_XFAIL = {
-    "overflowing-formula": "BUG: exit 2 but the line is scipy's 'array must not contain infs "
-    "or NaNs', naming neither the term nor the rows (see "
-    "test_infinite_values_created_by_the_formula; cli.main catches the raw ValueError).",
-    "predict-inf": "BUG: 'glmspec predict' writes inf predictions and exits 0 for +-inf in "
-    "new data (see test_predict_infinite_value).",
-}
+#: CLI cases that fail because of a known package bug: name -> reason (none at present).
+CLI_XFAIL: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,12 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
     import statsmodels.api  # noqa: F401
 
     notes: list[str] = []
+    if not hasattr(res, "model_kind") or not hasattr(res, "design"):
+        raise SpecificationError(
+            f"compare() needs a glmspec fit (the result of glmspec.fit), not {type(res).__name__}."
+        )
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise SpecificationError(f"tol must be a number in (0, 1), got {tol!r}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if res.model_kind == "multinomial":

@@ -114,7 +114,9 @@ class Family:
         """
         if not self.has_loglik:
             return float("nan")
-        terms = self.loglik_obs(y, mu, weights, scale, trials)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            # rows with zero weight may hold an overflowed mean; loglik_obs masks them out
+            terms = self.loglik_obs(y, mu, weights, scale, trials)
         if freq_weights is not None:
             terms = np.where(freq_weights > 0, freq_weights * terms, 0.0)
         return float(np.sum(terms))

@@ -134,22 +134,16 @@ class _Results:
 
     def _new_offset(self, newdata: Any, offset: Any) -> np.ndarray | float:
         if offset is not None:
-            try:
-                values = np.asarray(offset, dtype=float)
-            except (TypeError, ValueError) as exc:
-                raise PredictionError(f"offset must be numeric: {exc}") from exc
-            if values.ndim > 1 or values.size not in (1, len(newdata)):
-                raise PredictionError(
-                    f"offset has {values.size} values; new data has {len(newdata)} rows."
-                )
-            return values
+            return _finite_offset(offset, len(newdata), "offset=")
         if isinstance(self.spec.offset, str):
             if self.spec.offset not in newdata:
                 raise PredictionError(
                     f"new data lacks the offset column {self.spec.offset!r}; "
                     "add it or pass offset=."
                 )
-            return np.asarray(newdata[self.spec.offset], dtype=float)
+            return _finite_offset(
+                newdata[self.spec.offset], len(newdata), f"offset column {self.spec.offset!r}"
+            )
         if self.design.offset_given:
             raise PredictionError(
                 "the model was fitted with an offset array; pass offset= for the new data."
@@ -190,6 +184,20 @@ class _Results:
     def summary(self):
         """A printable summary with R's ``summary.glm`` content (a :class:`Summary`)."""
         return Summary(self)
+
+
+def _finite_offset(values: Any, n_rows: int, what: str) -> np.ndarray:
+    """An offset for ``n_rows`` new rows: numeric, the right length, no NaN or inf."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PredictionError(f"{what} must be numeric: {exc}") from exc
+    if array.ndim > 1 or array.size not in (1, n_rows):
+        raise PredictionError(f"{what} has {array.size} values; new data has {n_rows} rows.")
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        raise PredictionError(f"{what} has missing or infinite values in {bad} row(s).")
+    return array
 
 
 def _labels(obj) -> dict:
@@ -394,16 +402,19 @@ class GLMResults(_Results):
     @cached_property
     def resid_pearson(self) -> pd.Series:
         """``(y - mu) sqrt(w / V(mu))``."""
-        mu = self.record.mu
-        values = (self.design.y - mu) * np.sqrt(self._prior / self.family.variance(mu))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            mu = self.record.mu
+            values = (self.design.y - mu) * np.sqrt(self._prior / self.family.variance(mu))
         return self._series(values, "resid_pearson")
 
     @cached_property
     def resid_deviance(self) -> pd.Series:
         """``sign(y - mu) sqrt(w d(y, mu))``."""
-        y, mu = self.design.y, self.record.mu
-        unit = np.clip(self.family.unit_deviance(y, mu), 0.0, None)
-        return self._series(np.sign(y - mu) * np.sqrt(self._prior * unit), "resid_deviance")
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            y, mu = self.design.y, self.record.mu
+            unit = np.clip(self.family.unit_deviance(y, mu), 0.0, None)
+            values = np.sign(y - mu) * np.sqrt(self._prior * unit)
+        return self._series(values, "resid_deviance")
 
     @cached_property
     def resid_working(self) -> pd.Series:

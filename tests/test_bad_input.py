@@ -489,13 +489,6 @@ def test_predict_infinite_value(data, poisson_fit):
     raises(PredictionError, lambda: poisson_fit.predict(new), new, match=["'x': 1 row(s)"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: predict with a NaN offset (the offset column of new data, or offset=) "
-    "silently returns NaN predictions: results.py _Results._new_offset converts it with "
-    "np.asarray(dtype=float) and never checks finiteness. Fix: raise PredictionError "
-    '"offset has missing values in 1 row(s)" naming the offset column.',
-)
 @pytest.mark.parametrize("how", ["column", "argument"])
 def test_predict_with_a_missing_offset_value(data, how):
     res = glmspec.fit("count ~ x", data, "poisson", offset="off")
@@ -529,15 +522,6 @@ def test_compare_multinomial_with_weights_is_a_specification_error(data):
     raises(SpecificationError, lambda: glmspec.compare(res), match=["weights", "MNLogit"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: glmspec.compare does not validate its arguments: compare('abc') / "
-    "compare(None) raise a raw AttributeError (''str' object has no attribute "
-    "'model_kind''), compare(res, tol='a') a raw TypeError, and compare(res, tol=-1) "
-    "'succeeds' with every row failed. Fix: at the top of compare.py compare, raise "
-    "SpecificationError unless res is a GLMResults/MultinomialResults and tol is a positive "
-    "number.",
-)
 @pytest.mark.parametrize(
     "call",
     [

@@ -42,24 +42,39 @@ def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     that is not an ndarray (a :class:`~glmspec.catmatrix.CategoricalBlockMatrix`) computes
     its own, exploiting its structure.
     """
+    return gram_and_product(X, w)[0]
+
+
+def gram_and_product(
+    X: np.ndarray, w: np.ndarray, v: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X' diag(w) X`` and, in the same pass over the rows, ``X' v`` (None without ``v``).
+
+    Reading each block of ``X`` once for both products saves a pass over the design per
+    Newton iteration (the design is the largest thing the solver touches).
+    """
     if not isinstance(X, np.ndarray):
-        return X.gram(w)
-    gram = _syrk_blocks(X, np.clip(w, 0.0, None))
+        return X.gram(w), (None if v is None else X.T @ v)
+    gram, product = _syrk_blocks(X, np.clip(w, 0.0, None), v)
     if np.any(w < 0):
-        gram -= _syrk_blocks(X, np.clip(-w, 0.0, None))
-    return gram
+        gram -= _syrk_blocks(X, np.clip(-w, 0.0, None))[0]
+    return gram, product
 
 
-def _syrk_blocks(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None = None):
     n, p = X.shape
     gram = np.zeros((p, p), order="F")
+    product = None if v is None else np.zeros(p)
     root_w = np.sqrt(w)
     step = block_rows(p)
     for start in range(0, n, step):
-        block = X[start : start + step] * root_w[start : start + step, None]
+        rows = X[start : start + step]
+        block = rows * root_w[start : start + step, None]
         # block.T is Fortran-ordered, so BLAS reads it in place (trans=1 on block would copy)
         gram = blas.dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-    return np.triu(gram) + np.triu(gram, 1).T
+        if product is not None:
+            product += v[start : start + step] @ rows
+    return np.triu(gram) + np.triu(gram, 1).T, product
 
 
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -130,9 +145,14 @@ def factor_gram(gram: np.ndarray) -> GramFactor | None:
 
 
 def factorize(
-    X: np.ndarray, w: np.ndarray, column_names: Sequence[str] | None = None
+    X: np.ndarray,
+    w: np.ndarray,
+    column_names: Sequence[str] | None = None,
+    gram: np.ndarray | None = None,
 ) -> GramFactor:
     """Factor ``X' diag(w) X``, by Cholesky when well conditioned, else by QR of ``sqrt(w) X``.
+
+    ``gram`` is ``X' diag(w) X`` when the caller has computed it already.
 
     Raises
     ------
@@ -140,7 +160,7 @@ def factorize(
         If the weighted design is rank deficient; the message names each aliased column and
         the columns it is a combination of.
     """
-    factor = factor_gram(weighted_gram(X, w))
+    factor = factor_gram(weighted_gram(X, w) if gram is None else gram)
     return factor if factor is not None else _qr_factor(X, w, column_names)
 
 

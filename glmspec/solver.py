@@ -35,13 +35,13 @@ from glmspec.linalg import (
     abs_matvec,
     factor_gram,
     factorize,
+    gram_and_product,
     squares_matvec,
-    weighted_gram,
 )
 
 MAX_HALVINGS = 30
 _EPS = np.finfo(float).eps
-_STALE_DECREMENT = 1e-20
+_STALE_DECREMENT = 1e-16
 
 
 @dataclass(frozen=True)
@@ -169,20 +169,22 @@ def _line_search(family, y, X, coef, delta, offset, prior, deviance_old):
     return None
 
 
-def _newton_factor(family, y, X, mu, eta, fisher, prior, column_names):
+def _newton_factor(family, y, X, mu, eta, fisher, prior, score, column_names):
     """Factor of the observed information when positive definite, else of the expected one.
 
-    Returns the factor and whether it is the observed information. Newton steps with the
+    Returns the factor, whether it is the observed information, and the gradient ``X' score``
+    (computed in the same pass over the design as the information). Newton steps with the
     observed information converge quadratically for non-canonical links, where Fisher
     scoring converges only linearly.
     """
     if not family.is_canonical:
-        observed = factor_gram(
-            weighted_gram(X, observed_weights(family, y, mu, eta, fisher, prior))
-        )
+        weights = observed_weights(family, y, mu, eta, fisher, prior)
+        gram, gradient = gram_and_product(X, weights, score)
+        observed = factor_gram(gram)
         if observed is not None:
-            return observed, True
-    return factorize(X, fisher, column_names), False
+            return observed, True, gradient
+    gram, gradient = gram_and_product(X, fisher, score)
+    return factorize(X, fisher, column_names, gram=gram), False, gradient
 
 
 def _intercept_start(family, y, X, offset, prior):
@@ -312,8 +314,9 @@ def fit_irls(
             delta = factor.solve(X.T @ (weights * working))
             decrement = np.inf
         else:
-            factor, observed = _newton_factor(family, y, X, mu, eta, weights, prior, column_names)
-            gradient = X.T @ score
+            factor, observed, gradient = _newton_factor(
+                family, y, X, mu, eta, weights, prior, score, column_names
+            )
             delta = factor.solve(gradient)
             decrement = float(gradient @ delta)
             noise = 0.0
@@ -324,8 +327,9 @@ def fit_irls(
                 message = "converged"
                 final = _line_search(family, y, X, coef, delta, offset, prior, deviance)
                 if final is not None:
-                    # a step larger than ~1e-10 standard errors moves the information too
-                    stale = decrement / (abs(deviance) + 0.1) > _STALE_DECREMENT
+                    # The step moves the information by about sqrt(p * decrement / deviance)
+                    # relative; refactor it at the returned coefficients when that exceeds 1e-8.
+                    stale = decrement * X.shape[1] > _STALE_DECREMENT * (abs(deviance) + 0.1)
                     coef, (eta, mu, deviance), _ = final
                 break
         step = _line_search(family, y, X, coef, delta, offset, prior, deviance)

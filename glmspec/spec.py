@@ -40,6 +40,7 @@ from glmspec.families import (
     link_allowed,
 )
 from glmspec.links import LINKS, get_link
+from glmspec.robust import COV_TYPES, normalize_cov_type
 
 TOP_KEYS = ("title", "data", "defaults", "model", "check", "report")
 OPTION_KEYS = (
@@ -54,6 +55,8 @@ OPTION_KEYS = (
     "exposure",
     "theta",
     "var_power",
+    "cov_type",
+    "groups",
 )
 _OPTION_TYPES = {"max_iter": int, "tol": float, "theta": float, "var_power": float}
 MODEL_KEYS = ("name", "formula", "data", *OPTION_KEYS)
@@ -87,6 +90,8 @@ class ModelEntry:
     exposure: str | None = None
     theta: float | None = None
     var_power: float | None = None
+    cov_type: str = "nonrobust"
+    groups: str | None = None
 
 
 @dataclass
@@ -347,6 +352,11 @@ def _option_problem(key: str, value: Any) -> str | None:
     except GLMSpecError:
         names = FAMILY_NAMES if key == "family" else [*LINKS, "power(p)"]
         return _not_one_of(key, value, names)
+    if key == "cov_type":
+        try:
+            normalize_cov_type(value)
+        except GLMSpecError:
+            return _not_one_of("covariance type", value, COV_TYPES)
     if key == "missing" and value not in MISSING_POLICIES:
         return _not_one_of("missing-value policy", value, MISSING_POLICIES)
     if key == "max_iter" and value < 1:
@@ -580,7 +590,7 @@ class _Builder:
         columns = [str(c) for c in frame.columns]
         shown = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
         checks = [("formula", n) for n in sorted(names)]
-        columns_keys = ("weights", "offset", "freq_weights", "exposure")
+        columns_keys = ("weights", "offset", "freq_weights", "exposure", "groups")
         checks += [(k, opts[k]) for k in columns_keys if k in opts]
         for key, column in checks:
             if column not in frame.columns:

@@ -6,8 +6,10 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import glmspec
 from glmspec.errors import SpecError
 from glmspec.spec import FittedModel, ModelEntry, Spec, load_spec
 
@@ -406,3 +408,52 @@ def test_from_dict_errors_name_the_source(folder: Path) -> None:
             base_dir=folder,
             source="<mine>",
         )
+
+
+def test_cov_type_and_groups_from_a_spec_reach_the_fit_and_the_report(tmp_path):
+    from glmspec.report import write_report
+
+    data = str(glmspec.datasets.path("restaurant_visitors"))
+    spec = Spec.from_dict(
+        {
+            "data": data,
+            "model": [
+                {
+                    "name": "clustered",
+                    "formula": "visitors ~ hour + rain",
+                    "family": "poisson",
+                    "cov_type": "cluster",
+                    "groups": "date",
+                }
+            ],
+            "check": {"against": "none"},
+        }
+    )
+    (item,) = spec.fit()
+    direct = glmspec.fit(
+        "visitors ~ hour + rain",
+        glmspec.datasets.load("restaurant_visitors"),
+        "poisson",
+        cov_type="cluster",
+        groups="date",
+    )
+    assert item.results.cov_type == "cluster"
+    np.testing.assert_allclose(item.results.bse, direct.bse, rtol=1e-12)
+    out = write_report(spec, [item], out_dir=tmp_path, formats=["markdown"])
+    assert "Robust sandwich covariance cluster" in (out / "index.md").read_text()
+
+
+def test_unknown_cov_type_and_groups_column_are_spec_errors():
+    data = str(glmspec.datasets.path("restaurant_visitors"))
+    with pytest.raises(SpecError) as info:
+        Spec.from_dict(
+            {
+                "data": data,
+                "model": [
+                    {"name": "m", "formula": "visitors ~ hour", "cov_type": "HC9", "groups": "dat"}
+                ],
+            }
+        )
+    message = str(info.value)
+    assert "'cov_type'" in message and "HC0" in message
+    assert "'groups'" in message and "Did you mean 'date'" in message

@@ -280,6 +280,20 @@ def _conventions(res: Any) -> list[dict[str, str]]:
             ("scale", "Dispersion estimated as Pearson chi-square / df_resid (R summary.glm).")
         )
     notes += _family_notes(res)
+    cov_type = getattr(res, "cov_type", "nonrobust")
+    if cov_type == "nonrobust":
+        notes.append(
+            ("covariance", "Model-based covariance: dispersion x inverse Fisher information.")
+        )
+    else:
+        detail = " clustered by the given groups" if cov_type == "cluster" else ""
+        notes.append(
+            (
+                "covariance",
+                f"Robust sandwich covariance {cov_type}{detail}; tests and intervals use the "
+                "normal distribution (as statsmodels' GLM and R's lmtest::coeftest).",
+            )
+        )
     counts = (
         family in ("binomial", "quasibinomial")
         and design.trials is not None

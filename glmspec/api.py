@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -160,18 +161,7 @@ def fit(
         var_power=var_power,
     )
     if family_obj is None:
-        _check_class_weights(design)
-        record = fit_multinomial(
-            design.y,
-            len(design.classes),
-            design.X,
-            prior_weights=design.prior_weights,
-            offset=design.offset,
-            max_iter=max_iter,
-            tol=tol,
-            column_names=design.column_names,
-        )
-        res = MultinomialResults(spec, design, record)
+        res = fit_multinomial_design(design, spec)
     else:
         res = fit_design(design, family_obj, spec)
     res.cov_type, res.groups = cov_type, labels
@@ -227,6 +217,53 @@ def _check_exposure_family(family: Family, exposure: Any) -> None:
             f"link 'log'); this is {family.name} with link {family.link.name!r}. Use offset= "
             "for other models."
         )
+
+
+def fit_multinomial_design(design, spec: ModelSpec) -> MultinomialResults:
+    """Fit a built multinomial design and check it for separation.
+
+    The solver's own signal of separation (a fitted probability numerically 1) is replaced by
+    the linear program of :mod:`glmspec.separation`, run for each class against the others
+    whenever a fitted probability reaches 0 or 1 or the fit did not converge; it names the
+    class and the columns, and the result is kept as ``res.separation``.
+    """
+    _check_class_weights(design)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = fit_multinomial(
+            design.y,
+            len(design.classes),
+            design.X,
+            prior_weights=design.prior_weights,
+            offset=design.offset,
+            max_iter=spec.max_iter,
+            tol=spec.tol,
+            column_names=design.column_names,
+        )
+    heuristic = [w for w in caught if issubclass(w.category, SeparationWarning)]
+    separation = _multinomial_separation(design, record)
+    for w in caught:
+        if w not in heuristic or separation is None:
+            warnings.warn(w.message, w.category, stacklevel=3)
+    return MultinomialResults(spec, design, record, separation)
+
+
+def _multinomial_separation(design, record):
+    """Separation of some class from the others, found by the LP; warns naming it."""
+    used = design.prior_weights > 0
+    suspicious = np.any(record.probs[used] < _BOUNDARY) or not record.converged
+    if not suspicious:
+        return None
+    X = np.asarray(design.X)
+    for k, label in enumerate(design.classes):
+        found = find_separation(
+            X, (design.y == k).astype(float), design.prior_weights, design.column_names
+        )
+        if found is not None:
+            found = replace(found, subject=f"class {label!r} against the others")
+            warnings.warn(found.describe(), SeparationWarning, stacklevel=4)
+            return found
+    return None
 
 
 def _check_class_weights(design) -> None:

@@ -13,13 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.api import _check_options, check_multinomial_link, fit_design
+from glmspec.api import (
+    _check_options,
+    check_multinomial_link,
+    fit_design,
+    fit_multinomial_design,
+)
 from glmspec.design import Design
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
 from glmspec.links import Link
-from glmspec.multinomial import fit_multinomial
-from glmspec.multinomial_results import MultinomialResults
 from glmspec.results import ModelSpec
 
 
@@ -143,14 +146,4 @@ def fit_arrays(
         return fit_design(design, family_obj, spec)
     if freq is not None:
         raise SpecificationError("freq_weights are not supported for the multinomial family.")
-    record = fit_multinomial(
-        response,
-        len(classes),
-        matrix,
-        prior_weights=prior,
-        offset=off,
-        max_iter=max_iter,
-        tol=tol,
-        column_names=names,
-    )
-    return MultinomialResults(spec, design, record)
+    return fit_multinomial_design(design, spec)

@@ -21,6 +21,7 @@ from glmspec.design import Design, predict_matrix
 from glmspec.errors import SpecificationError
 from glmspec.multinomial import MultinomialFitRecord, covariance, fit_multinomial, log_softmax
 from glmspec.results import ModelSpec, _Results
+from glmspec.separation import Separation
 
 
 class _Softmax:
@@ -43,10 +44,18 @@ class MultinomialResults(_Results):
 
     family = MultinomialFamily()
 
-    def __init__(self, spec: ModelSpec, design: Design, record: MultinomialFitRecord):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        design: Design,
+        record: MultinomialFitRecord,
+        separation: Separation | None = None,
+    ):
         self.spec = spec
         self.design = design
         self.record = record
+        #: Separation of a class from the others (see glmspec.separation), else None.
+        self.separation = separation
 
     def __repr__(self) -> str:
         return (

@@ -31,11 +31,13 @@ class Separation:
     kind: str
     columns: tuple[str, ...]
     direction: tuple[float, ...]
+    #: What is separated, for the multinomial (e.g. "class 'a' against the others").
+    subject: str = "the outcome"
 
     def describe(self) -> str:
         """One sentence naming the kind and the columns involved."""
         return (
-            f"{self.kind} separation: the outcome is perfectly predicted along "
+            f"{self.kind} separation: {self.subject} is perfectly predicted along "
             f"{', '.join(repr(c) for c in self.columns)}; the maximum-likelihood estimates of "
             "these coefficients do not exist (they diverge), and their standard errors are "
             "meaningless."

@@ -840,17 +840,6 @@ def test_multinomial_separation_warns(kind):
     assert of(caught, SeparationWarning)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: multinomial separation is detected only by a heuristic that names no "
-    "column and has no result flag: multinomial.py fit_multinomial warns 'quasi-complete "
-    "separation: fitted probabilities numerically 0 or 1' (even for complete separation), "
-    "MultinomialResults has no `separation` attribute, and summary.py _warnings (which "
-    "reads res.separation) says nothing when the fit 'converged'. Fix: run "
-    "separation.find_separation per non-reference class against the reference (and each "
-    "class against the rest), store the result as res.separation, name the columns in the "
-    "warning and the summary.",
-)
 @pytest.mark.parametrize(
     "kind, column",
     [("complete", "x"), ("only-in-level", "g[T.k]"), ("absent-in-level", "g[T.k]")],
@@ -864,15 +853,6 @@ def test_multinomial_separation_is_named_flagged_and_summarised(kind, column):
     assert "separation" in str(res.summary())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: no warning at all when a multinomial class never occurs in one level of a "
-    "factor: the fit reports converged=True with a coefficient of ~36 and an SE of ~1.5e7. "
-    "multinomial.py's heuristic only looks for rows whose OBSERVED class has probability "
-    "> 1 - 1e-10, but here the rows of level 'k' are 'b' or 'c' with probabilities ~0.5; it "
-    "is P(a | k) that goes to 0. Fix: the LP check of the previous test, or at least flag "
-    "any fitted class probability < 1e-10 while coefficients still move.",
-)
 def test_multinomial_class_absent_from_a_level_warns():
     _, caught = fit_recording("y ~ x + z + g", _multinomial_separated("absent"), "multinomial")
     assert of(caught, SeparationWarning)

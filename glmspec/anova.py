@@ -14,7 +14,8 @@ chi-square, as statsmodels' ``compare_lr_test``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -168,3 +169,62 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
     table.attrs["test"] = test
     table.attrs["dispersion"] = dispersion
     return table
+
+
+def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
+    """Sequential analysis of deviance of one fit, as R's ``anova(fit, test=...)``.
+
+    Terms are added in the formula's order (patsy's term order); each row gives the drop in
+    deviance when that term joins the previous ones. Statistics use the full model's
+    dispersion: ``"Chisq"`` (deviance / dispersion against chi-square) when the dispersion is
+    fixed, ``"F"`` (deviance / df / dispersion against F on the full model's residual df)
+    when it is estimated, as R.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``NULL`` then the term names; columns ``Df``, ``Deviance``, ``Resid. Df``,
+        ``Resid. Dev`` and ``Pr(>Chi)``, or ``F`` and ``Pr(>F)``.
+    """
+    design = res.design
+    if design.design_info is None or getattr(res, "model_kind", "glm") != "glm":
+        raise ModelComparisonError(
+            "sequential anova needs a GLM fitted from a formula (glmspec.fit)."
+        )
+    test = test or ("Chisq" if res.family.fixed_scale else "F")
+    if test not in ("Chisq", "F"):
+        raise ModelComparisonError(f"test must be 'Chisq' or 'F', got {test!r}.")
+    X = np.asarray(design.X)
+    has_intercept = design.has_intercept
+    names, resid_df, resid_dev, columns = ["NULL"], [res.nobs - int(has_intercept)], [], []
+    resid_dev.append(res.null_deviance)
+    for term, cols in design.design_info.term_slices.items():
+        columns += range(cols.start, cols.stop)
+        if term.name() == "Intercept":
+            continue
+        sub = res if len(columns) == X.shape[1] else _refit_columns(res, X[:, columns], columns)
+        names.append(term.name())
+        resid_df.append(sub.df_resid)
+        resid_dev.append(sub.deviance)
+    table = pd.DataFrame({"Resid. Df": resid_df, "Resid. Dev": resid_dev}, index=names)
+    table.insert(0, "Deviance", -table["Resid. Dev"].diff())
+    table.insert(0, "Df", -table["Resid. Df"].diff())
+    dispersion = res.scale
+    if test == "Chisq":
+        table["Pr(>Chi)"] = stats.chi2.sf(table["Deviance"] / dispersion, table["Df"])
+    else:
+        table["F"] = table["Deviance"] / table["Df"] / dispersion
+        table["Pr(>F)"] = stats.f.sf(table["F"], table["Df"], res.df_resid)
+    table.attrs["test"], table.attrs["dispersion"] = test, dispersion
+    return table
+
+
+def _refit_columns(res, X: np.ndarray, columns: list[int]):
+    """The same model (family, weights, offset) on a subset of the design's columns."""
+    from glmspec.api import fit_design  # the fitting step of glmspec.fit, imported late
+
+    names = tuple(res.design.column_names[j] for j in columns)
+    design = replace(res.design, X=np.ascontiguousarray(X), column_names=names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_design(design, res.family, res.spec)

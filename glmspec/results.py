@@ -62,6 +62,13 @@ class _Results:
         :func:`glmspec.wald.wald_test`."""
         return _wald.wald_test(self, constraints, q, use_f=use_f)
 
+    def anova(self, test: str | None = None) -> pd.DataFrame:
+        """Sequential analysis of deviance, as R's ``anova(fit)``; see
+        :func:`glmspec.anova.sequential_anova`."""
+        from glmspec.anova import sequential_anova  # anova imports results' siblings
+
+        return sequential_anova(self, test)
+
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):
         """Joint Wald test per formula term; see :func:`glmspec.wald.wald_test_terms`."""
         return _wald.wald_test_terms(self, use_f=use_f, skip_single=skip_single)

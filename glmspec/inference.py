@@ -27,7 +27,8 @@ def pearson_chi2(family: Family, y: np.ndarray, mu: np.ndarray, prior: np.ndarra
     """Pearson chi-square ``sum(prior * (y - mu)^2 / V(mu))`` over rows with positive weight."""
     used = prior > 0
     resid = y[used] - mu[used]
-    return float(np.sum(prior[used] * resid * resid / family.variance(mu[used])))
+    # resid * (resid / V) rather than resid**2 / V: no overflow for means near 1e174
+    return float(np.sum(prior[used] * resid * (resid / family.variance(mu[used]))))
 
 
 def dispersion(family: Family, pearson: float, df_resid: float) -> float:

@@ -26,7 +26,7 @@ EXAMPLE_FIT = (
 )
 EXAMPLE_PREDICT = (
     "example:\n  glmspec predict datasets/restaurant_visitors.toml --model weather "
-    "--data datasets/restaurant_visitors.csv --out predictions.csv"
+    "--data datasets/restaurant_visitors.csv --out predictions.csv --interval 0.95"
 )
 
 
@@ -150,6 +150,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         out = pd.DataFrame({"mean": mean, "linear_predictor": linear})
     else:
         out = pd.concat([mean.add_prefix("prob_"), linear.add_prefix("linear_")], axis=1)
+    if args.interval is not None:
+        if not 0 < args.interval < 1:
+            raise GLMSpecError(f"--interval must be a level in (0, 1), got {args.interval}.")
+        frame = res.get_prediction(newdata).summary_frame(alpha=1 - args.interval)
+        if isinstance(mean, pd.Series):
+            out = out.join(frame.drop(columns="mean").set_axis(out.index))
+        else:
+            wide = frame.drop(columns="mean").unstack()
+            wide.columns = [f"{stat}_{cls}" for stat, cls in wide.columns]
+            out = out.join(wide.set_axis(out.index))
     out.to_csv(args.out, index=False)
     print(f"wrote {len(out)} predictions of model {args.model!r} to {args.out}")
     return 0
@@ -216,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="name of the model in the spec")
     predict.add_argument("--data", required=True, help="CSV/Parquet file with the new rows")
     predict.add_argument("--out", required=True, help="CSV file to write")
+    predict.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        metavar="LEVEL",
+        help="add the mean's standard error and confidence interval at LEVEL (e.g. 0.95)",
+    )
     predict.set_defaults(handler=_cmd_predict)
 
     listing = sub.add_parser(

@@ -35,7 +35,6 @@ import numpy as np
 from scipy import linalg, optimize, special
 
 from glmspec.errors import (
-    ConvergenceWarning,
     DataError,
     GLMSpecWarning,
     ResponseError,
@@ -43,7 +42,7 @@ from glmspec.errors import (
     SingularDesignError,
 )
 from glmspec.linalg import GramFactor, check_rank, factor_gram, factorize, weighted_gram
-from glmspec.solver import MAX_HALVINGS, Iteration, _converged
+from glmspec.solver import MAX_HALVINGS, Iteration, _converged, warn_not_converged
 
 _SEPARATION_LOGP = -1e-10  # log(1 - 1e-10): the observed class has probability 1
 _MOVING_STEP = 1e-3
@@ -348,13 +347,7 @@ def fit_multinomial(
         converged = _converged(relative_change, decrement, -2.0 * loglik, tol)
         message = "converged (L-BFGS-B)" if converged else "L-BFGS-B did not meet the criterion"
     if not converged:
-        last = history[-1].relative_change if history else float("nan")
-        warnings.warn(
-            f"multinomial fit did not converge after {iteration} iterations ({message}); last "
-            f"relative deviance change {last:.3g}, tolerance {tol:g}. Estimates are not reliable.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+        warn_not_converged("multinomial fit", iteration, message, history, tol)
     moving = not converged or method == "lbfgs" or np.max(np.abs(delta)) > _MOVING_STEP
     positive = d.prior > 0
     with np.errstate(divide="ignore"):

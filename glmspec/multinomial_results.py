@@ -76,21 +76,6 @@ class MultinomialResults(_Results):
     def _class_labels(self) -> list[str]:
         return [str(c) for c in self.classes[1:]]
 
-    @property
-    def converged(self) -> bool:
-        """True only if the solver's convergence criterion was met."""
-        return self.record.converged
-
-    @property
-    def n_iter(self) -> int:
-        """Number of Newton iterations."""
-        return self.record.n_iter
-
-    @property
-    def history(self) -> pd.DataFrame:
-        """Per-iteration deviance, relative change, Newton decrement and step halvings."""
-        return pd.DataFrame([vars(h) for h in self.record.history])
-
     def _frame(self, values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(
             values, index=list(self.design.column_names), columns=self._class_labels

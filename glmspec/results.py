@@ -84,6 +84,21 @@ class _Results:
         return _robust.robust_results(self, cov_type, groups, use_t=use_t)
 
     @property
+    def converged(self) -> bool:
+        """True only if the solver's convergence criterion was met."""
+        return self.record.converged
+
+    @property
+    def n_iter(self) -> int:
+        """Number of solver iterations (factorisations of the information)."""
+        return self.record.n_iter
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-iteration deviance, relative change, Newton decrement and step halvings."""
+        return pd.DataFrame([vars(h) for h in self.record.history])
+
+    @property
     def _t_df(self) -> float | None:
         """Degrees of freedom of the t reference distribution, or None for the normal."""
         return None
@@ -253,21 +268,6 @@ class GLMResults(_Results):
     @property
     def model_kind(self) -> str:
         return "glm"
-
-    @property
-    def converged(self) -> bool:
-        """True only if the solver's convergence criterion was met."""
-        return self.record.converged
-
-    @property
-    def n_iter(self) -> int:
-        """Number of IRLS iterations."""
-        return self.record.n_iter
-
-    @property
-    def history(self):
-        """Per-iteration deviance, relative change, Newton decrement and step halvings."""
-        return pd.DataFrame([vars(h) for h in self.record.history])
 
     @cached_property
     def params(self) -> pd.Series:

@@ -187,6 +187,19 @@ def _newton_factor(family, y, X, mu, eta, fisher, prior, score, column_names):
     return factorize(X, fisher, column_names, gram=gram), False, gradient
 
 
+def warn_not_converged(
+    solver: str, iteration: int, message: str, history: Sequence[Iteration], tol: float
+) -> None:
+    """The :class:`ConvergenceWarning` of a solver that stopped before its criterion."""
+    last = history[-1].relative_change if history else float("nan")
+    warnings.warn(
+        f"{solver} did not converge after {iteration} iterations ({message}); last relative "
+        f"deviance change {last:.3g}, tolerance {tol:g}. Estimates are not reliable.",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+
+
 def _intercept_start(family, y, X, offset, prior):
     """Intercept-only coefficients at the weighted mean response, if X has a column of ones."""
     ones = constant_columns(X)
@@ -367,13 +380,7 @@ def fit_irls(
         weights, _ = working_quantities(family, y, mu, eta, prior)
         factor = factorize(X, weights, column_names)
     if not converged:
-        last = history[-1].relative_change if history else float("nan")
-        warnings.warn(
-            f"IRLS did not converge after {iteration} iterations ({message}); last relative "
-            f"deviance change {last:.3g}, tolerance {tol:g}. Estimates are not reliable.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+        warn_not_converged("IRLS", iteration, message, history, tol)
     return FitRecord(
         coef=coef,
         eta=eta,

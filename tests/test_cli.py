@@ -227,3 +227,31 @@ def test_datasets_lists_bundled_data(tmp_path):
     assert proc.returncode == 0
     for name in glmspec.datasets.names():
         assert name in proc.stdout
+
+
+def test_predict_interval_adds_the_prediction_frame(tmp_path):
+    new = glmspec.datasets.load("restaurant_visitors").head(20)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "pred.csv"
+    proc = run_cli(
+        "predict",
+        str(DATASETS / "restaurant_visitors.toml"),
+        "--model",
+        "weather",
+        "--data",
+        str(tmp_path / "new.csv"),
+        "--out",
+        str(out),
+        "--interval",
+        "0.9",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(out)
+    (item,) = load_spec(DATASETS / "restaurant_visitors.toml").fit(check=False, only=["weather"])
+    frame = item.results.get_prediction(new).summary_frame(alpha=0.1)
+    for column in ("mean_se", "mean_ci_lower", "mean_ci_upper"):
+        np.testing.assert_allclose(pred[column], frame[column], rtol=1e-12)
+    assert np.all(pred["mean_ci_lower"] < pred["mean"]) and np.all(
+        pred["mean"] < pred["mean_ci_upper"]
+    )

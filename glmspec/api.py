@@ -16,6 +16,7 @@ from glmspec.errors import (
     ResponseError,
     SeparationWarning,
     SpecificationError,
+    suggest,
 )
 from glmspec.families import (
     BINOMIAL_RESPONSE,
@@ -30,6 +31,7 @@ from glmspec.links import Link, get_link
 from glmspec.multinomial import fit_multinomial
 from glmspec.multinomial_results import MultinomialResults
 from glmspec.negbin_fit import NegBinResults, ThetaFit, fit_negbin
+from glmspec.penalized import Penalty, fit_penalized
 from glmspec.results import GLMResults, ModelSpec
 from glmspec.robust import check_cov_options, normalize_cov_type
 from glmspec.separation import find_separation
@@ -56,6 +58,9 @@ def fit(
     var_power: float | None = None,
     cov_type: str = "nonrobust",
     groups: Any = None,
+    penalty: str | None = None,
+    alpha: float = 0.0,
+    l1_ratio: float | None = None,
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -104,6 +109,15 @@ def fit(
         tests, as statsmodels' GLM. Multinomial: nonrobust, HC0, HC1 or cluster.
     groups : str or array-like, optional
         Cluster labels for ``cov_type="cluster"``: a column of ``data`` or one label per row.
+    penalty : {None, "l2", "elastic_net"}
+        Penalized fit of glum's and scikit-learn's objective ``deviance / (2 sum(w)) + alpha
+        (l1_ratio |b|_1 + (1 - l1_ratio)/2 |b|^2)`` over every coefficient but the intercept
+        (:mod:`glmspec.penalized`). Penalized fits report no standard errors, tests or
+        statsmodels check.
+    alpha : float
+        Penalty strength (>= 0).
+    l1_ratio : float, optional
+        Elastic-net mixing in [0, 1]; required for ``"elastic_net"``, 0 for ``"l2"``.
 
     Returns
     -------
@@ -159,6 +173,7 @@ def fit(
         exposure=_describe(exposure),
         theta=theta,
         var_power=var_power,
+        **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
     )
     if family_obj is None:
         res = fit_multinomial_design(design, spec)
@@ -194,6 +209,14 @@ def fit_design(design, family: Family, spec: ModelSpec):
         tol=spec.tol,
         column_names=design.column_names,
     )
+    if spec.penalty is not None:
+        if isinstance(family, NegativeBinomial) and family.theta is None:
+            raise SpecificationError("a penalized negative binomial fit needs a fixed theta=.")
+        mask = np.array([name != "Intercept" for name in design.column_names])
+        penalty = Penalty(spec.alpha, spec.l1_ratio, mask)
+        solve.pop("column_names")
+        record = fit_penalized(design.y, design.X, family, penalty, **solve)
+        return GLMResults(spec, design, family, record)
     if isinstance(family, NegativeBinomial):
         if family.theta is None:
             family, record, theta_fit = fit_negbin(design.y, design.X, family, **solve)
@@ -275,6 +298,35 @@ def _check_class_weights(design) -> None:
             f"class(es) {empty} of the response {design.response_name!r} have no rows with "
             "positive weight; drop them or give those rows weight."
         )
+
+
+PENALTIES = ("l2", "elastic_net")
+
+
+def _penalty_options(penalty, alpha, l1_ratio, multinomial: bool, cov_type: str) -> dict:
+    """Validated ``penalty``/``alpha``/``l1_ratio`` for :class:`ModelSpec`."""
+    if penalty is None:
+        if alpha or l1_ratio is not None:
+            raise SpecificationError("alpha and l1_ratio need penalty='l2' or 'elastic_net'.")
+        return {}
+    if penalty not in PENALTIES:
+        raise SpecificationError(
+            f"unknown penalty {penalty!r}; known: {', '.join(PENALTIES)}."
+            f"{suggest(str(penalty), PENALTIES)}"
+        )
+    if multinomial:
+        raise SpecificationError("penalties are not available for the multinomial family.")
+    if cov_type != "nonrobust":
+        raise SpecificationError("penalized fits have no standard errors: drop cov_type.")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
+        raise SpecificationError(f"alpha must be a number >= 0, got {alpha!r}.")
+    if penalty == "l2":
+        if l1_ratio not in (None, 0, 0.0):
+            raise SpecificationError("penalty='l2' has no l1_ratio; use 'elastic_net'.")
+        l1_ratio = 0.0
+    elif l1_ratio is None or not 0 <= l1_ratio <= 1:
+        raise SpecificationError(f"elastic_net needs l1_ratio in [0, 1], got {l1_ratio!r}.")
+    return {"penalty": penalty, "alpha": float(alpha), "l1_ratio": float(l1_ratio)}
 
 
 def check_multinomial_link(link: Any) -> None:

@@ -97,6 +97,11 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
         raise SpecificationError(
             f"compare() needs a glmspec fit (the result of glmspec.fit), not {type(res).__name__}."
         )
+    if getattr(res.spec, "penalty", None) is not None:
+        raise SpecificationError(
+            "statsmodels has no check for penalized fits with glmspec's objective; compare a "
+            "penalized fit with glum or scikit-learn (same objective) instead."
+        )
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
         raise SpecificationError(f"tol must be a number in (0, 1), got {tol!r}.")
     with warnings.catch_warnings():

@@ -44,6 +44,9 @@ class ModelSpec:
     exposure: Any = None
     theta: float | None = None
     var_power: float | None = None
+    penalty: str | None = None
+    alpha: float = 0.0
+    l1_ratio: float = 0.0
 
 
 class _Results:
@@ -339,6 +342,9 @@ class GLMResults(_Results):
 
     @cached_property
     def _cov(self) -> np.ndarray:
+        if self.spec.penalty is not None:
+            # penalized estimates are biased: no standard errors (as glum and scikit-learn)
+            return np.full((len(self.record.coef),) * 2, np.nan)
         if self.cov_type != "nonrobust":
             return _robust.robust_cov(self, self.cov_type, self.groups)
         return self.scale * self.record.factor.inverse()

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 import patsy
 
+from glmspec.api import PENALTIES
 from glmspec.api import fit as fit_model
 from glmspec.compare import compare
 from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
@@ -57,8 +58,18 @@ OPTION_KEYS = (
     "var_power",
     "cov_type",
     "groups",
+    "penalty",
+    "alpha",
+    "l1_ratio",
 )
-_OPTION_TYPES = {"max_iter": int, "tol": float, "theta": float, "var_power": float}
+_OPTION_TYPES = {
+    "max_iter": int,
+    "tol": float,
+    "theta": float,
+    "var_power": float,
+    "alpha": float,
+    "l1_ratio": float,
+}
 MODEL_KEYS = ("name", "formula", "data", *OPTION_KEYS)
 CHECK_KEYS = ("against", "tol")
 CHECK_AGAINST = ("statsmodels", "none")
@@ -92,6 +103,9 @@ class ModelEntry:
     var_power: float | None = None
     cov_type: str = "nonrobust"
     groups: str | None = None
+    penalty: str | None = None
+    alpha: float = 0.0
+    l1_ratio: float | None = None
 
 
 @dataclass
@@ -357,6 +371,12 @@ def _option_problem(key: str, value: Any) -> str | None:
             normalize_cov_type(value)
         except GLMSpecError:
             return _not_one_of("covariance type", value, COV_TYPES)
+    if key == "penalty" and value not in PENALTIES:
+        return _not_one_of("penalty", value, PENALTIES)
+    if key == "alpha" and not value >= 0:
+        return f"must be a number >= 0, got {value!r}."
+    if key == "l1_ratio" and not 0 <= value <= 1:
+        return f"must be a number in [0, 1], got {value!r}."
     if key == "missing" and value not in MISSING_POLICIES:
         return _not_one_of("missing-value policy", value, MISSING_POLICIES)
     if key == "max_iter" and value < 1:

@@ -176,6 +176,12 @@ def _warnings(res) -> list[str]:
         found.append(
             f"the solver did not converge ({res.record.message}); estimates are unreliable."
         )
+    penalty = getattr(res.spec, "penalty", None)
+    if penalty is not None:
+        found.append(
+            f"penalized fit ({penalty}, alpha={res.spec.alpha:g}, l1_ratio={res.spec.l1_ratio:g}): "
+            "the estimates are shrunk, so standard errors, tests and intervals are not given."
+        )
     separation = getattr(res, "separation", None)
     if separation is not None:
         found.append(separation.describe())

@@ -281,7 +281,18 @@ def _conventions(res: Any) -> list[dict[str, str]]:
         )
     notes += _family_notes(res)
     cov_type = getattr(res, "cov_type", "nonrobust")
-    if cov_type == "nonrobust":
+    penalty = getattr(res.spec, "penalty", None)
+    if penalty is not None:
+        notes.append(
+            (
+                "penalty",
+                f"Penalized fit ({penalty}, alpha={res.spec.alpha:g}, l1_ratio="
+                f"{res.spec.l1_ratio:g}) of glum's and scikit-learn's objective deviance / "
+                "(2 sum w) + alpha (l1_ratio |b|_1 + (1 - l1_ratio)/2 |b|^2), intercept "
+                "unpenalized: standard errors, tests and intervals are not given.",
+            )
+        )
+    elif cov_type == "nonrobust":
         notes.append(
             ("covariance", "Model-based covariance: dispersion x inverse Fisher information.")
         )

@@ -55,6 +55,7 @@ from glmspec.family_base import (
     _check_counts,
     describe_allowed_links,
     link_allowed,
+    reject_negative,
 )
 from glmspec.links import Link
 from glmspec.negbin import NegativeBinomial
@@ -232,13 +233,7 @@ class QuasiPoisson(Poisson):
 
     def check_response(self, y, weights, column):
         Family.check_response(self, y, weights, column)
-        negative = np.flatnonzero(y < 0)
-        if negative.size:
-            raise ResponseError(
-                f"response {column!r} has {negative.size} negative value(s) (first: "
-                f"{y[negative[0]]:g} in row {negative[0]}); the quasipoisson family needs "
-                "values >= 0."
-            )
+        reject_negative(y, column, "the quasipoisson family needs values >= 0.")
 
 
 class QuasiBinomial(Binomial):

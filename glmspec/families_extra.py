@@ -28,7 +28,7 @@ import numpy as np
 from scipy import special
 
 from glmspec.errors import ResponseError, SpecificationError
-from glmspec.family_base import POWER, Family
+from glmspec.family_base import POWER, Family, reject_negative
 
 _R_DISPERSION = (
     "full log-likelihood, R's logLik: each row's log-density times its prior weight, at the "
@@ -195,10 +195,4 @@ class Tweedie(Family):
 
     def check_response(self, y, weights, column):
         super().check_response(y, weights, column)
-        negative = np.flatnonzero(y < 0)
-        if negative.size:
-            raise ResponseError(
-                f"response {column!r} has {negative.size} negative value(s) (first: "
-                f"{y[negative[0]]:g} in row {negative[0]}); the tweedie family with "
-                "1 < var_power < 2 needs values >= 0."
-            )
+        reject_negative(y, column, "the tweedie family with 1 < var_power < 2 needs values >= 0.")

@@ -176,13 +176,18 @@ def describe_allowed_links(family: Family | type[Family]) -> str:
     return text
 
 
-def _check_counts(y: np.ndarray, column: str, family: str) -> None:
+def reject_negative(y: np.ndarray, column: str, requirement: str) -> None:
+    """Raise :class:`ResponseError` naming ``column`` and the first negative value."""
     negative = np.flatnonzero(y < 0)
     if negative.size:
         raise ResponseError(
             f"response {column!r} has {negative.size} negative value(s) (first: "
-            f"{y[negative[0]]:g} in row {negative[0]}); the {family} family needs counts >= 0."
+            f"{y[negative[0]]:g} in row {negative[0]}); {requirement}"
         )
+
+
+def _check_counts(y: np.ndarray, column: str, family: str) -> None:
+    reject_negative(y, column, f"the {family} family needs counts >= 0.")
     fractional = int(np.count_nonzero(y != np.round(y)))
     if fractional:
         warnings.warn(

@@ -24,8 +24,8 @@ import warnings
 import numpy as np
 from scipy import special
 
-from glmspec.errors import ConvergenceWarning, ResponseError, SpecificationError
-from glmspec.family_base import Family
+from glmspec.errors import ConvergenceWarning, SpecificationError
+from glmspec.family_base import Family, reject_negative
 
 #: Largest theta reported: beyond it the data show no overdispersion (a Poisson model).
 THETA_MAX = 1e10
@@ -132,13 +132,7 @@ class NegativeBinomial(Family):
 
     def check_response(self, y, weights, column):
         super().check_response(y, weights, column)
-        negative = np.flatnonzero(y < 0)
-        if negative.size:
-            raise ResponseError(
-                f"response {column!r} has {negative.size} negative value(s) (first: "
-                f"{y[negative[0]]:g} in row {negative[0]}); the negative_binomial family "
-                "needs counts >= 0."
-            )
+        reject_negative(y, column, "the negative_binomial family needs counts >= 0.")
 
 
 def _log_pmf(y: np.ndarray, mu: np.ndarray, theta: float) -> np.ndarray:

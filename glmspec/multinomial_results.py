@@ -51,11 +51,7 @@ class MultinomialResults(_Results):
         record: MultinomialFitRecord,
         separation: Separation | None = None,
     ):
-        self.spec = spec
-        self.design = design
-        self.record = record
-        #: Separation of a class from the others (see glmspec.separation), else None.
-        self.separation = separation
+        super().__init__(spec, design, record, separation)
 
     def __repr__(self) -> str:
         return (

@@ -54,6 +54,15 @@ class _Results:
 
     spec: ModelSpec
     design: Design
+
+    def __init__(self, spec: ModelSpec, design: Design, record, separation=None) -> None:
+        self.spec = spec
+        self.design = design
+        #: The solver's frozen record (coefficients, means, information, history).
+        self.record = record
+        #: Complete or quasi-complete separation found by glmspec.separation, else None.
+        self.separation = separation
+
     #: Covariance behind params/bse/pvalues/conf_int: "nonrobust" (default), "HC0".."HC3" or
     #: "cluster" (see glmspec.robust); set by ``fit(cov_type=...)``.
     cov_type: str = "nonrobust"
@@ -255,12 +264,8 @@ class GLMResults(_Results):
         record: FitRecord,
         separation: Separation | None = None,
     ):
-        self.spec = spec
-        self.design = design
+        super().__init__(spec, design, record, separation)
         self.family = family
-        self.record = record
-        #: Complete or quasi-complete separation found in binomial data, else None.
-        self.separation = separation
 
     def __repr__(self) -> str:
         return (

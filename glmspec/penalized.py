@@ -28,9 +28,9 @@ from glmspec.linalg import factorize, gram_and_product
 from glmspec.solver import (
     MAX_HALVINGS,
     FitRecord,
+    InMemoryRows,
     Iteration,
     _evaluate,
-    _intercept_start,
     warn_not_converged,
     working_quantities,
 )
@@ -94,15 +94,15 @@ def fit_penalized(
         No valid starting point (an intercept-only start or zeros).
     """
     prior, weight_sum = prior_weights, float(np.sum(prior_weights))
-    start = _intercept_start(family, y, X, offset, prior)
+    start = InMemoryRows(y, X, family, prior, offset).intercept_start()
     if start is None:
         coef = np.zeros(X.shape[1])
         state = _evaluate(family, y, X, coef, offset, prior)
         if state is None:
             raise FitError("no valid starting point for the penalized fit (zeros are invalid).")
+        eta, mu, deviance = state
     else:
-        coef, state = start
-    eta, mu, deviance = state
+        coef, deviance, (eta, mu) = start.coef, start.deviance, start.rows
     objective = deviance + penalty.value(coef, weight_sum)
     history, converged, message = [], False, f"stopped after max_iter={max_iter} iterations"
     for iteration in range(1, max_iter + 1):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -140,6 +141,12 @@ def _evaluate(family, y, X, coef, offset, prior):
     with np.errstate(all="ignore"):
         eta = X @ coef + offset
         mu = family.link.inverse(eta)
+    state = evaluate_rows(family, y, eta, mu, prior)
+    return None if state is None else (eta, mu, state)
+
+
+def evaluate_rows(family, y, eta, mu, prior) -> float | None:
+    """Deviance of rows with linear predictor ``eta`` and mean ``mu``; None when invalid."""
     # rows with zero prior weight do not count, whatever their linear predictor (R drops them)
     used = slice(None) if prior.all() else prior > 0
     if not family.link.valid_eta(eta[used]):
@@ -148,28 +155,125 @@ def _evaluate(family, y, X, coef, offset, prior):
         if not family.valid_mu(mu[used]):
             return None
         deviance = family.deviance(y[used], mu[used], prior[used])
-    if not np.isfinite(deviance):
-        return None
-    return eta, mu, deviance
+    return float(deviance) if np.isfinite(deviance) else None
 
 
-def _line_search(family, y, X, coef, delta, offset, prior, deviance_old):
-    """Halve ``delta`` until the new point is valid and (if ``coef`` is given) not worse."""
-    base = np.zeros_like(delta) if coef is None else coef
+@dataclass(frozen=True, eq=False)
+class Point:
+    """The fit at one coefficient vector, as the IRLS loop sees it.
+
+    ``coef`` is None at the family's starting means (before the first step). ``rows`` is the
+    engine's own state at this point: ``(eta, mu)`` arrays in memory, partial sums for an
+    engine whose rows live elsewhere.
+    """
+
+    coef: np.ndarray | None
+    deviance: float
+    rows: Any = None
+
+
+class InMemoryRows:
+    """The IRLS loop's engine for rows held as arrays: every sum is computed directly.
+
+    An engine provides the loop with sums over rows and nothing else, so the same loop runs
+    on rows that live elsewhere (:mod:`glmspec.distributed` computes the same sums partition
+    by partition). Its methods:
+
+    * ``n_columns``;
+    * ``start()`` -- the :class:`Point` at the family's starting means;
+    * ``evaluate(coef)`` -- the :class:`Point` at ``coef``, None when the linear predictor or
+      mean leaves the valid range or the deviance is not finite;
+    * ``system(point, kind)`` -- ``(X' W X, X' v)`` with the expected (``"fisher"``) or
+      observed (``"observed"``) information's weights and the score ``v``, or (``"working"``)
+      the Fisher weights and ``v = W z`` for the working response ``z`` (first step);
+    * ``factorize(gram, point)`` -- a :class:`GramFactor` of the Fisher information, raising
+      :class:`~glmspec.errors.SingularDesignError` for an aliased design;
+    * ``noise(point, factor)`` -- see :func:`decrement_noise`;
+    * ``intercept_start()`` -- the intercept-only point, or None without an intercept column;
+    * ``row_arrays(point)`` -- ``(eta, mu, working_weights)`` for the record (None each when
+      the rows are not in memory).
+    """
+
+    def __init__(self, y, X, family, prior, offset, column_names=None) -> None:
+        self.y, self.X, self.family = y, X, family
+        self.prior, self.offset, self.column_names = prior, offset, column_names
+        self.n_columns = X.shape[1]
+        self._cached: tuple[Point, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def start(self) -> Point:
+        family, y, prior = self.family, self.y, self.prior
+        mu = family.starting_mu(y, prior)
+        eta = family.link.link(mu)
+        with np.errstate(all="ignore"):
+            deviance = family.deviance(y, mu, prior)
+        return Point(None, float(deviance), (eta, mu))
+
+    def evaluate(self, coef: np.ndarray) -> Point | None:
+        state = _evaluate(self.family, self.y, self.X, coef, self.offset, self.prior)
+        return None if state is None else Point(coef, state[2], state[:2])
+
+    def _working(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
+        # the loop asks for several sums at one point: compute its weights once
+        if self._cached is None or self._cached[0] is not point:
+            eta, mu = point.rows
+            self._cached = (point, working_quantities(self.family, self.y, mu, eta, self.prior))
+        return self._cached[1]
+
+    def system(self, point: Point, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        eta, mu = point.rows
+        weights, score = self._working(point)
+        if kind == "working":
+            working = eta - self.offset + score / np.where(weights > 0, weights, 1.0)
+            return gram_and_product(self.X, weights, weights * working)
+        if kind == "observed":
+            weights = observed_weights(self.family, self.y, mu, eta, weights, self.prior)
+        return gram_and_product(self.X, weights, score)
+
+    def factorize(self, gram: np.ndarray, point: Point) -> GramFactor:
+        factor = factor_gram(gram)
+        if factor is not None:
+            return factor
+        return factorize(self.X, self._working(point)[0], self.column_names, gram=gram)
+
+    def noise(self, point: Point, factor: GramFactor) -> float:
+        eta, mu = point.rows
+        parts = noise_parts(self.family, self.X, self.y, mu, eta, point.coef, self.prior)
+        return noise_from_parts([parts], factor)
+
+    def intercept_start(self) -> Point | None:
+        ones = constant_columns(self.X)
+        if not ones:
+            return None
+        coef = np.zeros(self.n_columns)
+        with np.errstate(all="ignore"):
+            coef[ones[0]] = self.family.link.link(np.average(self.y, weights=self.prior))
+        return self.evaluate(coef)
+
+    def row_arrays(self, point: Point):
+        eta, mu = point.rows
+        return eta, mu, self._working(point)[0]
+
+
+def _line_search(rows, point: Point, delta: np.ndarray) -> tuple[Point, int] | None:
+    """Halve ``delta`` until the new point is valid and (from a ``point`` with coefficients)
+    its deviance does not rise."""
+    base = np.zeros_like(delta) if point.coef is None else point.coef
     for halvings in range(MAX_HALVINGS + 1):
-        candidate = base + delta
-        state = _evaluate(family, y, X, candidate, offset, prior)
-        if state is not None:
-            rises = coef is not None and state[2] > deviance_old + 1e-12 * abs(deviance_old)
+        candidate = rows.evaluate(base + delta)
+        if candidate is not None:
+            deviance_old = point.deviance
+            rises = point.coef is not None and (
+                candidate.deviance > deviance_old + 1e-12 * abs(deviance_old)
+            )
             if not rises:
-                return candidate, state, halvings
-        if coef is None and state is None:
+                return candidate, halvings
+        if point.coef is None and candidate is None:
             break
         delta = 0.5 * delta
     return None
 
 
-def _newton_factor(family, y, X, mu, eta, fisher, prior, score, column_names):
+def _newton_factor(rows, family: Family, point: Point):
     """Factor of the observed information when positive definite, else of the expected one.
 
     Returns the factor, whether it is the observed information, and the gradient ``X' score``
@@ -178,13 +282,12 @@ def _newton_factor(family, y, X, mu, eta, fisher, prior, score, column_names):
     scoring converges only linearly.
     """
     if not family.is_canonical:
-        weights = observed_weights(family, y, mu, eta, fisher, prior)
-        gram, gradient = gram_and_product(X, weights, score)
+        gram, gradient = rows.system(point, "observed")
         observed = factor_gram(gram)
         if observed is not None:
             return observed, True, gradient
-    gram, gradient = gram_and_product(X, fisher, score)
-    return factorize(X, fisher, column_names, gram=gram), False, gradient
+    gram, gradient = rows.system(point, "fisher")
+    return rows.factorize(gram, point), False, gradient
 
 
 def warn_not_converged(
@@ -198,18 +301,6 @@ def warn_not_converged(
         ConvergenceWarning,
         stacklevel=3,
     )
-
-
-def _intercept_start(family, y, X, offset, prior):
-    """Intercept-only coefficients at the weighted mean response, if X has a column of ones."""
-    ones = constant_columns(X)
-    if not ones:
-        return None
-    coef = np.zeros(X.shape[1])
-    with np.errstate(all="ignore"):
-        coef[ones[0]] = family.link.link(np.average(y, weights=prior))
-    state = _evaluate(family, y, X, coef, offset, prior)
-    return None if state is None else (coef, state)
 
 
 def _converged(
@@ -235,15 +326,31 @@ def decrement_noise(family, X, y, mu, eta, coef, prior, factor: GramFactor) -> f
     designs (condition numbers of 1e8 and beyond) it exceeds the ``tol**2`` test, which
     rounding could then never pass.
     """
+    return noise_from_parts([noise_parts(family, X, y, mu, eta, coef, prior)], factor)
+
+
+def noise_parts(family, X, y, mu, eta, coef, prior) -> tuple[float, np.ndarray | None]:
+    """One block of rows' share of :func:`decrement_noise`: ``(top, (X * X)' (e / top)**2)``.
+
+    ``e`` is each row's score error and ``top`` its largest value (scaling keeps squares of
+    huge means, 1e174, from overflowing); blocks combine in :func:`noise_from_parts`.
+    """
     mu_eta = np.abs(family.link.mu_eta(eta))
     variance = family.variance(mu)
     eta_error = _EPS * (abs_matvec(X, np.abs(coef)) + np.abs(eta))
     row_error = prior * mu_eta / variance * (_EPS * (np.abs(y) + np.abs(mu)) + mu_eta * eta_error)
-    # scaled by the largest error so that squares of huge means (1e174) do not overflow
     top = float(np.max(row_error)) if row_error.size else 0.0
     if not np.isfinite(top) or top == 0.0:
+        return top, None
+    return top, squares_matvec(X, (row_error / top) ** 2)
+
+
+def noise_from_parts(parts: Sequence[tuple[float, np.ndarray | None]], factor) -> float:
+    """:func:`decrement_noise` from the blocks' :func:`noise_parts`."""
+    top = max((t for t, _ in parts), default=0.0)
+    if not np.isfinite(top) or top == 0.0:
         return 0.0 if top == 0.0 else float("inf")
-    gradient_variance = squares_matvec(X, (row_error / top) ** 2)
+    gradient_variance = sum((t / top) ** 2 * v for t, v in parts if v is not None)
     return 10.0 * top * (top * float(np.sum(gradient_variance * factor.inverse_diagonal())))
 
 
@@ -293,72 +400,81 @@ def fit_irls(
     FitError
         No valid coefficients could be found from the starting values.
     """
-    n, p = X.shape
+    n = X.shape[0]
     prior = np.ones(n) if prior_weights is None else np.asarray(prior_weights, dtype=float)
     offset = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
-    y = np.asarray(y, dtype=float)
+    rows = InMemoryRows(np.asarray(y, dtype=float), X, family, prior, offset, column_names)
+    return irls(rows, family, max_iter=max_iter, tol=tol, start=start)
 
-    coef: np.ndarray | None = None
+
+def irls(rows, family: Family, *, max_iter: int = 100, tol: float = 1e-8, start=None) -> FitRecord:
+    """The IRLS/Newton loop of :func:`fit_irls` over any row engine (see :class:`InMemoryRows`).
+
+    Parameters
+    ----------
+    rows : InMemoryRows or an engine with the same methods
+    family : Family
+    max_iter, tol, start
+        As :func:`fit_irls`.
+
+    Returns
+    -------
+    FitRecord
+        ``eta``, ``mu`` and ``working_weights`` are None when the engine keeps no rows in
+        memory.
+    """
     if start is not None:
-        coef = np.asarray(start, dtype=float)
-        state = _evaluate(family, y, X, coef, offset, prior)
-        if state is None:
+        point = rows.evaluate(np.asarray(start, dtype=float))
+        if point is None:
             raise FitError("the starting coefficients give an invalid linear predictor or mean.")
-        eta, mu, deviance = state
     else:
-        mu = family.starting_mu(y, prior)
-        eta = family.link.link(mu)
-        with np.errstate(all="ignore"):
-            deviance = family.deviance(y, mu, prior)
+        point = rows.start()
 
     history: list[Iteration] = []
     relative_change = np.inf
     converged = False
     message = f"stopped after max_iter={max_iter} iterations"
     factor = None
-    weights = None
     observed = stale = False
     for iteration in range(1, max_iter + 1):
-        weights, score = working_quantities(family, y, mu, eta, prior)
-        if coef is None:
-            factor = factorize(X, weights, column_names)
+        if point.coef is None:
             # First step from starting means: regress the working response, as glm.fit does.
-            working = eta - offset + score / np.where(weights > 0, weights, 1.0)
-            delta = factor.solve(X.T @ (weights * working))
+            gram, product = rows.system(point, "working")
+            factor = rows.factorize(gram, point)
+            delta = factor.solve(product)
             decrement = np.inf
         else:
-            factor, observed, gradient = _newton_factor(
-                family, y, X, mu, eta, weights, prior, score, column_names
-            )
+            factor, observed, gradient = _newton_factor(rows, family, point)
             delta = factor.solve(gradient)
             decrement = float(gradient @ delta)
             noise = 0.0
-            if relative_change < tol and decrement / (abs(deviance) + 0.1) >= tol * tol:
-                noise = decrement_noise(family, X, y, mu, eta, coef, prior, factor)
-            if _converged(relative_change, decrement, deviance, tol, noise):
+            if relative_change < tol and decrement / (abs(point.deviance) + 0.1) >= tol * tol:
+                noise = rows.noise(point, factor)
+            if _converged(relative_change, decrement, point.deviance, tol, noise):
                 converged = True
                 message = "converged"
-                final = _line_search(family, y, X, coef, delta, offset, prior, deviance)
+                final = _line_search(rows, point, delta)
                 if final is not None:
                     # The step moves the information by about sqrt(p * decrement / deviance)
                     # relative; refactor it at the returned coefficients when that exceeds 1e-8.
-                    stale = decrement * X.shape[1] > _STALE_DECREMENT * (abs(deviance) + 0.1)
-                    coef, (eta, mu, deviance), _ = final
+                    scale = abs(point.deviance) + 0.1
+                    stale = decrement * rows.n_columns > _STALE_DECREMENT * scale
+                    point = final[0]
                 break
-        step = _line_search(family, y, X, coef, delta, offset, prior, deviance)
-        if step is None and coef is None:
+        step = _line_search(rows, point, delta)
+        if step is None and point.coef is None:
             # R gives up here; instead walk from the intercept-only fit towards the first step.
-            fallback = _intercept_start(family, y, X, offset, prior)
+            fallback = rows.intercept_start()
             if fallback is not None:
-                coef, (eta, mu, deviance) = fallback
-                step = _line_search(family, y, X, coef, delta - coef, offset, prior, deviance)
+                point = fallback
+                step = _line_search(rows, point, delta - point.coef)
         if step is None:
-            if coef is None:
+            if point.coef is None:
                 raise FitError(
                     "no valid coefficients were found from the starting values (the linear "
                     f"predictor left the {family.link.name} link's domain); give start=."
                 )
-            if decrement <= decrement_noise(family, X, y, mu, eta, coef, prior, factor):
+            if decrement <= rows.noise(point, factor):
                 # the gradient is zero up to rounding: the step is noise, we are at the optimum
                 converged, message = True, "converged (the remaining step is rounding noise)"
             else:
@@ -367,25 +483,25 @@ def fit_irls(
                     "boundary of the valid region (a fitted mean at the edge of the family's range)"
                 )
             break
-        coef, (eta, mu, new_deviance), halvings = step
-        relative_change = abs(new_deviance - deviance) / (abs(new_deviance) + 0.1)
-        deviance = new_deviance
-        history.append(Iteration(iteration, deviance, relative_change, decrement, halvings))
+        new_point, halvings = step
+        relative_change = abs(new_point.deviance - point.deviance) / (abs(new_point.deviance) + 0.1)
+        point = new_point
+        history.append(Iteration(iteration, point.deviance, relative_change, decrement, halvings))
     else:
         iteration = max_iter
 
     if observed or stale:
         # Standard errors use the expected information at the returned coefficients, as R's
         # summary.glm and statsmodels.
-        weights, _ = working_quantities(family, y, mu, eta, prior)
-        factor = factorize(X, weights, column_names)
+        factor = rows.factorize(rows.system(point, "fisher")[0], point)
     if not converged:
         warn_not_converged("IRLS", iteration, message, history, tol)
+    eta, mu, weights = rows.row_arrays(point)
     return FitRecord(
-        coef=coef,
+        coef=point.coef,
         eta=eta,
         mu=mu,
-        deviance=float(deviance),
+        deviance=float(point.deviance),
         factor=factor,
         working_weights=weights,
         converged=converged,

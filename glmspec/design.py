@@ -27,7 +27,7 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec import catmatrix
+from glmspec import catmatrix, fastdesign
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -294,6 +294,9 @@ def _build_rhs(termlist, frame, eval_env, allow_coded: bool):
     coded = catmatrix.from_patsy(info, frame, _names_in) if allow_coded else None
     if coded is not None:
         return info, coded
+    matrix = fastdesign.build_matrix(info, frame)  # patsy's matrix, built with numpy
+    if matrix is not None:
+        return info, matrix
     (matrix,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
     return info, np.ascontiguousarray(matrix, dtype=float)
 
@@ -611,6 +614,9 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
         textual = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
         if textual or isinstance(col.dtype, pd.CategoricalDtype):
             used[refs[0]] = pd.Categorical(col, categories=list(fi.categories))
+    matrix = fastdesign.build_matrix(info, used, partial=False)
+    if matrix is not None:
+        return matrix
     try:
         (matrix,) = patsy.build_design_matrices([info], used, NA_action="raise")
     except patsy.PatsyError as exc:

@@ -138,6 +138,11 @@ class DesignPlan:
         n = len(frame)
         if out is None:
             out = np.empty((n, self.n_columns))
+        elif out.shape != (n, self.n_columns) or out.dtype != np.float64:
+            raise ValueError(
+                f"out has shape {out.shape} and type {out.dtype}; expected float64 of shape "
+                f"{(n, self.n_columns)}."
+            )
         step = max(256, _BLOCK_BYTES // (8 * max(self.n_columns, 1)))
         for begin in range(0, n, step):
             rows = slice(begin, min(begin + step, n))
@@ -306,6 +311,8 @@ def compile_plan(
         for sub in codings:
             indices, tables = [], []
             for factor in sub.factors:
+                if sources[factor].numeric != (factor not in sub.contrast_matrices):
+                    return None  # a coding this module does not know
                 if factor not in factor_index:
                     factor_index[factor] = len(factors)
                     factors.append(sources[factor])
@@ -354,6 +361,8 @@ def build_matrix(
         is not what the plan expects (see :meth:`DesignPlan.build`): the caller then uses
         patsy, which raises its own errors.
     """
+    if not isinstance(frame, pd.DataFrame):
+        return None
     plan = compile_plan(design_info, partial=partial, columns=set(frame.columns))
     if plan is None:
         return None

@@ -148,6 +148,26 @@ def fit(
     else:
         family_obj = get_family(family, link, theta=theta, var_power=var_power)
         _check_exposure_family(family_obj, exposure)
+    if is_dask_collection(data):
+        return _fit_dask(
+            formula,
+            data,
+            family_obj,
+            family_name,
+            link,
+            weights,
+            offset,
+            missing,
+            max_iter,
+            tol,
+            freq_weights,
+            exposure,
+            theta,
+            var_power,
+            cov_type,
+            groups,
+            penalty,
+        )
     design = build_design(
         formula,
         data,
@@ -181,6 +201,53 @@ def fit(
         res = fit_design(design, family_obj, spec)
     res.cov_type, res.groups = cov_type, labels
     return res
+
+
+def _fit_dask(
+    formula,
+    data,
+    family,
+    family_name,
+    link,
+    weights,
+    offset,
+    missing,
+    max_iter,
+    tol,
+    freq_weights,
+    exposure,
+    theta,
+    var_power,
+    cov_type,
+    groups,
+    penalty,
+):
+    """Hand a Dask DataFrame to :mod:`glmspec.distributed` (imported only then)."""
+    from glmspec.distributed.fit import check_dask_options, fit_dask
+
+    check_dask_options(
+        family, cov_type=cov_type, groups=groups, penalty=penalty, weights=weights, offset=offset
+    )
+    spec = ModelSpec(
+        formula=formula,
+        family=family_name,
+        link=family.link.name,
+        weights=weights,
+        offset=offset,
+        missing=missing,
+        max_iter=max_iter,
+        tol=tol,
+        freq_weights=freq_weights,
+        exposure=exposure,
+        theta=theta,
+        var_power=var_power,
+    )
+    return fit_dask(formula, data, family, spec)
+
+
+def is_dask_collection(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (checked without importing Dask)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "npartitions")
 
 
 def fit_design(design, family: Family, spec: ModelSpec):

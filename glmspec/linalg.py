@@ -24,6 +24,7 @@ from glmspec.errors import SingularDesignError
 
 _RCOND_MIN = 1e-8
 _RANK_TOL = 1e-11
+_GRAM_RANK_TOL = 1e-7
 # Blocks of about 4 MiB stay in cache between scaling and the BLAS product.
 _BLOCK_BYTES = 1 << 22
 
@@ -162,6 +163,43 @@ def factorize(
     """
     factor = factor_gram(weighted_gram(X, w) if gram is None else gram)
     return factor if factor is not None else _qr_factor(X, w, column_names)
+
+
+def factorize_gram(gram: np.ndarray, column_names: Sequence[str] | None = None) -> GramFactor:
+    """Factor ``X' W X`` from the matrix alone, for rows that are not in memory.
+
+    Cholesky when well conditioned (as :func:`factorize`); otherwise a pivoted Cholesky of
+    the equilibrated matrix finds the rank. A diagonal below ``1e-7`` (the square root of a
+    QR's ``1e-14`` on ``X`` itself, since the cross-product squares the condition number)
+    means aliased columns, named as :func:`factorize` names them; a full-rank but
+    ill-conditioned matrix keeps the plain Cholesky factor, which is less accurate than the
+    QR of the rows that :func:`factorize` would use.
+
+    Raises
+    ------
+    SingularDesignError
+        The information is rank deficient (or has a zero diagonal: a column that is zero
+        wherever the weights are positive).
+    """
+    factor = factor_gram(gram)
+    if factor is not None:
+        return factor
+    p = gram.shape[0]
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    safe = np.where(norms > 0, norms, 1.0)
+    scaled = gram / np.outer(safe, safe)
+    chol, piv, rank, _ = lapack.dpstrf(scaled, lower=0, tol=_GRAM_RANK_TOL**2)
+    pivot = piv - 1
+    r_piv = np.triu(chol)
+    if rank < p or np.any(norms == 0):
+        rank = min(rank, int(np.sum(norms > 0)))
+        raise SingularDesignError(_aliased_message(r_piv, pivot, rank, safe, norms, column_names))
+    chol, info = lapack.dpotrf(scaled, lower=0, clean=1)
+    if info != 0:
+        raise SingularDesignError(
+            _aliased_message(r_piv, pivot, rank - 1, safe, norms, column_names)
+        )
+    return GramFactor(chol * safe[None, :], "cholesky")
 
 
 def check_rank(X: np.ndarray, column_names: Sequence[str] | None = None) -> None:

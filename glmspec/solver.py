@@ -21,6 +21,7 @@ out, with the whole iteration history.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from glmspec.linalg import (
 MAX_HALVINGS = 30
 _EPS = np.finfo(float).eps
 _STALE_DECREMENT = 1e-16
+
+log = logging.getLogger("glmspec.solver")
 
 
 @dataclass(frozen=True)
@@ -487,6 +490,13 @@ def irls(rows, family: Family, *, max_iter: int = 100, tol: float = 1e-8, start=
         relative_change = abs(new_point.deviance - point.deviance) / (abs(new_point.deviance) + 0.1)
         point = new_point
         history.append(Iteration(iteration, point.deviance, relative_change, decrement, halvings))
+        log.info(
+            "IRLS iteration %d: deviance %.12g, relative change %.3g, halvings %d",
+            iteration,
+            point.deviance,
+            relative_change,
+            halvings,
+        )
     else:
         iteration = max_iter
 

@@ -1,0 +1,337 @@
+"""A formula's design over the partitions of a Dask DataFrame, built inside the workers.
+
+The client learns the design once: the columns the formula uses, every factor's levels
+(a reduction of each textual or ``C()`` column's distinct values over all partitions, so a
+level present in one partition only is still a column), and patsy's ``DesignInfo`` built from
+a small *template* frame whose categorical columns carry those complete levels. Each worker
+then turns its partition into a :class:`Block` of arrays -- the same response, design columns
+(many-level factors as integer codes), weights and offset as the in-memory
+:func:`glmspec.design.build_design` -- with that design.
+
+patsy cannot pickle a ``DesignInfo``, so what travels to the workers is a :class:`BlockPlan`
+(the formula, the template and the options); each worker process rebuilds the identical
+``DesignInfo`` from it once and caches it. Stateful transforms (``center``, ``standardize``,
+splines) learn their state from all rows at once and are refused: compute such columns
+first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+
+from glmspec import catmatrix
+from glmspec.design import (
+    _FORMULA_NAMESPACE,
+    _PASS_NA,
+    _binomial_response,
+    _build,
+    _categorical_levels,
+    _missing_rows,
+    _names_in,
+    _nonfinite_design_rows,
+    _parse,
+    _used_columns,
+)
+from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
+from glmspec.fastdesign import build_matrix
+
+_TEMPLATE_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Block:
+    """One partition's arrays, as :class:`glmspec.design.Design` holds them for all rows."""
+
+    y: np.ndarray
+    X: Any
+    prior: np.ndarray
+    offset: np.ndarray
+    freq: np.ndarray | None
+    trials: np.ndarray | None
+    n_dropped: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Prior weights times frequency weights: what the solver uses."""
+        return self.prior if self.freq is None else self.prior * self.freq
+
+
+@dataclass(frozen=True, eq=False)
+class BlockPlan:
+    """Everything a worker needs to turn a partition into a :class:`Block` (picklable)."""
+
+    formula: str
+    family: str
+    template: pd.DataFrame
+    levels: dict[str, tuple]
+    weights: str | None = None
+    offset: str | None = None
+    freq_weights: str | None = None
+    exposure: str | None = None
+    missing: str = "raise"
+    classes: tuple | None = None
+    intercept_only: bool = False
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __hash__(self) -> int:  # the token, so a worker's unpickled copy hits its cache
+        return hash(self.token)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BlockPlan) and other.token == self.token
+
+    def extra_columns(self) -> list[str]:
+        """The weights, offset, frequency weights and exposure columns given."""
+        named = (self.weights, self.offset, self.freq_weights, self.exposure)
+        return [c for c in named if c is not None]
+
+
+def worker_env() -> patsy.EvalEnvironment:
+    """The namespace formulas are evaluated in on the workers: ``np`` and ``cbind`` only."""
+    return patsy.EvalEnvironment([{}]).with_outer_namespace(_FORMULA_NAMESPACE)
+
+
+def with_levels(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFrame:
+    """A shallow copy with each column of ``levels`` a Categorical of exactly those levels."""
+    out = frame.copy(deep=False)
+    for name, values in levels.items():
+        out[name] = pd.Categorical(out[name], categories=list(values))
+    return out
+
+
+@lru_cache(maxsize=8)
+def _design_infos(plan: BlockPlan):
+    """patsy's design infos for ``plan``, rebuilt once per worker process (cached by token)."""
+    desc = _parse(plan.formula)
+    env = worker_env()
+    template = with_levels(plan.template, plan.levels)
+    rhs = desc.rhs_termlist if not plan.intercept_only else [patsy.INTERCEPT]
+    (rhs_info,) = patsy.design_matrix_builders(
+        [rhs], lambda: iter([template]), env, NA_action=_PASS_NA
+    )
+    lhs_info = None
+    if plan.family != "multinomial":
+        lhs_info = _build(desc.lhs_termlist, template, env).design_info
+    return desc, rhs_info, lhs_info
+
+
+def design_info(plan: BlockPlan) -> patsy.DesignInfo:
+    """The right-hand side's ``DesignInfo`` (identical on the client and every worker)."""
+    return _design_infos(plan)[1]
+
+
+def _column(frame: pd.DataFrame, name: str | None) -> np.ndarray | None:
+    return None if name is None else frame[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+def partition_problems(frame: pd.DataFrame, plan: BlockPlan) -> dict[str, int]:
+    """Counts of missing or infinite values per used column in one partition."""
+    columns = [c for c in plan.template.columns if c in frame.columns]
+    extras = {name: _column(frame, name) for name in plan.extra_columns()}
+    masks = _missing_rows(frame[columns], extras)
+    return {name: int(mask.sum()) for name, mask in masks.items()}
+
+
+def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
+    """Turn one partition into a :class:`Block` (runs inside a worker).
+
+    Raises
+    ------
+    MissingValueError, ResponseError, DataError
+        As :func:`glmspec.design.build_design` would for these rows; the caller adds the
+        partition number.
+    """
+    desc, rhs_info, lhs_info = _design_infos(plan)
+    columns = list(plan.template.columns)
+    extras = {name: _column(frame, name) for name in plan.extra_columns()}
+    keep = np.ones(len(frame), dtype=bool)
+    masks = _missing_rows(frame[columns], extras)
+    if masks:
+        if plan.missing == "raise":
+            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in masks.items())
+            raise MissingValueError(f"missing or infinite values ({detail})")
+        for mask in masks.values():
+            keep &= ~mask
+    used = with_levels(frame.loc[keep, columns], plan.levels)
+    X = _matrix(rhs_info, used, plan)
+    lhs = None if lhs_info is None else _lhs(lhs_info, used)
+    bad = _nonfinite_design_rows(X, rhs_info, lhs)
+    if bad:
+        if plan.missing == "raise":
+            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
+            raise MissingValueError(f"the formula produces missing or infinite values ({detail})")
+        good = ~np.logical_or.reduce(list(bad.values()))
+        keep[np.flatnonzero(keep)[~good]] = False
+        used = used.loc[good]
+        X = _matrix(rhs_info, used, plan)
+        lhs = None if lhs_info is None else _lhs(lhs_info, used)
+    kept = {name: None if values is None else values[keep] for name, values in extras.items()}
+    prior = np.ones(len(used)) if plan.weights is None else kept[plan.weights]
+    offset = np.zeros(len(used)) if plan.offset is None else kept[plan.offset]
+    if plan.exposure is not None:
+        exposure = kept[plan.exposure]
+        if np.any(exposure <= 0):
+            raise DataError(f"exposure column {plan.exposure!r} has values <= 0")
+        offset = offset + np.log(exposure)
+    freq = None if plan.freq_weights is None else kept[plan.freq_weights]
+    for name, values in (("weights", prior), ("freq_weights", freq)):
+        if values is not None and np.any(values < 0):
+            raise DataError(f"{name} must be non-negative; {int((values < 0).sum())} are negative")
+    trials = None
+    if plan.family == "multinomial":
+        y = _class_codes(used, desc, plan)
+    elif plan.family in ("binomial", "quasibinomial"):
+        y, trials, _ = _binomial_response(lhs, _response_name(desc))
+        prior = prior * trials
+    else:
+        y = np.asarray(lhs, dtype=float)[:, 0]
+    return Block(y, X, prior, offset, freq, trials, int((~keep).sum()))
+
+
+def _matrix(info, frame: pd.DataFrame, plan: BlockPlan):
+    if plan.family != "multinomial":
+        coded = catmatrix.from_patsy(info, frame, _names_in)
+        if coded is not None:
+            return coded
+    matrix = build_matrix(info, frame)
+    if matrix is None:
+        (matrix,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
+    return np.ascontiguousarray(matrix, dtype=float)
+
+
+def _lhs(info, frame: pd.DataFrame) -> patsy.DesignMatrix:
+    (lhs,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
+    return lhs
+
+
+def _response_name(desc: patsy.ModelDesc) -> str:
+    return " + ".join(t.name() for t in desc.lhs_termlist)
+
+
+def _class_codes(frame: pd.DataFrame, desc: patsy.ModelDesc, plan: BlockPlan) -> np.ndarray:
+    (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
+    values = worker_env().eval(factor.code, inner_namespace=frame)
+    codes = pd.Categorical(np.asarray(values), categories=list(plan.classes)).codes
+    return codes.astype(np.int64)
+
+
+def learn_plan(
+    formula: str,
+    ddf: Any,
+    family: str,
+    *,
+    weights: str | None,
+    offset: str | None,
+    freq_weights: str | None,
+    exposure: str | None,
+    missing: str,
+) -> BlockPlan:
+    """Learn the columns, factor levels and template of ``formula`` on ``ddf`` (one pass).
+
+    Raises
+    ------
+    FormulaError
+        A name that is neither a column nor in the formula namespace, or a stateful transform.
+    DataError
+        A weights/offset/exposure argument that is not a column name.
+    """
+    import dask
+
+    desc = _parse(formula)
+    if not desc.lhs_termlist:
+        raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
+    env = worker_env()
+    meta = ddf._meta
+    columns = _used_columns(desc, meta, formula, env)
+    _refuse_stateful(desc, env, formula)
+    for what, name in (
+        ("weights", weights),
+        ("offset", offset),
+        ("freq_weights", freq_weights),
+        ("exposure", exposure),
+    ):
+        if name is not None and (not isinstance(name, str) or name not in meta.columns):
+            raise DataError(f"with Dask data, {what} must name a column of the data, got {name!r}.")
+    level_columns = _level_columns(desc, meta, columns, family)
+    found = dask.compute(*[ddf[c].dropna().drop_duplicates() for c in level_columns])
+    levels = {}
+    for name, values in zip(level_columns, found, strict=True):
+        dtype = meta[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.known:
+            levels[name] = tuple(dtype.categories)
+        else:
+            levels[name] = tuple(pd.Categorical(np.asarray(values)).categories)
+    template = ddf[columns].head(_TEMPLATE_ROWS, npartitions=-1, compute=True)
+    if template.empty:
+        raise DataError("data has no rows.")
+    classes = None
+    if family == "multinomial":
+        (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
+        (response,) = [c for c in _names_in(factor.code) if c in columns]
+        classes = levels[response]
+        if len(classes) < 2:
+            raise ResponseError(f"multinomial response {response!r} has fewer than two classes.")
+    plan = BlockPlan(
+        formula=formula,
+        family=family,
+        template=template,
+        levels=levels,
+        weights=weights,
+        offset=offset,
+        freq_weights=freq_weights,
+        exposure=exposure,
+        missing=missing,
+        classes=classes,
+    )
+    try:
+        _design_infos(plan)
+    except patsy.PatsyError as exc:
+        raise FormulaError(f"cannot build the design for {formula!r}: {exc}") from exc
+    return plan
+
+
+def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:
+    """Used columns whose distinct values are levels: text, categorical, inside ``C()``,
+    and a multinomial response."""
+    inside_c = set()
+    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
+        for factor in term.factors:
+            if (
+                factor.code.startswith("C(")
+                or family == "multinomial"
+                and term in (desc.lhs_termlist)
+            ):
+                inside_c |= _names_in(factor.code)
+    out = []
+    for name in columns:
+        dtype = meta[name].dtype
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not isinstance(
+            dtype, pd.CategoricalDtype
+        )
+        if pd.api.types.is_bool_dtype(dtype):
+            continue  # patsy knows a boolean's two levels
+        if not numeric or name in inside_c:
+            out.append(name)
+    return out
+
+
+def _refuse_stateful(desc, env, formula: str) -> None:
+    for term in desc.rhs_termlist:
+        for factor in term.factors:
+            if factor.memorize_passes_needed({}, env) > 0:
+                raise FormulaError(
+                    f"{factor.name()!r} in {formula!r} is a stateful transform (it learns from "
+                    "all rows at once), which the Dask engine does not support; compute that "
+                    "column on the Dask DataFrame first."
+                )
+
+
+def categorical_levels(plan: BlockPlan) -> dict[str, tuple]:
+    """Each categorical factor's levels, as :attr:`glmspec.design.Design.factor_levels`."""
+    return _categorical_levels(design_info(plan))

@@ -1,0 +1,125 @@
+"""``glmspec.fit`` on a Dask DataFrame: learn the design, scan, run the shared IRLS loop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from glmspec.distributed.design import categorical_levels, design_info, learn_plan
+from glmspec.distributed.engine import (
+    DaskRows,
+    Partitions,
+    _check_response,
+    raise_partition_errors,
+    scan_block,
+)
+from glmspec.distributed.results import DaskGLMResults, PartitionedDesign
+from glmspec.errors import DataError, SpecificationError
+from glmspec.families import Family, NegativeBinomial
+from glmspec.results import ModelSpec
+from glmspec.solver import irls
+
+log = logging.getLogger("glmspec.distributed")
+
+
+def check_dask_options(
+    family: Family | None, *, cov_type: str, groups: Any, penalty: Any, weights, offset
+) -> None:
+    """Refuse, with the reason, what the Dask engine does not do."""
+    if family is None:
+        raise SpecificationError(
+            "the multinomial family is not yet available on Dask data; fit it in memory."
+        )
+    if isinstance(family, NegativeBinomial) and family.theta is None:
+        raise SpecificationError(
+            "on Dask data the negative binomial needs a fixed theta= (estimate theta by "
+            "maximum likelihood on a sample in memory, then pass it)."
+        )
+    if cov_type != "nonrobust" or groups is not None:
+        raise SpecificationError(
+            f"cov_type={cov_type!r} is not available on Dask data; only 'nonrobust'."
+        )
+    if penalty is not None:
+        raise SpecificationError("penalized fits are not available on Dask data.")
+
+
+def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLMResults:
+    """Fit ``formula`` on the Dask DataFrame ``ddf``: the same loop as in memory, with every
+    sum over rows computed partition by partition on the workers.
+
+    Parameters
+    ----------
+    formula : str
+    ddf : dask.dataframe.DataFrame
+        Not modified, and never collected to the client.
+    family : Family
+        With its link.
+    spec : ModelSpec
+        Options; weights, offset, freq_weights and exposure must be column names.
+
+    Returns
+    -------
+    DaskGLMResults
+
+    Raises
+    ------
+    glmspec.errors.GLMSpecError
+        As the in-memory fit; problems found in the data name the partitions they are in.
+    """
+    plan = learn_plan(
+        formula,
+        ddf,
+        spec.family,
+        weights=spec.weights,
+        offset=spec.offset,
+        freq_weights=spec.freq_weights,
+        exposure=spec.exposure,
+        missing=spec.missing,
+    )
+    partitions = Partitions(ddf, plan)
+    response = " + ".join(t.name() for t in _lhs_terms(formula))
+    scan = partitions.map_reduce(scan_block, _check_response(family), response, skip_empty=False)
+    raise_partition_errors(scan)
+    if scan.get("rows", 0) == 0:
+        raise DataError("no rows are left to fit (every row has a missing value).")
+    if not scan["weight_sum"] > 0:
+        raise DataError("all weights are zero.")
+    info = design_info(plan)
+    design = PartitionedDesign(
+        plan=plan,
+        column_names=tuple(info.column_names),
+        response_name=response,
+        n_dropped=scan["n_dropped"],
+        n_rows=scan["rows"],
+        nobs=scan["nobs"],
+        weight_sum=scan["weight_sum"],
+        weighted_mean=scan["weighted_y"] / scan["weight_sum"],
+        offset_nonzero=scan["offset_nonzero"],
+        factor_levels=categorical_levels(plan),
+        weights_given=spec.weights is not None,
+        offset_given=spec.offset is not None,
+        freq_weights=spec.freq_weights,
+        exposure=spec.exposure,
+    )
+    rows = DaskRows(partitions, family, design.column_names, design.weighted_mean)
+    log.info(
+        "fitting %s (%s) on %d partitions, %d rows",
+        formula,
+        family.name,
+        ddf.npartitions,
+        design.n_rows,
+    )
+    record = irls(rows, family, max_iter=spec.max_iter, tol=spec.tol)
+    log.info(
+        "%s after %d iterations, %d passes over the data",
+        record.message,
+        record.n_iter,
+        rows.passes,
+    )
+    return DaskGLMResults(spec, design, family, record, ddf, partitions)
+
+
+def _lhs_terms(formula: str):
+    from glmspec.design import _parse
+
+    return _parse(formula).lhs_termlist

@@ -1,0 +1,277 @@
+"""Results of a fit on Dask data: :class:`~glmspec.results.GLMResults` with sums from the workers.
+
+Coefficients, covariance, tests and intervals are the in-memory code (they need only the
+``p x p`` information). What needs every row -- the Pearson chi-square, the log-likelihood,
+the null deviance -- is one more reduction each, computed on first access. Per-row results
+(fitted values, residuals, predictions for Dask new data) are lazy Dask Series, computed in the
+workers from the partitions. Influence measures, robust covariances and the sequential anova
+refit or keep every row in memory and are not offered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from glmspec.design import predict_matrix
+from glmspec.distributed.design import BlockPlan, build_block, design_info, worker_env
+from glmspec.distributed.engine import (
+    DaskRows,
+    Partitions,
+    loglik_block,
+    statistics_block,
+)
+from glmspec.errors import SpecificationError
+from glmspec.results import GLMResults
+from glmspec.solver import irls
+
+
+@dataclass(frozen=True)
+class PartitionedDesign:
+    """What :class:`~glmspec.design.Design` describes, for rows that stay in the partitions."""
+
+    plan: BlockPlan
+    column_names: tuple[str, ...]
+    response_name: str
+    n_dropped: int
+    n_rows: int
+    nobs: float
+    weight_sum: float
+    weighted_mean: float
+    offset_nonzero: bool
+    factor_levels: dict
+    classes: tuple | None = None
+    weights_given: bool = False
+    offset_given: bool = False
+    freq_weights: Any = None
+    exposure: Any = None
+    trials: Any = None
+
+    @property
+    def design_info(self):
+        """patsy's DesignInfo of the right-hand side (for :func:`predict_matrix`)."""
+        return design_info(self.plan)
+
+    @property
+    def has_intercept(self) -> bool:
+        """Whether the design contains patsy's intercept column."""
+        return "Intercept" in self.column_names
+
+
+def _not_offered(what: str) -> SpecificationError:
+    return SpecificationError(
+        f"{what} needs every row in memory and is not offered for a fit on Dask data; fit a "
+        "sample in memory (ddf.sample(...).compute()) for it."
+    )
+
+
+class DaskGLMResults(GLMResults):
+    """:class:`~glmspec.results.GLMResults` of a fit whose rows live in Dask partitions."""
+
+    def __init__(self, spec, design, family, record, ddf, partitions: Partitions):
+        super().__init__(spec, design, family, record)
+        self.data = ddf
+        self._partitions = partitions
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("<GLMResults", "<DaskGLMResults")
+
+    @property
+    def engine(self) -> str:
+        """``"dask"``: where the rows were summed."""
+        return "dask"
+
+    @cached_property
+    def nobs(self) -> int | float:
+        """Rows with positive prior weight (sum of frequency weights when given)."""
+        total = self.design.nobs
+        return int(total) if float(total).is_integer() else total
+
+    def _sums(self, func, *args) -> dict:
+        return self._partitions.map_reduce(func, *args)
+
+    @cached_property
+    def pearson_chi2(self) -> float:
+        """Pearson chi-square statistic (one reduction)."""
+        return self._sums(statistics_block, self.family, self.record.coef, None)["pearson"]
+
+    @cached_property
+    def llf(self) -> float:
+        """Full log-likelihood as R's ``logLik`` (one reduction); see ``GLMResults.llf``."""
+        return self._loglik_at(self.record.coef, None, self.deviance)
+
+    def _loglik_at(self, coef, mu_const, deviance: float) -> float:
+        scale = self.family.loglik_scale(
+            deviance, self.nobs, self.scale, weight_sum=self.design.weight_sum
+        )
+        return self._sums(loglik_block, self.family, coef, mu_const, scale)["llf"]
+
+    @cached_property
+    def _null(self) -> tuple[np.ndarray | None, float | None, float]:
+        """Coefficient of the intercept-only model (or None) and its constant mean, and its
+        deviance; an intercept with an offset is a fit of its own, on the workers."""
+        d = self.design
+        if not d.has_intercept:
+            deviance = self._sums(statistics_block, self.family, None, None)["deviance"]
+            return None, None, deviance
+        if not d.offset_nonzero:
+            mean = d.weighted_mean
+            deviance = self._sums(statistics_block, self.family, None, mean)["deviance"]
+            return None, mean, deviance
+        plan = _intercept_plan(d.plan)
+        partitions = Partitions(self.data, plan)
+        rows = DaskRows(partitions, self.family, ("Intercept",), d.weighted_mean)
+        record = irls(rows, self.family, max_iter=self.spec.max_iter, tol=self.spec.tol)
+        self._null_partitions = partitions
+        return record.coef, None, record.deviance
+
+    @cached_property
+    def null_deviance(self) -> float:
+        """Deviance of the intercept-only model (with the offset), as R's ``null.deviance``."""
+        return float(self._null[2])
+
+    @cached_property
+    def llnull(self) -> float:
+        """Log-likelihood of the intercept-only model."""
+        coef, mean, deviance = self._null
+        scale = self.family.loglik_scale(
+            deviance, self.nobs, self.scale, weight_sum=self.design.weight_sum
+        )
+        partitions = getattr(self, "_null_partitions", self._partitions)
+        return partitions.map_reduce(loglik_block, self.family, coef, mean, scale)["llf"]
+
+    def _rows(self, which: str) -> Any:
+        """A lazy Dask Series of one per-row quantity over the fitted rows."""
+        meta = pd.Series(dtype=float, name=which)
+        return self.data.map_partitions(
+            _row_values, self.design.plan, self.family, self.record.coef, which, meta=meta
+        )
+
+    @cached_property
+    def fittedvalues(self):
+        """Fitted means, a lazy Dask Series (rows dropped for missing values are left out)."""
+        return self._rows("fittedvalues")
+
+    @cached_property
+    def linear_predictor(self):
+        """Fitted linear predictor (offset included), a lazy Dask Series."""
+        return self._rows("linear_predictor")
+
+    @cached_property
+    def resid_response(self):
+        """``y - mu``, a lazy Dask Series."""
+        return self._rows("resid_response")
+
+    @cached_property
+    def resid_pearson(self):
+        """``(y - mu) sqrt(w / V(mu))``, a lazy Dask Series."""
+        return self._rows("resid_pearson")
+
+    @cached_property
+    def resid_deviance(self):
+        """``sign(y - mu) sqrt(w d(y, mu))``, a lazy Dask Series."""
+        return self._rows("resid_deviance")
+
+    @cached_property
+    def resid_working(self):
+        """``(y - mu) / mu_eta(eta)``, a lazy Dask Series."""
+        return self._rows("resid_working")
+
+    @cached_property
+    def resid_anscombe(self):
+        raise _not_offered("resid_anscombe")
+
+    def get_influence(self, observed: bool = True):
+        """Not offered: influence measures need every row's leverage in memory."""
+        raise _not_offered("get_influence()")
+
+    def anova(self, test: str | None = None):
+        """Not offered: the sequential anova refits nested designs in memory."""
+        raise _not_offered("res.anova()")
+
+    def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
+        """Not offered: sandwich covariances are not computed on Dask data."""
+        raise _not_offered("get_robustcov_results()")
+
+    def predict(
+        self, newdata: Any = None, which: str = "mean", offset: Any = None, exposure: Any = None
+    ):
+        """As :meth:`GLMResults.predict`; Dask ``newdata`` gives a lazy Dask Series."""
+        if newdata is None:
+            if which not in ("mean", "linear"):
+                raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
+            return self.fittedvalues if which == "mean" else self.linear_predictor
+        if hasattr(newdata, "map_partitions"):
+            if offset is not None or exposure is not None:
+                raise SpecificationError(
+                    "with Dask new data, give the offset and exposure as columns of it."
+                )
+            meta = pd.Series(dtype=float, name="predicted_" + which)
+            return newdata.map_partitions(_predict_partition, self, which, meta=meta)
+        return super().predict(newdata, which, offset, exposure)
+
+    def __getstate__(self):
+        # shipped to workers by predict(): they need the coefficients and design, not the data
+        state = self.__dict__.copy()
+        for key in ("data", "_partitions", "_null_partitions"):
+            state.pop(key, None)
+        return state
+
+
+def _predict_partition(frame: pd.DataFrame, res: DaskGLMResults, which: str) -> pd.Series:
+    if frame.empty:
+        return pd.Series(dtype=float, name="predicted_" + which)
+    return GLMResults.predict(res, frame, which)
+
+
+def _row_values(frame: pd.DataFrame, plan: BlockPlan, family, coef, which: str) -> pd.Series:
+    """One per-row quantity of a partition, indexed by the rows kept."""
+    block = build_block(frame, plan)
+    index = _kept_index(frame, plan, block)
+    with np.errstate(all="ignore"):
+        eta = block.X @ coef + block.offset
+        mu = family.link.inverse(eta)
+        y, w = block.y, block.weights
+        if which == "fittedvalues":
+            values = mu
+        elif which == "linear_predictor":
+            values = eta
+        elif which == "resid_response":
+            values = y - mu
+        elif which == "resid_pearson":
+            values = (y - mu) * np.sqrt(w / family.variance(mu))
+        elif which == "resid_deviance":
+            unit = np.clip(family.unit_deviance(y, mu), 0.0, None)
+            values = np.sign(y - mu) * np.sqrt(w * unit)
+        else:
+            values = (y - mu) / family.link.mu_eta(eta)
+    return pd.Series(values, index=index, name=which)
+
+
+def _kept_index(frame: pd.DataFrame, plan: BlockPlan, block) -> pd.Index:
+    if block.n_dropped == 0:
+        return frame.index
+    from glmspec.design import _missing_rows
+
+    columns = list(plan.template.columns)
+    extras = {c: frame[c].to_numpy(dtype=float, na_value=np.nan) for c in plan.extra_columns()}
+    masks = _missing_rows(frame[columns], extras)
+    keep = ~np.logical_or.reduce(list(masks.values())) if masks else np.ones(len(frame), bool)
+    index = frame.index[keep]
+    if len(index) != len(block.y):  # rows the formula itself made missing: positions only
+        return pd.RangeIndex(len(block.y))
+    return index
+
+
+def _intercept_plan(plan: BlockPlan) -> BlockPlan:
+    from dataclasses import replace
+    from uuid import uuid4
+
+    return replace(plan, intercept_only=True, token=uuid4().hex)
+
+
+__all__ = ["DaskGLMResults", "PartitionedDesign", "predict_matrix", "worker_env"]

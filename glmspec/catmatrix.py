@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from glmspec.fastdesign import build_matrix
 from glmspec.linalg import abs_matvec, squares_matvec, weighted_gram
 
 
@@ -188,9 +189,11 @@ def from_patsy(
     names = info.column_names
     if dense_terms:
         dense_info = info.subset(dense_terms)
-        (dense,) = patsy.build_design_matrices(
-            [dense_info], frame, NA_action=patsy.NAAction(NA_types=[])
-        )
+        dense = build_matrix(dense_info, frame)  # patsy's columns, built with numpy
+        if dense is None:
+            (dense,) = patsy.build_design_matrices(
+                [dense_info], frame, NA_action=patsy.NAAction(NA_types=[])
+            )
         dense_columns = [names.index(c) for c in dense_info.column_names]
     else:
         dense, dense_columns = np.zeros((len(frame), 0)), []

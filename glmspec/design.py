@@ -251,6 +251,8 @@ def _nonfinite_design_rows(X, info, lhs) -> dict[str, np.ndarray]:
     """Masks of rows with NaN/inf per design column (response included)."""
     found = {}
     dense = X.dense if hasattr(X, "dense") else X
+    if np.isfinite(dense).all() and (lhs is None or np.isfinite(np.asarray(lhs)).all()):
+        return found  # the usual case, in one pass over the matrix
     names = (
         [info.column_names[j] for j in X.dense_columns]
         if hasattr(X, "dense")

@@ -55,13 +55,17 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"({small.family.name}/{small.family.link.name} vs "
             f"{big.family.name}/{big.family.link.name}); they cannot be compared."
         )
-    same_rows = (
-        a.y.shape == b.y.shape
-        and np.array_equal(a.y, b.y)
-        and np.array_equal(a.prior_weights, b.prior_weights)
-        and np.array_equal(a.offset, b.offset)
-        and _same_optional(getattr(a, "freq_weights", None), getattr(b, "freq_weights", None))
-    )
+    dask = [getattr(r, "engine", None) == "dask" for r in (small, big)]
+    if any(dask):
+        same_rows = all(dask) and _same_dask_rows(small, big)
+    else:
+        same_rows = (
+            a.y.shape == b.y.shape
+            and np.array_equal(a.y, b.y)
+            and np.array_equal(a.prior_weights, b.prior_weights)
+            and np.array_equal(a.offset, b.offset)
+            and _same_optional(getattr(a, "freq_weights", None), getattr(b, "freq_weights", None))
+        )
     if not same_rows:
         raise ModelComparisonError(
             f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights, "
@@ -71,6 +75,9 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
         raise ModelComparisonError(
             f"{names[0]} has more parameters than {names[1]}; give the smaller model first."
         )
+    if any(dask):
+        # the rows stay on the workers: the spans are compared on the same sampled rows
+        a, b = small.sample_results().design, big.sample_results().design
     small_x, big_x = np.asarray(a.X), np.asarray(b.X)
     coef, *_ = np.linalg.lstsq(big_x, small_x, rcond=None)
     residual = np.linalg.norm(small_x - big_x @ coef, axis=0)
@@ -83,6 +90,19 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"{names[0]} is not nested in {names[1]}: column(s) {outside} are not in the span "
             f"of {names[1]}'s design."
         )
+
+
+def _same_dask_rows(small, big) -> bool:
+    """Two Dask fits of the same Dask DataFrame with the same response, weights, offset and
+    rows kept."""
+    a, b = small.design, big.design
+    options = ("weights", "offset", "freq_weights", "exposure", "missing")
+    return (
+        small.data is big.data
+        and a.response_name == b.response_name
+        and all(getattr(small.spec, k) == getattr(big.spec, k) for k in options)
+        and (a.n_rows, a.n_dropped) == (b.n_rows, b.n_dropped)
+    )
 
 
 def _same_optional(a, b) -> bool:

@@ -8,6 +8,7 @@ errors, which print one clear line (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -54,18 +55,37 @@ class _Progress:
 
     def __init__(self) -> None:
         self.active = sys.stderr.isatty()
+        self.line = ""
 
     def __call__(self, i: int, n: int, name: str) -> None:
         if self.active:
             filled = int(20 * (i - 1) / max(n, 1))
             bar = "#" * filled + "." * (20 - filled)
-            sys.stderr.write(f"\r[{bar}] {i}/{n} fitting {name:<30.30}")
+            self.line = f"[{bar}] {i}/{n} fitting {name:<30.30}"
+            sys.stderr.write("\r" + " " * 100 + "\r" + self.line)
+            sys.stderr.flush()
+
+    def iteration(self, message: str) -> None:
+        """Show the solver's latest iteration (deviance, change) after the bar."""
+        if self.active:
+            sys.stderr.write(f"\r{self.line} {message:<60.60}")
             sys.stderr.flush()
 
     def done(self) -> None:
         if self.active:
-            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.write("\r" + " " * 100 + "\r")
             sys.stderr.flush()
+
+
+class _IterationHandler(logging.Handler):
+    """Sends the solver's per-iteration log lines to the progress line."""
+
+    def __init__(self, progress: _Progress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.iteration(record.getMessage())
 
 
 def _exit_status(fitted: list[FittedModel]) -> int:
@@ -100,7 +120,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     formats = tuple(f.strip() for f in args.format.split(",")) if args.format else None
     progress = _Progress()
-    fitted = spec.fit(progress=progress, check=False if args.no_check else None)
+    # each solver iteration (a pass over the data on Dask) shows on the progress line
+    handler = _IterationHandler(progress)
+    solver_log = logging.getLogger("glmspec.solver")
+    solver_log.addHandler(handler)
+    solver_log.setLevel(logging.INFO)
+    try:
+        fitted = spec.fit(progress=progress, check=False if args.no_check else None)
+    finally:
+        solver_log.removeHandler(handler)
     progress.done()
     return _finish(spec, fitted, Path(args.out) if args.out else None, formats)
 

@@ -104,6 +104,16 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
         )
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
         raise SpecificationError(f"tol must be a number in (0, 1), got {tol!r}.")
+    if getattr(res, "engine", None) == "dask":
+        # statsmodels needs the rows in memory: check the solver on a random sample
+        sample = res.sample_fit()
+        notes.append(
+            f"Fitted on Dask data ({res.nobs} rows): this check compares glmspec's in-memory "
+            f"fit of a random sample of {sample.nobs} rows (seed 0) with statsmodels' fit of "
+            "the same rows. The Dask engine's sums equal the in-memory fit's to 1e-10 "
+            "(tests/test_distributed.py)."
+        )
+        res = sample
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if res.model_kind == "multinomial":

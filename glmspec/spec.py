@@ -2,7 +2,11 @@
 
 A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file stem),
 ``data`` (CSV or Parquet; a relative path is relative to the spec file's folder),
-``[defaults]`` (fit() options a model leaves out), one ``[[model]]`` table per model (``name``
+``engine`` ("pandas", the default, or "dask": ``data`` may then be a Parquet/CSV glob or
+folder, read lazily and fitted partition by partition on a ``dask.distributed`` cluster),
+``scheduler`` (with "dask": the address of a running scheduler, ``"tcp://host:8786"``;
+default: a local cluster sized to this machine), ``[defaults]`` (fit() options a model leaves
+out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
 (negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
@@ -15,6 +19,7 @@ message names the file, the model, the key and the allowed values. Each data fil
 
 from __future__ import annotations
 
+import glob
 import re
 import tomllib
 import warnings
@@ -43,7 +48,8 @@ from glmspec.families import (
 from glmspec.links import LINKS, get_link
 from glmspec.robust import COV_TYPES, normalize_cov_type
 
-TOP_KEYS = ("title", "data", "defaults", "model", "check", "report")
+TOP_KEYS = ("title", "data", "engine", "scheduler", "defaults", "model", "check", "report")
+ENGINES = ("pandas", "dask")
 OPTION_KEYS = (
     "family",
     "link",
@@ -161,9 +167,12 @@ class Spec:
     check_tol: float = 1e-6
     report_formats: tuple[str, ...] = ("html", "markdown")
     report_dir: Path = Path("reports")
+    engine: str = "pandas"
+    scheduler: str | None = None
     _frames: dict[Path, pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _dask: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def stem(self) -> str:
@@ -246,6 +255,8 @@ class Spec:
             In the spec's order.
         """
         do_check = self.check_against == "statsmodels" and check is not False
+        if self.engine == "dask":
+            self.dask_client()
         wanted = None if only is None else set(only)
         entries = [m for m in self.models if wanted is None or m.name in wanted]
         fitted = []
@@ -255,6 +266,21 @@ class Spec:
             fitted.append(self._fit_one(entry, do_check))
         return fitted
 
+    def dask_client(self):
+        """The ``dask.distributed`` client of ``engine = "dask"``, started on first use and
+        kept for the spec's life: connected to ``scheduler``, else a local cluster sized to
+        this machine."""
+        if "client" not in self._dask:
+            from distributed import Client, LocalCluster
+
+            if self.scheduler is not None:
+                self._dask["client"] = Client(self.scheduler)
+            else:
+                cluster = LocalCluster(dashboard_address=None)
+                self._dask["cluster"] = cluster
+                self._dask["client"] = Client(cluster)
+        return self._dask["client"]
+
     def _fit_one(self, entry: ModelEntry, do_check: bool) -> FittedModel:
         out = FittedModel(entry)
         try:
@@ -262,7 +288,8 @@ class Spec:
         except GLMSpecError as exc:
             out.error = _one_line(exc)
             return out
-        out.data_rows = int(frame.shape[0])
+        if self.engine == "pandas":
+            out.data_rows = int(frame.shape[0])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             options = {key: getattr(entry, key) for key in OPTION_KEYS}
@@ -270,6 +297,8 @@ class Spec:
                 out.results = fit_model(entry.formula, frame, **options)
             except GLMSpecError as exc:
                 out.error = _one_line(exc)
+        if self.engine == "dask" and out.results is not None:
+            out.data_rows = out.results.design.n_rows + out.results.design.n_dropped
         for w in caught:
             text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
             if text not in out.warnings:
@@ -336,6 +365,28 @@ def _read_table(path: Path) -> tuple[pd.DataFrame | None, str | None]:
     return frame, None
 
 
+def _read_dask(path: Path) -> tuple[Any, str | None]:
+    """A lazy Dask DataFrame of a Parquet/CSV file, folder or glob (``visits/*.parquet``),
+    or None and why it cannot be used. Only the files' metadata is read here."""
+    import dask.dataframe as dd
+
+    pattern = str(path / "*.parquet") if path.is_dir() else str(path)
+    files = sorted(glob.glob(pattern))
+    if not files:
+        return None, f"no data file matches {pattern!r}."
+    suffixes = {Path(f).suffix.lower() for f in files}
+    if len(suffixes) > 1 or not suffixes <= set(DATA_SUFFIXES):
+        return None, (
+            f"data {pattern!r} matches files with extension(s) {sorted(suffixes)}; give "
+            f"Parquet or CSV files of one kind ({', '.join(DATA_SUFFIXES)})."
+        )
+    try:
+        reader = dd.read_csv if suffixes == {".csv"} else dd.read_parquet
+        return reader(files), None
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
+        return None, f"data {pattern!r} cannot be read: {_one_line(exc)}"
+
+
 _TYPE_NAMES = {
     str: "a string",
     int: "an integer",
@@ -399,6 +450,7 @@ class _Builder:
         self.frames: dict[Path, pd.DataFrame | None] = {}  # resolved path -> data or None
         self.names: dict[str, int] = {}  # model name -> index of its first use
         self.has_data = False  # a top-level 'data' key was given (valid or not)
+        self.engine: Any = "pandas"
         self.bad_family = False  # [defaults] gave a family that does not exist
 
     def problem(self, where: str, key: str, message: str) -> None:
@@ -429,6 +481,15 @@ class _Builder:
         title = top.get("title", "spec" if stem.startswith("<") or not stem else stem)
         if not self.typed(title, str, "top level", "title") or not title.strip():
             title = "spec"
+        self.engine = top.get("engine", "pandas")
+        if self.typed(self.engine, str, "top level", "engine") and self.engine not in ENGINES:
+            self.problem("top level", "engine", _not_one_of("engine", self.engine, ENGINES))
+        scheduler = top.get("scheduler")
+        if scheduler is not None and self.typed(scheduler, str, "top level", "scheduler"):
+            if self.engine != "dask":
+                self.problem("top level", "scheduler", 'is used only with engine = "dask".')
+        if self.engine == "dask":
+            self.dask_problem()
         self.has_data = "data" in top
         data = self.data_file(top["data"], "top level") if self.has_data else None
         defaults = self.options(self.keys(top.get("defaults", {}), OPTION_KEYS, "[defaults]"))
@@ -470,6 +531,8 @@ class _Builder:
             check_tol=float(tol),
             report_formats=tuple(dict.fromkeys(formats)),
             report_dir=Path(folder).expanduser(),
+            engine=self.engine,
+            scheduler=scheduler,
         )
         spec._frames.update({p: f for p, f in self.frames.items() if f is not None})
         return spec
@@ -481,10 +544,22 @@ class _Builder:
             return None
         resolved = (self.base_dir / Path(value).expanduser()).resolve()
         if resolved not in self.frames:
-            self.frames[resolved], problem = _read_table(resolved)
+            read = _read_dask if self.engine == "dask" else _read_table
+            self.frames[resolved], problem = read(resolved)
             if problem:
                 self.problem(where, "data", problem)
         return resolved if self.frames[resolved] is not None else None
+
+    def dask_problem(self) -> None:
+        """Report a missing Dask installation for ``engine = "dask"``."""
+        try:
+            import dask.dataframe  # noqa: F401
+            import distributed  # noqa: F401
+        except ImportError:
+            self.problem(
+                "top level", "engine", 'engine = "dask" needs Dask: pip install "glmspec[dask]".'
+            )
+            self.engine = "pandas"  # read the data as usual to report its problems too
 
     def options(self, table: dict[str, Any], where: str = "[defaults]") -> dict[str, Any]:
         """Checked fit() options; invalid ones are reported and left out."""

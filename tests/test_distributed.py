@@ -10,6 +10,7 @@ replaced by Dask and the fit ends with the same numbers.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -235,3 +236,53 @@ def test_worker_lost_mid_fit_gives_same_numbers(client, tmp_path):
     _close(expected.bse, res.bse, "bse after a worker was lost")
     client.wait_for_workers(2, timeout=60)
     assert set(client.scheduler_info()["workers"]) != workers_before
+
+
+def test_spec_with_dask_engine_runs_from_the_command_line(tmp_path):
+    """``engine = "dask"`` with a Parquet glob: ``glmspec run`` fits on a local cluster and
+    writes the report; its numbers equal the in-memory fit's."""
+    import json
+    import subprocess
+
+    df = _data()
+    folder = tmp_path / "visits"
+    folder.mkdir()
+    for i, (start, stop) in enumerate(zip(DIVISIONS[:-1], [*DIVISIONS[1:-1], N], strict=True)):
+        df.iloc[start:stop].to_parquet(folder / f"part-{i}.parquet")
+    (tmp_path / "spec.toml").write_text(
+        'title = "dask spec"\ndata = "visits/*.parquet"\nengine = "dask"\n\n'
+        '[[model]]\nname = "small"\nformula = "count ~ x"\nfamily = "poisson"\n\n'
+        '[[model]]\nname = "stores"\nformula = "count ~ x + C(store)"\nfamily = "poisson"\n'
+        '\n[report]\nformats = ["html", "json"]\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "glmspec", "run", "spec.toml", "--out", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "statsmodels check passed" in done.stdout
+    results = json.loads((tmp_path / "out" / "spec" / "results.json").read_text())
+    memory = glmspec.fit("count ~ x + C(store)", df, family="poisson")
+    written = results["models"]["stores"]["coefficients"]
+    for name, value in memory.params.items():
+        assert written[name]["estimate"] == pytest.approx(value, rel=RTOL)
+        assert written[name]["bse"] == pytest.approx(memory.bse[name], rel=RTOL)
+    html = (tmp_path / "out" / "spec" / "index.html").read_text()
+    assert "Fitted on Dask data in 5 partitions" in html
+    assert "random sample" in html or "collected from the workers" in html
+
+
+def test_spec_engine_problems_are_listed(tmp_path):
+    from glmspec.spec import SpecError, load_spec
+
+    (tmp_path / "bad.toml").write_text(
+        'data = "nothing/*.parquet"\nengine = "spark"\nscheduler = 3\n\n'
+        '[[model]]\nname = "m"\nformula = "y ~ x"\n'
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "bad.toml")
+    text = str(info.value)
+    assert "engine" in text and "'spark'" in text and "scheduler" in text

@@ -259,14 +259,17 @@ def learn_plan(
         if name is not None and (not isinstance(name, str) or name not in meta.columns):
             raise DataError(f"with Dask data, {what} must name a column of the data, got {name!r}.")
     level_columns = _level_columns(desc, meta, columns, family)
-    found = dask.compute(*[ddf[c].dropna().drop_duplicates() for c in level_columns])
+    per_partition = dask.compute(
+        *[dask.delayed(_distinct)(part) for part in ddf[level_columns].to_delayed()]
+    )
     levels = {}
-    for name, values in zip(level_columns, found, strict=True):
+    for name in level_columns:
         dtype = meta[name].dtype
         if isinstance(dtype, pd.CategoricalDtype) and dtype.known:
             levels[name] = tuple(dtype.categories)
         else:
-            levels[name] = tuple(pd.Categorical(np.asarray(values)).categories)
+            values = np.concatenate([found[name] for found in per_partition])
+            levels[name] = tuple(pd.Categorical(values).categories)
     template = ddf[columns].head(_TEMPLATE_ROWS, npartitions=-1, compute=True)
     if template.empty:
         raise DataError("data has no rows.")
@@ -294,6 +297,11 @@ def learn_plan(
     except patsy.PatsyError as exc:
         raise FormulaError(f"cannot build the design for {formula!r}: {exc}") from exc
     return plan
+
+
+def _distinct(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each column's distinct non-missing values in one partition."""
+    return {name: pd.unique(frame[name].dropna().to_numpy()) for name in frame.columns}
 
 
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:
@@ -330,6 +338,15 @@ def _refuse_stateful(desc, env, formula: str) -> None:
                     "all rows at once), which the Dask engine does not support; compute that "
                     "column on the Dask DataFrame first."
                 )
+
+
+def response_classes(plan: BlockPlan) -> tuple | None:
+    """Class labels of a categorical response (binomial: failure, success; multinomial: all)."""
+    if plan.classes is not None:
+        return plan.classes
+    lhs_info = _design_infos(plan)[2]
+    levels = _categorical_levels(lhs_info) if lhs_info is not None else {}
+    return next(iter(levels.values())) if levels else None
 
 
 def categorical_levels(plan: BlockPlan) -> dict[str, tuple]:

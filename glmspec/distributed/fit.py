@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from glmspec.distributed.design import categorical_levels, design_info, learn_plan
+from glmspec.distributed.design import (
+    categorical_levels,
+    design_info,
+    learn_plan,
+    response_classes,
+)
 from glmspec.distributed.engine import (
     DaskRows,
     Partitions,
@@ -96,6 +101,8 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         weighted_mean=scan["weighted_y"] / scan["weight_sum"],
         offset_nonzero=scan["offset_nonzero"],
         factor_levels=categorical_levels(plan),
+        classes=response_classes(plan),
+        plan_partitions=ddf.npartitions,
         weights_given=spec.weights is not None,
         offset_given=spec.offset is not None,
         freq_weights=spec.freq_weights,

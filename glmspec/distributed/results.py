@@ -10,15 +10,15 @@ refit or keep every row in memory and are not offered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from glmspec.design import predict_matrix
-from glmspec.distributed.design import BlockPlan, build_block, design_info, worker_env
+from glmspec.design import Design
+from glmspec.distributed.design import BlockPlan, build_block, design_info
 from glmspec.distributed.engine import (
     DaskRows,
     Partitions,
@@ -27,7 +27,10 @@ from glmspec.distributed.engine import (
 )
 from glmspec.errors import SpecificationError
 from glmspec.results import GLMResults
-from glmspec.solver import irls
+from glmspec.solver import irls, working_quantities
+
+#: Rows drawn for the report's plots and the statsmodels check.
+SAMPLE_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class PartitionedDesign:
     freq_weights: Any = None
     exposure: Any = None
     trials: Any = None
+    plan_partitions: int = 0
 
     @property
     def design_info(self):
@@ -76,6 +80,7 @@ class DaskGLMResults(GLMResults):
         super().__init__(spec, design, family, record)
         self.data = ddf
         self._partitions = partitions
+        self._samples: dict = {}
 
     def __repr__(self) -> str:
         return super().__repr__().replace("<GLMResults", "<DaskGLMResults")
@@ -214,10 +219,68 @@ class DaskGLMResults(GLMResults):
             return newdata.map_partitions(_predict_partition, self, which, meta=meta)
         return super().predict(newdata, which, offset, exposure)
 
+    def _sample_rows(self, n: int, seed: int):
+        """A random sample of about ``n`` fitted rows as an in-memory Design (exactly ``n``
+        or all rows; the same rows for the same ``n`` and ``seed``)."""
+        d = self.design
+        fraction = min(1.0, 1.2 * n / max(d.n_rows, 1))
+        frame = self.data.sample(frac=fraction, random_state=seed).compute()
+        if len(frame) > n:
+            frame = frame.sample(n=n, random_state=seed)
+        block = build_block(frame.sort_index(), d.plan)
+        X = np.asarray(block.X) if not isinstance(block.X, np.ndarray) else block.X
+        return Design(
+            y=block.y,
+            X=X,
+            column_names=d.column_names,
+            design_info=d.design_info,
+            prior_weights=block.prior,
+            trials=block.trials,
+            offset=block.offset,
+            response_name=d.response_name,
+            classes=d.classes,
+            n_dropped=block.n_dropped,
+            row_index=_kept_index(frame.sort_index(), d.plan, block),
+            factor_levels=d.factor_levels,
+            weights_given=d.weights_given,
+            offset_given=d.offset_given,
+            freq_weights=block.freq,
+        )
+
+    def sample_results(self, n: int = SAMPLE_ROWS, seed: int = 0) -> GLMResults:
+        """This fit seen on a random sample of rows, in memory: the same coefficients and
+        covariance, with fitted values and residuals of the sampled rows (for plots).
+
+        Statistics summed over rows (deviance, llf, Pearson chi-square) are the sample's.
+        """
+        key = (n, seed)
+        if key not in self._samples:
+            design = self._sample_rows(n, seed)
+            coef = self.record.coef
+            eta = design.X @ coef + design.offset
+            mu = self.family.link.inverse(eta)
+            weights, _ = working_quantities(self.family, design.y, mu, eta, design.total_weights)
+            with np.errstate(all="ignore"):
+                deviance = self.family.deviance(design.y, mu, design.total_weights)
+            record = replace(
+                self.record, eta=eta, mu=mu, deviance=float(deviance), working_weights=weights
+            )
+            view = GLMResults(self.spec, design, self.family, record)
+            view.__dict__["_cov"] = self._cov  # the full fit's covariance, not the sample's
+            self._samples[key] = view
+        return self._samples[key]
+
+    def sample_fit(self, n: int = SAMPLE_ROWS, seed: int = 0) -> GLMResults:
+        """glmspec's in-memory fit of the rows of :meth:`sample_results` (for the statsmodels
+        check, which needs the rows in memory)."""
+        from glmspec.api import fit_design
+
+        return fit_design(self.sample_results(n, seed).design, self.family, self.spec)
+
     def __getstate__(self):
         # shipped to workers by predict(): they need the coefficients and design, not the data
         state = self.__dict__.copy()
-        for key in ("data", "_partitions", "_null_partitions"):
+        for key in ("data", "_partitions", "_null_partitions", "_samples"):
             state.pop(key, None)
         return state
 
@@ -268,10 +331,6 @@ def _kept_index(frame: pd.DataFrame, plan: BlockPlan, block) -> pd.Index:
 
 
 def _intercept_plan(plan: BlockPlan) -> BlockPlan:
-    from dataclasses import replace
     from uuid import uuid4
 
     return replace(plan, intercept_only=True, token=uuid4().hex)
-
-
-__all__ = ["DaskGLMResults", "PartitionedDesign", "predict_matrix", "worker_env"]

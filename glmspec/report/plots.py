@@ -13,7 +13,7 @@ subsample (fixed seed); the caption says so. The QQ plot is computed from all re
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,12 +56,20 @@ def model_plots(res: Any, alpha: float = 0.05) -> list[Plot]:
     """
     if res.model_kind == "multinomial":
         return [confusion_plot(res), class_coefficient_plot(res, alpha)]
-    return [
-        forest_plot(res, alpha),
-        observed_fitted_plot(res),
-        residuals_fitted_plot(res),
-        qq_plot(res),
-    ]
+    rows, note = res, ""
+    if getattr(res, "engine", None) == "dask":
+        # the rows stay on the workers: residual plots show a random sample of them
+        rows = res.sample_results()
+        shown, total = len(rows.design.y), res.design.n_rows
+        note = (
+            f" Fitted on Dask data: a random sample of {shown} of the {total} fitted rows "
+            "(seed 0) is shown."
+            if shown < total
+            else f" Fitted on Dask data: all {total} rows, collected from the workers."
+        )
+    per_row = [observed_fitted_plot(rows), residuals_fitted_plot(rows), qq_plot(rows)]
+    per_row = [replace(plot, caption=plot.caption + note) for plot in per_row]
+    return [forest_plot(res, alpha), *per_row]
 
 
 def _png(fig: Figure) -> bytes:

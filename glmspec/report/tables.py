@@ -262,11 +262,24 @@ def _check_table(spec: Spec, fm: FittedModel) -> dict[str, Any]:
         tol = fm.check.attrs.get("tol", spec.check_tol)
         n_failed = sum(not r["passed"] for r in rows)
         status = "passed" if passed else "failed"
-        return base | {"status": status, "tolerance": tol, "rows": rows, "n_failed": n_failed}
+        notes = [str(n) for n in fm.check.attrs.get("notes", [])]
+        return base | {
+            "status": status,
+            "tolerance": tol,
+            "rows": rows,
+            "n_failed": n_failed,
+            "notes": notes,
+        }
     if fm.check_error is not None:
-        return base | {"status": "error", "error": fm.check_error, "rows": [], "n_failed": 0}
+        return base | {
+            "status": "error",
+            "error": fm.check_error,
+            "rows": [],
+            "n_failed": 0,
+            "notes": [],
+        }
     status = "disabled" if spec.check_against is None else "not run"
-    return base | {"status": status, "rows": [], "n_failed": 0}
+    return base | {"status": status, "rows": [], "n_failed": 0, "notes": []}
 
 
 def _conventions(res: Any) -> list[dict[str, str]]:
@@ -280,6 +293,16 @@ def _conventions(res: Any) -> list[dict[str, str]]:
             ("scale", "Dispersion estimated as Pearson chi-square / df_resid (R summary.glm).")
         )
     notes += _family_notes(res)
+    if getattr(res, "engine", None) == "dask":
+        notes.append(
+            (
+                "engine",
+                f"Fitted on Dask data in {res.design.plan_partitions} partitions: every sum over "
+                "rows (deviance, information, log-likelihood, Pearson chi-square, null "
+                "deviance) was computed on the workers; plots use a random sample of rows and "
+                "the statsmodels check an in-memory fit of that sample.",
+            )
+        )
     cov_type = getattr(res, "cov_type", "nonrobust")
     penalty = getattr(res.spec, "penalty", None)
     if penalty is not None:
@@ -405,7 +428,8 @@ def _weight_notes(res: Any) -> list[tuple[str, str]]:
 
 
 def _response_notes(res: Any) -> list[tuple[str, str]]:
-    design = res.design
+    # a Dask fit's rows stay on the workers: the response is described from a sample of them
+    design = res.sample_results().design if getattr(res, "engine", None) == "dask" else res.design
     classes = design.classes
     name = design.response_name
     if res.model_kind == "multinomial":

@@ -33,11 +33,12 @@ The loop
    probabilities are (with a constant offset, exactly) the same ``pi`` for every row, so the
    information is ``(diag(pi) - pi pi') kron X' W X`` -- factored from ``start_sums`` alone;
 2. steps ``theta + H^-1 score`` with ``H`` the latest information factored
-   (:func:`glmspec.linalg.factor_gram`: Cholesky; if that fails, :func:`check_rank` and then the
-   engine's ``qr_factor``; if none is available, L-BFGS-B with the analytic score takes over:
-   ``method="lbfgs"``). ``H`` is re-evaluated at a new point only when it pays: when a step
-   shrank the Newton decrement by less than ``_REFRESH_RATE`` (a stale ``H``), after a halved
-   step, and at the point expected to be the last. Otherwise a pass computes only the
+   (:func:`glmspec.linalg.factor_gram`: Cholesky; if that fails, the engine's ``check_rank``,
+   then its ``qr_factor``, then a Cholesky factor accepted down to a reciprocal condition
+   number of ``_RCOND_LAST``; if none is available, L-BFGS-B with the analytic score takes
+   over: ``method="lbfgs"``). ``H`` is re-evaluated at a new point only when it pays: when
+   a step shrank the Newton decrement by less than ``_REFRESH_RATE`` (a stale ``H``), after a
+   halved step, and at the point expected to be the last. Otherwise a pass computes only the
    log-likelihood and score (the ``K(K-1)/2`` weighted cross-products of the information cost
    ``K(K-1)p/2`` times a score pass's ``X B`` product); near the optimum such a step
    contracts the error by the relative error of ``H``, about 1e-3 to 1e-5 per step;
@@ -65,7 +66,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, optimize, special
-from scipy.linalg import blas
+from scipy.linalg import blas, lapack
 
 from glmspec.errors import (
     DataError,
@@ -82,6 +83,7 @@ _MOVING_STEP = 1e-3
 _QR_MAX_VALUES = 1 << 27  # largest square root (n K x (K-1) p values) the QR route builds
 _REFRESH_RATE = 1e-2  # re-evaluate the information when a step shrinks the decrement less
 _POLISH = 1e-6  # final decrement below _POLISH * tol**2: within ~1e-3 tol SEs of the optimum
+_RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
 _BLOCK_BYTES = 1 << 22  # rows per block of the in-memory engine: about 4 MiB of X
 
 
@@ -569,12 +571,34 @@ def _line_search(rows: MultinomialRows, theta, delta, loglik_old, want_informati
 
 
 def _factor(rows: MultinomialRows, theta, info, column_names) -> GramFactor | None:
-    """Cholesky factor of the information, else the engine's QR factor; None: singular."""
+    """Cholesky factor of the information, else the engine's QR factor, else a Cholesky
+    factor of a merely ill-conditioned information; None: (numerically) singular."""
     factor = factor_gram(info)
     if factor is not None:
         return factor
     rows.check_rank(column_names)
-    return rows.qr_factor(theta, column_names)
+    factor = rows.qr_factor(theta, column_names)
+    return factor if factor is not None else _ill_conditioned_factor(info)
+
+
+def _ill_conditioned_factor(info: np.ndarray) -> GramFactor | None:
+    """Cholesky factor when the equilibrated information's reciprocal condition number is
+    above ``_RCOND_LAST`` (solves then lose at most about 4 of 16 digits); else None.
+
+    The last resort of engines without a QR factor (and of the in-memory engine when the
+    square root is too large to build), before L-BFGS-B.
+    """
+    scale = np.sqrt(np.diag(info))
+    if not (np.all(scale > 0) and np.all(np.isfinite(scale))):
+        return None
+    scaled = info / np.outer(scale, scale)
+    chol, status = lapack.dpotrf(scaled, lower=0, clean=1)
+    if status != 0:
+        return None
+    rcond, _ = lapack.dpocon(chol, np.abs(scaled).sum(axis=0).max())
+    if not rcond > _RCOND_LAST:
+        return None
+    return GramFactor(chol * scale[None, :], "cholesky")
 
 
 def _pinv_factor(info: np.ndarray) -> GramFactor:

@@ -753,6 +753,8 @@ def fit_multinomial_rows(
     relative_change, converged, method = np.inf, False, "newton"
     message = f"stopped after max_iter={max_iter} iterations"
     delta, previous, final, factor_here = np.full(K * p - p, np.inf), None, False, False
+    exact = newton = False  # factor from an exact information; every pass computes one
+    last_fresh = None  # decrement at the previous point, when both had fresh information
     polish = _POLISH * tol * tol
     while True:
         if fresh:
@@ -760,6 +762,7 @@ def fit_multinomial_rows(
             if factor is None:
                 method = "lbfgs"
                 break
+            exact = True
         factor_here = fresh
         delta = factor.solve(sums.gradient)
         decrement = float(sums.gradient @ delta)
@@ -771,7 +774,12 @@ def fit_multinomial_rows(
             converged = False
             break
         rate = decrement / previous if previous else None
-        want = converged or decrement <= polish
+        if newton and last_fresh is not None and decrement < _REFRESH_RATE * last_fresh:
+            newton = False  # Newton's quadratic phase: an information stays good for steps
+        elif exact and rate is not None and rate > _REFRESH_RATE:
+            newton = True  # even an exact information goes stale within one step
+        last_fresh = decrement if fresh else None
+        want = newton or converged or decrement <= polish
         if rate is not None:
             want = want or rate > _REFRESH_RATE or rate * decrement <= polish
         step = _line_search(rows, theta, delta, sums.loglik, want)
@@ -785,6 +793,7 @@ def fit_multinomial_rows(
         sums, final = new_sums, converged
         fresh = sums.information is not None
         previous = None if fresh or halvings else decrement
+        newton = newton or (halvings > 0 and exact)
 
     n_iter = len(history)
     if method == "lbfgs":

@@ -185,6 +185,33 @@ def theta_information(theta: float, y, mu, weights) -> float:
     )
 
 
+class ArrayThetaRows:
+    """The sums :func:`theta_ml_rows` needs, from counts and means held as arrays.
+
+    An engine whose rows live elsewhere (:mod:`glmspec.distributed`) provides the same two
+    methods by adding these sums over its partitions.
+    """
+
+    def __init__(self, y, mu, weights=None) -> None:
+        y, mu = np.asarray(y, dtype=float), np.asarray(mu, dtype=float)
+        w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+        used = w > 0
+        self.y, self.mu, self.w = y[used], mu[used], w[used]
+
+    def moment(self) -> tuple[float, float]:
+        """``(sum(w), sum(w (y/mu - 1)^2))`` for R's moment start ``n / sum(...)``."""
+        return float(np.sum(self.w)), float(np.sum(self.w * np.square(self.y / self.mu - 1.0)))
+
+    def at(self, theta: float) -> tuple[float, float, float]:
+        """Log-likelihood, score and observed information in theta, at ``theta``."""
+        y, mu, w = self.y, self.mu, self.w
+        return (
+            theta_loglik(theta, y, mu, w),
+            theta_score(theta, y, mu, w),
+            theta_information(theta, y, mu, w),
+        )
+
+
 def theta_ml(
     y: np.ndarray,
     mu: np.ndarray,
@@ -228,33 +255,36 @@ def theta_ml(
         The iteration limit was reached, or theta ran off to ``THETA_MAX`` (no
         overdispersion: a Poisson model fits as well).
     """
-    y, mu = np.asarray(y, dtype=float), np.asarray(mu, dtype=float)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
-    used = w > 0
-    y, mu, w = y[used], mu[used], w[used]
+    rows = ArrayThetaRows(y, mu, weights)
+    return theta_ml_rows(rows, start=start, max_iter=max_iter, tol=tol)
+
+
+def theta_ml_rows(
+    rows, *, start: float | None = None, max_iter: int = 100, tol: float = 1e-12
+) -> tuple[float, float]:
+    """:func:`theta_ml` on sums from ``rows`` (see :class:`ArrayThetaRows`)."""
     if start is None:
-        moment = np.sum(w * np.square(y / mu - 1.0))
-        start = np.sum(w) / moment if moment > 0 else 1.0
+        weight_sum, moment = rows.moment()
+        start = weight_sum / moment if moment > 0 else 1.0
     theta = float(np.clip(abs(start), 1e-8, THETA_MAX))
     u = np.log(theta)
-    llf = theta_loglik(theta, y, mu, w)
+    llf, score, info = rows.at(theta)
     for _ in range(max_iter):
-        score = theta_score(theta, y, mu, w)
-        info = theta_information(theta, y, mu, w)
         grad, curv = theta * score, theta * score - theta * theta * info  # d/du, d2/du2
         step = -grad / curv if curv < 0 else np.sign(grad)
         if curv < 0 and abs(step) * np.sqrt(-curv) < STEP_SE_TOL:
             break  # converged: the remaining step is far below one standard error
         for _halving in range(60):
             u_new = min(u + step, np.log(THETA_MAX))
-            llf_new = theta_loglik(np.exp(u_new), y, mu, w)
-            if llf_new >= llf - 1e-12 * abs(llf):
+            state = rows.at(float(np.exp(u_new)))
+            if state[0] >= llf - 1e-12 * abs(llf):
                 break
             step *= 0.5
         else:
             break  # no ascent direction left: at the maximum up to rounding
         change = abs(u_new - u)
-        u, theta, llf = u_new, float(np.exp(u_new)), llf_new
+        u, theta = u_new, float(np.exp(u_new))
+        llf, score, info = state
         if change < tol:
             break
         if theta >= THETA_MAX:
@@ -271,6 +301,5 @@ def theta_ml(
             ConvergenceWarning,
             stacklevel=2,
         )
-    info = theta_information(theta, y, mu, w)
     se = float(1.0 / np.sqrt(info)) if info > 0 else float("nan")
     return theta, se

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from glmspec.errors import ConvergenceWarning, DomainWarning
-from glmspec.families import Poisson
-from glmspec.negbin import NegativeBinomial, theta_loglik, theta_ml
+from glmspec.families import Family, Poisson
+from glmspec.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
 from glmspec.results import GLMResults
-from glmspec.solver import FitRecord, fit_irls
+from glmspec.solver import FitRecord, InMemoryRows, irls
 
 #: Above this theta the data are practically Poisson (Var = mu + mu^2/theta ~ mu): warn.
 THETA_LARGE = 1e6
@@ -71,25 +73,54 @@ def fit_negbin(
         converged too, and ``n_iter`` counts every IRLS iteration.
     theta : ThetaFit
     """
-    solve = dict(
-        prior_weights=prior_weights,
-        offset=offset,
-        max_iter=max_iter,
-        tol=tol,
-        column_names=column_names,
-    )
-    record = fit_irls(y, X, Poisson(family.link), **solve)
+    prior = np.asarray(prior_weights, dtype=float)
+    offset = np.asarray(offset, dtype=float)
+    y = np.asarray(y, dtype=float)
+
+    def rows(current):
+        return InMemoryRows(y, X, current, prior, offset, column_names)
+
+    def theta_rows(record: FitRecord):
+        return ArrayThetaRows(y, record.mu, prior)
+
+    return fit_negbin_rows(rows, theta_rows, family, max_iter=max_iter, tol=tol)
+
+
+def fit_negbin_rows(
+    rows: Callable[[Family], Any],
+    theta_rows: Callable[[FitRecord], Any],
+    family: NegativeBinomial,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+) -> tuple[NegativeBinomial, FitRecord, ThetaFit]:
+    """:func:`fit_negbin` over any row engine.
+
+    Parameters
+    ----------
+    rows : callable
+        ``rows(family)`` is the IRLS engine (:class:`glmspec.solver.InMemoryRows` or one with
+        the same methods) of the data under ``family``.
+    theta_rows : callable
+        ``theta_rows(record)`` gives the sums of :func:`glmspec.negbin.theta_ml_rows` at the
+        means of an IRLS record (:class:`glmspec.negbin.ArrayThetaRows` in memory).
+    family : NegativeBinomial
+    max_iter, tol
+        As :func:`fit_negbin`.
+    """
+    record = irls(rows(Poisson(family.link)), Poisson(family.link), max_iter=max_iter, tol=tol)
     total_iter = record.n_iter
-    theta, se = theta_ml(y, record.mu, prior_weights)
+    theta, se = theta_ml_rows(theta_rows(record))
     history = []
     converged = False
-    llf = theta_loglik(theta, y, record.mu, prior_weights)
+    llf = theta_rows(record).at(theta)[0]
     for outer in range(1, max_iter + 1):
         current = family.with_theta(theta)
-        record = fit_irls(y, X, current, start=record.coef, **solve)
+        record = irls(rows(current), current, max_iter=max_iter, tol=tol, start=record.coef)
         total_iter += record.n_iter
-        new_theta, se = theta_ml(y, record.mu, prior_weights, start=theta)
-        new_llf = theta_loglik(new_theta, y, record.mu, prior_weights)
+        sums = theta_rows(record)
+        new_theta, se = theta_ml_rows(sums, start=theta)
+        new_llf = sums.at(new_theta)[0]
         history.append((outer, new_theta, new_llf))
         theta_change = abs(new_theta - theta) / theta
         llf_change = abs(new_llf - llf) / (abs(new_llf) + 0.1)
@@ -113,7 +144,7 @@ def fit_negbin(
             stacklevel=4,
         )
     final = family.with_theta(theta)
-    record = fit_irls(y, X, final, start=record.coef, **solve)
+    record = irls(rows(final), final, max_iter=max_iter, tol=tol, start=record.coef)
     total_iter += record.n_iter
     record = dataclasses.replace(
         record,

@@ -276,7 +276,7 @@ class Spec:
             if self.scheduler is not None:
                 self._dask["client"] = Client(self.scheduler)
             else:
-                cluster = LocalCluster(dashboard_address=None)
+                cluster = LocalCluster(dashboard_address=":0")
                 self._dask["cluster"] = cluster
                 self._dask["client"] = Client(cluster)
         return self._dask["client"]

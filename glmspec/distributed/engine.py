@@ -288,3 +288,30 @@ def _means(block: Block, family: Family, coef, mu_const) -> np.ndarray:
         return np.full(len(block.y), float(mu_const))
     with np.errstate(all="ignore"):
         return family.link.inverse(block.X @ coef + block.offset)
+
+
+def theta_block(block: Block, coef: np.ndarray, link, theta: float | None) -> dict:
+    """The negative binomial theta sums of one block at the means of ``coef``: R's moment
+    sums when ``theta`` is None, else log-likelihood, score and information in theta."""
+    from glmspec.negbin import ArrayThetaRows
+
+    with np.errstate(all="ignore"):
+        mu = link.inverse(block.X @ coef + block.offset)
+    rows = ArrayThetaRows(block.y, mu, block.weights)
+    if theta is None:
+        return {"moment": rows.moment()}
+    return {"at": rows.at(theta)}
+
+
+class DaskThetaRows:
+    """:class:`glmspec.negbin.ArrayThetaRows`' sums, added over the partitions (one pass
+    each) at the means of an IRLS record's coefficients."""
+
+    def __init__(self, partitions: Partitions, record, link) -> None:
+        self.partitions, self.coef, self.link = partitions, record.coef, link
+
+    def moment(self) -> tuple[float, float]:
+        return self.partitions.map_reduce(theta_block, self.coef, self.link, None)["moment"]
+
+    def at(self, theta: float) -> tuple[float, float, float]:
+        return self.partitions.map_reduce(theta_block, self.coef, self.link, theta)["at"]

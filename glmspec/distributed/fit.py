@@ -13,14 +13,16 @@ from glmspec.distributed.design import (
 )
 from glmspec.distributed.engine import (
     DaskRows,
+    DaskThetaRows,
     Partitions,
     _check_response,
     raise_partition_errors,
     scan_block,
 )
-from glmspec.distributed.results import DaskGLMResults, PartitionedDesign
+from glmspec.distributed.results import DaskGLMResults, DaskNegBinResults, PartitionedDesign
 from glmspec.errors import DataError, SpecificationError
 from glmspec.families import Family, NegativeBinomial
+from glmspec.negbin_fit import ThetaFit, fit_negbin_rows
 from glmspec.results import ModelSpec
 from glmspec.solver import irls
 
@@ -34,11 +36,6 @@ def check_dask_options(
     if family is None:
         raise SpecificationError(
             "the multinomial family is not yet available on Dask data; fit it in memory."
-        )
-    if isinstance(family, NegativeBinomial) and family.theta is None:
-        raise SpecificationError(
-            "on Dask data the negative binomial needs a fixed theta= (estimate theta by "
-            "maximum likelihood on a sample in memory, then pass it)."
         )
     if cov_type != "nonrobust" or groups is not None:
         raise SpecificationError(
@@ -108,7 +105,7 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         freq_weights=spec.freq_weights,
         exposure=spec.exposure,
     )
-    rows = DaskRows(partitions, family, design.column_names, design.weighted_mean)
+
     log.info(
         "fitting %s (%s) on %d partitions, %d rows",
         formula,
@@ -116,13 +113,25 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         ddf.npartitions,
         design.n_rows,
     )
-    record = irls(rows, family, max_iter=spec.max_iter, tol=spec.tol)
-    log.info(
-        "%s after %d iterations, %d passes over the data",
-        record.message,
-        record.n_iter,
-        rows.passes,
-    )
+
+    def rows(current: Family) -> DaskRows:
+        return DaskRows(partitions, current, design.column_names, design.weighted_mean)
+
+    if isinstance(family, NegativeBinomial):
+        if family.theta is None:  # glm.nb's alternation, every sum on the workers
+
+            def theta_rows(record):
+                return DaskThetaRows(partitions, record, family.link)
+
+            family, record, theta_fit = fit_negbin_rows(
+                rows, theta_rows, family, max_iter=spec.max_iter, tol=spec.tol
+            )
+        else:
+            record = irls(rows(family), family, max_iter=spec.max_iter, tol=spec.tol)
+            theta_fit = ThetaFit(family.theta, float("nan"), False)
+        return DaskNegBinResults(spec, design, family, record, ddf, partitions, theta_fit)
+    record = irls(rows(family), family, max_iter=spec.max_iter, tol=spec.tol)
+    log.info("%s after %d iterations", record.message, record.n_iter)
     return DaskGLMResults(spec, design, family, record, ddf, partitions)
 
 

@@ -26,6 +26,7 @@ from glmspec.distributed.engine import (
     statistics_block,
 )
 from glmspec.errors import SpecificationError
+from glmspec.negbin_fit import NegBinResults, ThetaFit
 from glmspec.results import GLMResults
 from glmspec.solver import irls, working_quantities
 
@@ -77,7 +78,7 @@ class DaskGLMResults(GLMResults):
     """:class:`~glmspec.results.GLMResults` of a fit whose rows live in Dask partitions."""
 
     def __init__(self, spec, design, family, record, ddf, partitions: Partitions):
-        super().__init__(spec, design, family, record)
+        GLMResults.__init__(self, spec, design, family, record)  # not the NB subclass's
         self.data = ddf
         self._partitions = partitions
         self._samples: dict = {}
@@ -334,3 +335,15 @@ def _intercept_plan(plan: BlockPlan) -> BlockPlan:
     from uuid import uuid4
 
     return replace(plan, intercept_only=True, token=uuid4().hex)
+
+
+class DaskNegBinResults(DaskGLMResults, NegBinResults):
+    """A negative binomial fit on Dask data: :class:`DaskGLMResults` plus theta (fixed, or
+    estimated as ``glm.nb`` with every sum on the workers)."""
+
+    def __init__(self, spec, design, family, record, ddf, partitions, theta_fit: ThetaFit):
+        DaskGLMResults.__init__(self, spec, design, family, record, ddf, partitions)
+        self.theta_fit = theta_fit
+
+    def __repr__(self) -> str:
+        return DaskGLMResults.__repr__(self)[:-1] + f" theta={self.theta:.6g}>"

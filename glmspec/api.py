@@ -148,38 +148,32 @@ def fit(
     else:
         family_obj = get_family(family, link, theta=theta, var_power=var_power)
         _check_exposure_family(family_obj, exposure)
-    if is_dask_collection(data):
-        return _fit_dask(
+    dask = is_dask_collection(data)
+    if dask:
+        from glmspec.distributed.fit import check_dask_options
+
+        columns = dict(weights=weights, offset=offset, freq_weights=freq_weights)
+        check_dask_options(
+            family_obj,
+            cov_type=cov_type,
+            groups=groups,
+            penalty=penalty,
+            columns=columns | {"exposure": exposure},
+        )
+        labels = None
+    else:
+        design = build_design(
             formula,
             data,
-            family_obj,
             family_name,
-            link,
-            weights,
-            offset,
-            missing,
-            max_iter,
-            tol,
-            freq_weights,
-            exposure,
-            theta,
-            var_power,
-            cov_type,
-            groups,
-            penalty,
+            weights=weights,
+            offset=offset,
+            missing=missing,
+            eval_env=patsy.EvalEnvironment.capture(1),
+            freq_weights=freq_weights,
+            exposure=exposure,
         )
-    design = build_design(
-        formula,
-        data,
-        family_name,
-        weights=weights,
-        offset=offset,
-        missing=missing,
-        eval_env=patsy.EvalEnvironment.capture(1),
-        freq_weights=freq_weights,
-        exposure=exposure,
-    )
-    cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
+        cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
     spec = ModelSpec(
         formula=formula,
         family=family_name,
@@ -195,54 +189,16 @@ def fit(
         var_power=var_power,
         **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
     )
+    if dask:
+        from glmspec.distributed.fit import fit_dask
+
+        return fit_dask(formula, data, family_obj, spec)
     if family_obj is None:
         res = fit_multinomial_design(design, spec)
     else:
         res = fit_design(design, family_obj, spec)
     res.cov_type, res.groups = cov_type, labels
     return res
-
-
-def _fit_dask(
-    formula,
-    data,
-    family,
-    family_name,
-    link,
-    weights,
-    offset,
-    missing,
-    max_iter,
-    tol,
-    freq_weights,
-    exposure,
-    theta,
-    var_power,
-    cov_type,
-    groups,
-    penalty,
-):
-    """Hand a Dask DataFrame to :mod:`glmspec.distributed` (imported only then)."""
-    from glmspec.distributed.fit import check_dask_options, fit_dask
-
-    check_dask_options(
-        family, cov_type=cov_type, groups=groups, penalty=penalty, weights=weights, offset=offset
-    )
-    spec = ModelSpec(
-        formula=formula,
-        family=family_name,
-        link=family.link.name,
-        weights=weights,
-        offset=offset,
-        missing=missing,
-        max_iter=max_iter,
-        tol=tol,
-        freq_weights=freq_weights,
-        exposure=exposure,
-        theta=theta,
-        var_power=var_power,
-    )
-    return fit_dask(formula, data, family, spec)
 
 
 def is_dask_collection(data: Any) -> bool:

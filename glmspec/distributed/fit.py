@@ -30,9 +30,16 @@ log = logging.getLogger("glmspec.distributed")
 
 
 def check_dask_options(
-    family: Family | None, *, cov_type: str, groups: Any, penalty: Any, weights, offset
+    family: Family | None, *, cov_type: str, groups: Any, penalty: Any, columns: dict[str, Any]
 ) -> None:
-    """Refuse, with the reason, what the Dask engine does not do."""
+    """Refuse, with the reason, what the Dask engine does not do; ``columns`` are the
+    weights, offset, freq_weights and exposure arguments, which must name columns."""
+    for what, value in columns.items():
+        if value is not None and not isinstance(value, str):
+            raise DataError(
+                f"with Dask data, {what} must name a column of the data, got "
+                f"{type(value).__name__}."
+            )
     if family is None:
         raise SpecificationError(
             "the multinomial family is not yet available on Dask data; fit it in memory."

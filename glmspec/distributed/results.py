@@ -74,17 +74,17 @@ def _not_offered(what: str) -> SpecificationError:
     )
 
 
-class DaskGLMResults(GLMResults):
-    """:class:`~glmspec.results.GLMResults` of a fit whose rows live in Dask partitions."""
+class DaskResults:
+    """What every results class of a Dask fit shares: the data, the partitions, nobs and a
+    random sample of rows held in memory."""
 
-    def __init__(self, spec, design, family, record, ddf, partitions: Partitions):
-        GLMResults.__init__(self, spec, design, family, record)  # not the NB subclass's
+    def _keep_rows(self, ddf, partitions: Partitions) -> None:
         self.data = ddf
         self._partitions = partitions
         self._samples: dict = {}
 
     def __repr__(self) -> str:
-        return super().__repr__().replace("<GLMResults", "<DaskGLMResults")
+        return "<Dask" + super().__repr__()[1:]
 
     @property
     def engine(self) -> str:
@@ -99,6 +99,62 @@ class DaskGLMResults(GLMResults):
 
     def _sums(self, func, *args) -> dict:
         return self._partitions.map_reduce(func, *args)
+
+    def _sample_rows(self, n: int, seed: int) -> Design:
+        """A random sample of about ``n`` fitted rows as an in-memory Design (exactly ``n``
+        or all rows; the same rows for the same ``n`` and ``seed``)."""
+        d = self.design
+        fraction = min(1.0, 1.2 * n / max(d.n_rows, 1))
+        frame = self.data.sample(frac=fraction, random_state=seed).compute()
+        if len(frame) > n:
+            frame = frame.sample(n=n, random_state=seed)
+        frame = frame.sort_index()
+        block = build_block(frame, d.plan)
+        X = np.asarray(block.X) if not isinstance(block.X, np.ndarray) else block.X
+        return Design(
+            y=block.y,
+            X=X,
+            column_names=d.column_names,
+            design_info=d.design_info,
+            prior_weights=block.prior,
+            trials=block.trials,
+            offset=block.offset,
+            response_name=d.response_name,
+            classes=d.classes,
+            n_dropped=block.n_dropped,
+            row_index=_kept_index(frame, d.plan, block),
+            factor_levels=d.factor_levels,
+            weights_given=d.weights_given,
+            offset_given=d.offset_given,
+            freq_weights=block.freq,
+        )
+
+    def get_influence(self, observed: bool = True):
+        """Not offered: influence measures need every row's leverage in memory."""
+        raise _not_offered("get_influence()")
+
+    def anova(self, test: str | None = None):
+        """Not offered: the sequential anova refits nested designs in memory."""
+        raise _not_offered("res.anova()")
+
+    def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
+        """Not offered: sandwich covariances are not computed on Dask data."""
+        raise _not_offered("get_robustcov_results()")
+
+    def __getstate__(self):
+        # shipped to workers by predict(): they need the coefficients and design, not the data
+        state = self.__dict__.copy()
+        for key in ("data", "_partitions", "_null_partitions", "_samples"):
+            state.pop(key, None)
+        return state
+
+
+class DaskGLMResults(DaskResults, GLMResults):
+    """:class:`~glmspec.results.GLMResults` of a fit whose rows live in Dask partitions."""
+
+    def __init__(self, spec, design, family, record, ddf, partitions: Partitions):
+        GLMResults.__init__(self, spec, design, family, record)  # not the NB subclass's
+        self._keep_rows(ddf, partitions)
 
     @cached_property
     def pearson_chi2(self) -> float:
@@ -191,18 +247,6 @@ class DaskGLMResults(GLMResults):
     def resid_anscombe(self):
         raise _not_offered("resid_anscombe")
 
-    def get_influence(self, observed: bool = True):
-        """Not offered: influence measures need every row's leverage in memory."""
-        raise _not_offered("get_influence()")
-
-    def anova(self, test: str | None = None):
-        """Not offered: the sequential anova refits nested designs in memory."""
-        raise _not_offered("res.anova()")
-
-    def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
-        """Not offered: sandwich covariances are not computed on Dask data."""
-        raise _not_offered("get_robustcov_results()")
-
     def predict(
         self, newdata: Any = None, which: str = "mean", offset: Any = None, exposure: Any = None
     ):
@@ -219,34 +263,6 @@ class DaskGLMResults(GLMResults):
             meta = pd.Series(dtype=float, name="predicted_" + which)
             return newdata.map_partitions(_predict_partition, self, which, meta=meta)
         return super().predict(newdata, which, offset, exposure)
-
-    def _sample_rows(self, n: int, seed: int):
-        """A random sample of about ``n`` fitted rows as an in-memory Design (exactly ``n``
-        or all rows; the same rows for the same ``n`` and ``seed``)."""
-        d = self.design
-        fraction = min(1.0, 1.2 * n / max(d.n_rows, 1))
-        frame = self.data.sample(frac=fraction, random_state=seed).compute()
-        if len(frame) > n:
-            frame = frame.sample(n=n, random_state=seed)
-        block = build_block(frame.sort_index(), d.plan)
-        X = np.asarray(block.X) if not isinstance(block.X, np.ndarray) else block.X
-        return Design(
-            y=block.y,
-            X=X,
-            column_names=d.column_names,
-            design_info=d.design_info,
-            prior_weights=block.prior,
-            trials=block.trials,
-            offset=block.offset,
-            response_name=d.response_name,
-            classes=d.classes,
-            n_dropped=block.n_dropped,
-            row_index=_kept_index(frame.sort_index(), d.plan, block),
-            factor_levels=d.factor_levels,
-            weights_given=d.weights_given,
-            offset_given=d.offset_given,
-            freq_weights=block.freq,
-        )
 
     def sample_results(self, n: int = SAMPLE_ROWS, seed: int = 0) -> GLMResults:
         """This fit seen on a random sample of rows, in memory: the same coefficients and
@@ -277,13 +293,6 @@ class DaskGLMResults(GLMResults):
         from glmspec.api import fit_design
 
         return fit_design(self.sample_results(n, seed).design, self.family, self.spec)
-
-    def __getstate__(self):
-        # shipped to workers by predict(): they need the coefficients and design, not the data
-        state = self.__dict__.copy()
-        for key in ("data", "_partitions", "_null_partitions", "_samples"):
-            state.pop(key, None)
-        return state
 
 
 def _predict_partition(frame: pd.DataFrame, res: DaskGLMResults, which: str) -> pd.Series:
@@ -344,6 +353,3 @@ class DaskNegBinResults(DaskGLMResults, NegBinResults):
     def __init__(self, spec, design, family, record, ddf, partitions, theta_fit: ThetaFit):
         DaskGLMResults.__init__(self, spec, design, family, record, ddf, partitions)
         self.theta_fit = theta_fit
-
-    def __repr__(self) -> str:
-        return DaskGLMResults.__repr__(self)[:-1] + f" theta={self.theta:.6g}>"

@@ -214,6 +214,7 @@ def case_multinomial(n: int, p: int, k: int, repeat: int, with_mnlogit: bool) ->
     case = Case(f"multinomial K={k} n={n:.0e} p={p}")
     t, res = timed(lambda: glmspec.fit_arrays(y, X, "multinomial"), repeat)
     case.times["glmspec (with SEs)"] = t
+    case.notes.append(f"{res.n_iter} steps")
     skl = LogisticRegression(fit_intercept=False, C=np.inf, solver="lbfgs", max_iter=1000)
     case.times["scikit-learn lbfgs (no SEs)"], _ = timed(lambda: skl.fit(X, y), repeat)
     if with_mnlogit:

@@ -287,3 +287,46 @@ def test_spec_engine_problems_are_listed(tmp_path):
         load_spec(tmp_path / "bad.toml")
     text = str(info.value)
     assert "engine" in text and "'spark'" in text and "scheduler" in text
+
+
+def _multinomial_data() -> pd.DataFrame:
+    df = _data(3)
+    rng = np.random.default_rng(4)
+    eta = np.column_stack(
+        [np.zeros(N), 0.5 * df.x, -0.3 + df.z, 0.2 - 0.4 * df.x + 0.5 * (df.store == "late")]
+    )
+    p = np.exp(eta)
+    p /= p.sum(axis=1, keepdims=True)
+    choice = (p.cumsum(axis=1) > rng.uniform(size=(N, 1))).argmax(axis=1)
+    df["kind"] = np.array(["bus", "car", "rail", "walk"])[choice]
+    df["shift"] = rng.normal(scale=0.2, size=N)
+    return df
+
+
+@pytest.mark.parametrize(
+    "formula, options",
+    [
+        ("kind ~ x + z + C(store)", {}),
+        ("kind ~ x + z", {"offset": "shift"}),
+        ("kind ~ x + z - 1", {"weights": "w"}),
+    ],
+)
+def test_multinomial_same_numbers_as_in_memory(client, formula, options):
+    df = _multinomial_data()
+    memory = glmspec.fit(formula, df, family="multinomial", **options)
+    res = glmspec.fit(formula, _split(df), family="multinomial", **options)
+    assert res.engine == "dask" and res.converged
+    _close(memory.params, res.params, "params")
+    _close(memory.bse, res.bse, "bse")
+    for name in ("llf", "llnull", "deviance", "aic"):
+        _close(getattr(memory, name), getattr(res, name), name)
+    pd.testing.assert_frame_equal(memory.pred_table(), res.pred_table())
+    fitted = res.fittedvalues.compute().sort_index()
+    _close(memory.fittedvalues.to_numpy(), fitted.to_numpy(), "fittedvalues")
+
+
+def test_multinomial_check_runs_on_a_sample(client):
+    res = glmspec.fit("kind ~ x + z", _split(_multinomial_data()), family="multinomial")
+    table = glmspec.compare(res)
+    assert table.attrs["passed"]
+    assert any("random sample" in note for note in table.attrs["notes"])

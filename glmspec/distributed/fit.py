@@ -40,10 +40,6 @@ def check_dask_options(
                 f"with Dask data, {what} must name a column of the data, got "
                 f"{type(value).__name__}."
             )
-    if family is None:
-        raise SpecificationError(
-            "the multinomial family is not yet available on Dask data; fit it in memory."
-        )
     if cov_type != "nonrobust" or groups is not None:
         raise SpecificationError(
             f"cov_type={cov_type!r} is not available on Dask data; only 'nonrobust'."
@@ -87,7 +83,8 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
     )
     partitions = Partitions(ddf, plan)
     response = " + ".join(t.name() for t in _lhs_terms(formula))
-    scan = partitions.map_reduce(scan_block, _check_response(family), response, skip_empty=False)
+    check = None if family is None else _check_response(family)
+    scan = partitions.map_reduce(scan_block, check, response, skip_empty=False)
     raise_partition_errors(scan)
     if scan.get("rows", 0) == 0:
         raise DataError("no rows are left to fit (every row has a missing value).")
@@ -116,10 +113,15 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
     log.info(
         "fitting %s (%s) on %d partitions, %d rows",
         formula,
-        family.name,
+        spec.family,
         ddf.npartitions,
         design.n_rows,
     )
+
+    if family is None:
+        from glmspec.distributed.multinomial import fit_multinomial_dask
+
+        return fit_multinomial_dask(ddf, partitions, design, spec)
 
     def rows(current: Family) -> DaskRows:
         return DaskRows(partitions, current, design.column_names, design.weighted_mean)

@@ -18,6 +18,7 @@ first.
 from __future__ import annotations
 
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -275,7 +276,12 @@ def learn_plan(
         else:
             values = np.concatenate([found[name] for found in per_partition])
             levels[name] = tuple(pd.Categorical(values).categories)
-    template = ddf[columns].head(_TEMPLATE_ROWS, npartitions=-1, compute=True)
+    # a few rows of the first partition; all partitions only if that one is empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # dask: "insufficient elements"
+        template = ddf[columns].head(_TEMPLATE_ROWS, npartitions=1, compute=True)
+        if template.empty:
+            template = ddf[columns].head(_TEMPLATE_ROWS, npartitions=-1, compute=True)
     if template.empty:
         raise DataError("data has no rows.")
     classes = None

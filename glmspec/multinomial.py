@@ -18,12 +18,14 @@ over the partitions of a Dask DataFrame and add the results:
   ``(K-1)p`` square Fisher information (None when not wanted) and the number of rows with
   positive weight whose observed class has a fitted probability numerically 1, per block by
   :func:`block_derivatives`;
+* ``information_cost`` (property, default 1) -- what a pass with the information costs, in
+  passes without it; it decides how long the loop makes do with an older information;
 * optional methods that need the rows themselves; the defaults say "not available" and the
   loop copes: ``check_rank(column_names)`` (raise :class:`SingularDesignError` naming aliased
   columns; default: no check), ``qr_factor(theta, column_names)`` (an accurate factor of an
-  ill-conditioned information from a QR of its square root; default None, then L-BFGS-B takes
-  over as for a singular information) and ``probabilities(theta)`` (the ``(n, K)`` fitted
-  probabilities; default None, and :attr:`MultinomialFitRecord.probs` is then None).
+  ill-conditioned information from a QR of its square root; default None) and
+  ``probabilities(theta)`` (the ``(n, K)`` fitted probabilities; default None, and
+  :attr:`MultinomialFitRecord.probs` is then None).
 
 :class:`StartSums` and :class:`BlockSums` add with ``+``.
 
@@ -32,24 +34,30 @@ The loop
 1. start: class log-odds on a constant (intercept) column, zeros elsewhere. There the fitted
    probabilities are (with a constant offset, exactly) the same ``pi`` for every row, so the
    information is ``(diag(pi) - pi pi') kron X' W X`` -- factored from ``start_sums`` alone;
-2. steps ``theta + H^-1 score`` with ``H`` the latest information factored
-   (:func:`glmspec.linalg.factor_gram`: Cholesky; if that fails, the engine's ``check_rank``,
-   then its ``qr_factor``, then a Cholesky factor accepted down to a reciprocal condition
-   number of ``_RCOND_LAST``; if none is available, L-BFGS-B with the analytic score takes
-   over: ``method="lbfgs"``). ``H`` is re-evaluated at a new point only when it pays: when
-   a step shrank the Newton decrement by less than ``_REFRESH_RATE`` (a stale ``H``), after a
-   halved step, and at the point expected to be the last. Otherwise a pass computes only the
-   log-likelihood and score (the ``K(K-1)/2`` weighted cross-products of the information cost
-   ``K(K-1)p/2`` times a score pass's ``X B`` product); near the optimum such a step
-   contracts the error by the relative error of ``H``, about 1e-3 to 1e-5 per step;
-3. step halving while the log-likelihood decreases; the trial point's pass computes the score
+2. steps ``theta + H^-1 score``, ``H`` the latest factored information with BFGS updates
+   from the steps since (:func:`_direction`; none at a point with fresh information, where
+   the step is Newton's). Factoring: :func:`glmspec.linalg.factor_gram` (Cholesky); if that
+   fails, the engine's ``check_rank``, then its ``qr_factor``, then a Cholesky factor
+   accepted down to a reciprocal condition number of ``_RCOND_LAST``; if none is available,
+   L-BFGS-B with the analytic score takes over (``method="lbfgs"``);
+3. the information is evaluated at a new point only when it pays (:func:`_worth_refreshing`:
+   the last step shrank the decrement too little for its ``information_cost``), after a
+   halved step, and at the point expected to be the last (the decrement predicted from the
+   last step's shrinkage below the stopping threshold). Far from the optimum, where even a
+   fresh information goes stale within a step, every pass computes it (Newton's method)
+   until a step shrinks the decrement 1/``_REFRESH_RATE``-fold. Other passes compute only the
+   log-likelihood and score: the information's ``K(K-1)/2`` weighted ``syrk`` products take
+   ``K(K-1)p^2/4`` multiply-adds per row against the score's ``2Kp`` (with ``K = 5`` and
+   ``p = 100``, one information pass costs about 16 score passes);
+4. step halving while the log-likelihood decreases; the trial point's pass computes the score
    (and, when wanted, the information) too, so an accepted step costs one pass;
-4. stop at a point with fresh information where :func:`glmspec.solver._converged` holds
+5. stop at a point with fresh information where :func:`glmspec.solver._converged` holds
    (relative deviance change below ``tol``, Newton decrement below ``tol**2`` relative to
    ``|deviance| + 0.1``) and either the decrement is below ``_POLISH * tol**2`` (the
    coefficients are then within about ``1e-3 tol`` standard errors of the optimum) or the
    previous point met the criterion too (a step taken from a converged point, as the IRLS
-   solver does, cannot do better than rounding).
+   solver does, cannot do better than rounding). The information there gives the standard
+   errors.
 
 Separation is detected only roughly: :class:`SeparationWarning` is issued when a row with
 positive weight has a fitted probability of its observed class above ``1 - 1e-10`` while the
@@ -82,6 +90,8 @@ _SEPARATION_LOGP = -1e-10  # log(1 - 1e-10): the observed class has probability 
 _MOVING_STEP = 1e-3
 _QR_MAX_VALUES = 1 << 27  # largest square root (n K x (K-1) p values) the QR route builds
 _REFRESH_RATE = 1e-2  # re-evaluate the information when a step shrinks the decrement less
+_NEWTON_DECADES = 4.0  # decades of decrement a step with a recent information gains
+_MEMORY = 10  # BFGS pairs kept on top of the last factored information
 _POLISH = 1e-6  # final decrement below _POLISH * tol**2: within ~1e-3 tol SEs of the optimum
 _RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
 _BLOCK_BYTES = 1 << 22  # rows per block of the in-memory engine: about 4 MiB of X
@@ -395,6 +405,13 @@ class MultinomialRows(ABC):
     n_classes: int
     n_columns: int
 
+    @property
+    def information_cost(self) -> float:
+        """Cost of a pass with the information in passes without it (default 1: the pass
+        itself, e.g. reading the rows, dominates). Higher values make the loop rely longer
+        on BFGS updates of an older information; results differ only by rounding."""
+        return 1.0
+
     @abstractmethod
     def start_sums(self) -> StartSums:
         """Sums for the starting values, over all rows."""
@@ -450,6 +467,14 @@ class InMemoryMultinomialRows(MultinomialRows):
         self._unit = bool(np.all(prior == 1.0))  # blocks then skip the weights
         self.n_classes, self.n_columns = int(n_classes), X.shape[1]
         self._step = max(64, _BLOCK_BYTES // (8 * max(self.n_columns, n_classes)))
+
+    @property
+    def information_cost(self) -> float:
+        """Estimated from the work per row: ``K(K-1)/2`` scaled copies and ``syrk`` updates
+        against two ``K x p`` products and a softmax (fitted to timings with OpenBLAS)."""
+        K, p = self.n_classes, self.n_columns
+        extra = K * (K - 1) / 2 * (0.025 * p * p + 1.1 * p + 10.0)
+        return 1.0 + extra / (K * (0.48 * p + 2.2))
 
     def _blocks(self):
         for start in range(0, len(self.codes), self._step):
@@ -554,6 +579,46 @@ def loglik_derivatives(
 def _relative_change(loglik_new: float, loglik_old: float) -> float:
     """Relative change of the deviance ``-2 loglik``, on the ``|deviance| + 0.1`` scale."""
     return 2.0 * abs(loglik_new - loglik_old) / (2.0 * abs(loglik_new) + 0.1)
+
+
+def _direction(factor: GramFactor, pairs, gradient: np.ndarray) -> np.ndarray:
+    """``H^-1 gradient`` for ``H`` the factored information with the BFGS updates ``pairs``.
+
+    The two-loop recursion of L-BFGS with the factored information as the initial Hessian;
+    without pairs, the Newton step of that information.
+    """
+    q, alphas = gradient.copy(), []
+    for s, y, rho in reversed(pairs):
+        alphas.append(rho * (s @ q))
+        q -= alphas[-1] * y
+    r = factor.solve(q)
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
+        r += (alpha - rho * (y @ r)) * s
+    return r
+
+
+def _worth_refreshing(rate: float | None, remaining: float, cost: float) -> bool:
+    """Whether the information at the next point pays for itself.
+
+    ``remaining``: how many times the decrement must still shrink; ``rate``: how much the last
+    step shrank it (None: unknown); ``cost``: an information pass in score-only passes. With
+    the information, the following steps gain about ``_NEWTON_DECADES`` decades each; without,
+    ``-log10(rate)``.
+    """
+    if rate is None:
+        return False
+    if rate >= 1.0:
+        return True
+    decades = np.log10(max(remaining, 10.0))
+    return bool(cost + decades / _NEWTON_DECADES < decades / -np.log10(rate))
+
+
+def _update_pairs(pairs: list, s: np.ndarray, y: np.ndarray) -> None:
+    """Append the BFGS pair of a step ``s`` whose score fell by ``y`` (if it has curvature)."""
+    sy = float(s @ y)
+    if sy > 1e-10 * np.sqrt(float(s @ s) * float(y @ y)):
+        pairs.append((s, y, 1.0 / sy))
+        del pairs[:-_MEMORY]
 
 
 def _line_search(rows: MultinomialRows, theta, delta, loglik_old, want_information):
@@ -755,16 +820,18 @@ def fit_multinomial_rows(
     delta, previous, final, factor_here = np.full(K * p - p, np.inf), None, False, False
     exact = newton = False  # factor from an exact information; every pass computes one
     last_fresh = None  # decrement at the previous point, when both had fresh information
+    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []  # BFGS updates of the factor
     polish = _POLISH * tol * tol
+    cost = max(float(rows.information_cost), 1.0)
     while True:
         if fresh:
             factor = _factor(rows, theta, sums.information, column_names)
             if factor is None:
                 method = "lbfgs"
                 break
-            exact = True
+            exact, pairs = True, []
         factor_here = fresh
-        delta = factor.solve(sums.gradient)
+        delta = _direction(factor, pairs, sums.gradient)
         decrement = float(sums.gradient @ delta)
         converged = fresh and _converged(relative_change, decrement, -2.0 * sums.loglik, tol)
         if converged and (decrement <= polish or final):
@@ -774,23 +841,24 @@ def fit_multinomial_rows(
             converged = False
             break
         rate = decrement / previous if previous else None
+        refresh = _worth_refreshing(rate, decrement / polish, cost)
         if newton and last_fresh is not None and decrement < _REFRESH_RATE * last_fresh:
             newton = False  # Newton's quadratic phase: an information stays good for steps
-        elif exact and rate is not None and rate > _REFRESH_RATE:
+        elif exact and refresh:
             newton = True  # even an exact information goes stale within one step
         last_fresh = decrement if fresh else None
-        want = newton or converged or decrement <= polish
-        if rate is not None:
-            want = want or rate > _REFRESH_RATE or rate * decrement <= polish
+        want = newton or refresh or converged or decrement <= polish
+        want = want or (rate is not None and rate * decrement <= polish)
         step = _line_search(rows, theta, delta, sums.loglik, want)
         if step is None:
             message = "converged" if converged else "step halving could not increase loglik"
             break
-        theta, new_sums, halvings = step
+        new_theta, new_sums, halvings = step
         relative_change = _relative_change(new_sums.loglik, sums.loglik)
         deviance = -2.0 * new_sums.loglik
         history.append(Iteration(len(history) + 1, deviance, relative_change, decrement, halvings))
-        sums, final = new_sums, converged
+        _update_pairs(pairs, new_theta - theta, sums.gradient - new_sums.gradient)
+        theta, sums, final = new_theta, new_sums, converged
         fresh = sums.information is not None
         previous = None if fresh or halvings else decrement
         newton = newton or (halvings > 0 and exact)

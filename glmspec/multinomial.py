@@ -287,7 +287,7 @@ def _block_terms(codes, X, prior, offset, coef, pair_grams):
         # 1 - p_j as the sum of the other probabilities: no cancellation when p_j ~ 1
         before = np.cumsum(probs, axis=0)
         after = np.cumsum(probs[::-1], axis=0)[::-1]
-        scaled = np.empty_like(X)
+        scaled = np.empty(X.shape)  # C order: scaled.T is what syrk reads in place
         for j in range(1, K):
             rest = before[j - 1] + after[j + 1] if j + 1 < K else before[j - 1]
             for k in range(j, K):

@@ -94,7 +94,7 @@ _NEWTON_DECADES = 4.0  # decades of decrement a step with a recent information g
 _MEMORY = 10  # BFGS pairs kept on top of the last factored information
 _POLISH = 1e-6  # final decrement below _POLISH * tol**2: within ~1e-3 tol SEs of the optimum
 _RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
-_BLOCK_BYTES = 1 << 22  # rows per block of the in-memory engine: about 4 MiB of X
+_BLOCK_BYTES = 1 << 20  # rows per block of the in-memory engine: about 1 MiB of X
 
 
 @dataclass(frozen=True)
@@ -433,7 +433,7 @@ class MultinomialRows(ABC):
 
 
 class InMemoryMultinomialRows(MultinomialRows):
-    """A row engine over in-memory arrays, computing every sum over row blocks of ~4 MiB.
+    """A row engine over in-memory arrays, computing every sum over row blocks of ~1 MiB.
 
     Parameters
     ----------

@@ -67,6 +67,7 @@ coefficients still move (no convergence, the L-BFGS fallback, or a last Newton s
 
 from __future__ import annotations
 
+import logging
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -86,6 +87,7 @@ from glmspec.errors import (
 from glmspec.linalg import GramFactor, check_rank, factor_gram, factorize, weighted_gram
 from glmspec.solver import MAX_HALVINGS, Iteration, _converged, warn_not_converged
 
+log = logging.getLogger("glmspec.solver")
 _SEPARATION_LOGP = -1e-10  # log(1 - 1e-10): the observed class has probability 1
 _MOVING_STEP = 1e-3
 _QR_MAX_VALUES = 1 << 27  # largest square root (n K x (K-1) p values) the QR route builds
@@ -865,6 +867,13 @@ def fit_multinomial_rows(
         relative_change = _relative_change(new_sums.loglik, sums.loglik)
         deviance = -2.0 * new_sums.loglik
         history.append(Iteration(len(history) + 1, deviance, relative_change, decrement, halvings))
+        log.info(
+            "multinomial iteration %d: deviance %.12g, relative change %.3g, halvings %d",
+            len(history),
+            deviance,
+            relative_change,
+            halvings,
+        )
         _update_pairs(pairs, new_theta - theta, sums.gradient - new_sums.gradient)
         theta, sums, final = new_theta, new_sums, converged
         fresh = sums.information is not None

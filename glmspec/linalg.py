@@ -71,8 +71,10 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None = None):
     for start in range(0, n, step):
         rows = X[start : start + step]
         block = rows * root_w[start : start + step, None]
-        # block.T is Fortran-ordered, so BLAS reads it in place (trans=1 on block would copy)
-        gram = blas.dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        if block.flags.f_contiguous:  # BLAS reads a column-major block in place
+            gram = blas.dsyrk(1.0, block, beta=1.0, c=gram, trans=1, lower=0, overwrite_c=1)
+        else:  # block.T is then column-major (trans=1 on block would copy it)
+            gram = blas.dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
         if product is not None:
             product += v[start : start + step] @ rows
     return np.triu(gram) + np.triu(gram, 1).T, product

@@ -46,7 +46,12 @@ def _matrix(X: Any) -> np.ndarray:
         raise DataError(f"X must be a numeric matrix: {exc}") from exc
     if matrix.ndim != 2 or matrix.shape[0] == 0:
         raise DataError(f"X must be a non-empty 2-d array, got shape {matrix.shape}.")
-    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=0))
+    # one sum finds any NaN/inf (or overflows): only then look column by column
+    bad = np.zeros(0, dtype=int)
+    with np.errstate(over="ignore", invalid="ignore"):
+        suspect = not np.isfinite(matrix.sum())
+    if suspect:
+        bad = np.flatnonzero(~np.isfinite(matrix).all(axis=0))
     if bad.size:
         raise MissingValueError(f"X has missing or infinite values in column(s) {bad.tolist()}.")
     return matrix if matrix.flags.c_contiguous else np.ascontiguousarray(matrix)

@@ -127,7 +127,7 @@ def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
 
 
 def row_blocks(X: Any, width: int | None = None):
-    """Yield ``(slice, dense rows)`` over ``X`` in blocks of about 4 MiB."""
+    """Yield ``(slice, dense rows)`` over ``X`` in blocks of about 1 MiB."""
     n = X.shape[0]
     step = block_rows(X.shape[1] if width is None else width)
     for start in range(0, n, step):

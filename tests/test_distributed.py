@@ -84,6 +84,7 @@ def _split(df: pd.DataFrame):
 CASES = [
     ("level ~ x + z + C(store)", "gaussian", {}),
     ("level ~ x + z + store", "gaussian", {"weights": "w"}),
+    ("cost ~ x + z", "gaussian", {"link": "log"}),
     ("count ~ x + z + C(store)", "poisson", {"exposure": "days"}),
     ("count ~ x + z", "poisson", {"link": "sqrt"}),
     ("hit ~ x + z + C(store)", "binomial", {}),

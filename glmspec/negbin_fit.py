@@ -24,9 +24,10 @@ import pandas as pd
 
 from glmspec.errors import ConvergenceWarning, DomainWarning
 from glmspec.families import Family, Poisson
+from glmspec.irls_rows import InMemoryRows
 from glmspec.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
 from glmspec.results import GLMResults
-from glmspec.solver import FitRecord, InMemoryRows, irls
+from glmspec.solver import FitRecord, irls
 
 #: Above this theta the data are practically Poisson (Var = mu + mu^2/theta ~ mu): warn.
 THETA_LARGE = 1e6
@@ -99,7 +100,7 @@ def fit_negbin_rows(
     Parameters
     ----------
     rows : callable
-        ``rows(family)`` is the IRLS engine (:class:`glmspec.solver.InMemoryRows` or one with
+        ``rows(family)`` is the IRLS engine (:class:`glmspec.irls_rows.InMemoryRows` or one with
         the same methods) of the data under ``family``.
     theta_rows : callable
         ``theta_rows(record)`` gives the sums of :func:`glmspec.negbin.theta_ml_rows` at the

@@ -24,16 +24,9 @@ import numpy as np
 
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
+from glmspec.irls_rows import InMemoryRows, _evaluate, working_quantities
 from glmspec.linalg import factorize, gram_and_product
-from glmspec.solver import (
-    MAX_HALVINGS,
-    FitRecord,
-    InMemoryRows,
-    Iteration,
-    _evaluate,
-    warn_not_converged,
-    working_quantities,
-)
+from glmspec.solver import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
 
 _CD_SWEEPS = 1000
 

@@ -24,8 +24,7 @@ import numpy as np
 from glmspec.distributed.design import Block, BlockPlan, build_block
 from glmspec.errors import GLMSpecError
 from glmspec.families import Family
-from glmspec.linalg import factorize_gram, gram_and_product
-from glmspec.solver import (
+from glmspec.irls_rows import (
     Point,
     evaluate_rows,
     noise_from_parts,
@@ -33,6 +32,7 @@ from glmspec.solver import (
     observed_weights,
     working_quantities,
 )
+from glmspec.linalg import factorize_gram, gram_and_product
 
 _TREE_ARITY = 8
 
@@ -197,7 +197,7 @@ def evaluate_block(block: Block, family: Family, coef: np.ndarray, systems: bool
 
 
 def noise_block(block: Block, family: Family, coef: np.ndarray) -> dict:
-    """This block's :func:`glmspec.solver.noise_parts` at ``coef``."""
+    """This block's :func:`glmspec.irls_rows.noise_parts` at ``coef``."""
     with np.errstate(all="ignore"):
         eta = block.X @ coef + block.offset
         mu = family.link.inverse(eta)
@@ -206,7 +206,7 @@ def noise_block(block: Block, family: Family, coef: np.ndarray) -> dict:
 
 class DaskRows:
     """The engine :func:`glmspec.solver.irls` runs on for Dask data (see
-    :class:`glmspec.solver.InMemoryRows` for the methods)."""
+    :class:`glmspec.irls_rows.InMemoryRows` for the methods)."""
 
     def __init__(
         self,

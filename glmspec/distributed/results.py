@@ -26,9 +26,10 @@ from glmspec.distributed.engine import (
     statistics_block,
 )
 from glmspec.errors import SpecificationError
+from glmspec.irls_rows import working_quantities
 from glmspec.negbin_fit import NegBinResults, ThetaFit
 from glmspec.results import GLMResults
-from glmspec.solver import irls, working_quantities
+from glmspec.solver import irls
 
 #: Rows drawn for the report's plots and the statsmodels check.
 SAMPLE_ROWS = 5000

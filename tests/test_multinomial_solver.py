@@ -9,8 +9,7 @@ import patsy
 import pytest
 import statsmodels.api as sm
 
-import glmspec.multinomial as mn
-from glmspec import datasets
+from glmspec import datasets, multinomial_factor, multinomial_rows
 from glmspec.errors import (
     ConvergenceWarning,
     GLMSpecWarning,
@@ -221,9 +220,9 @@ def test_ill_conditioned_design_uses_qr_and_matches_statsmodels():
 def test_lbfgs_fallback(synthetic, monkeypatch):
     codes, X, _ = synthetic
     codes, X = codes[:3000], X[:3000]
-    monkeypatch.setattr(mn, "factor_gram", lambda gram: None)
-    monkeypatch.setattr(mn, "_QR_MAX_VALUES", 0)
-    monkeypatch.setattr(mn, "_ill_conditioned_factor", lambda info: None)
+    monkeypatch.setattr(multinomial_factor, "factor_gram", lambda gram: None)
+    monkeypatch.setattr(multinomial_rows, "_QR_MAX_VALUES", 0)
+    monkeypatch.setattr(multinomial_factor, "_ill_conditioned_factor", lambda info: None)
     with pytest.warns(GLMSpecWarning, match="pseudo-inverse"):
         record = fit_multinomial(codes, 4, X)
     assert record.method == "lbfgs" and record.information.method == "pinv"

@@ -137,14 +137,18 @@ def raise_partition_errors(sums: dict) -> None:
     raise first.kind(f"{shown}{more}{hint}.")
 
 
-def scan_block(block: Block, family_check: Callable | None, response: str) -> dict:
-    """Counts and sums the fit needs before the first iteration; checks the response."""
+def scan_block(
+    block: Block, family_check: Callable | None, response: str, start: Family | None = None
+) -> dict:
+    """Counts and sums the fit needs before the first iteration; checks the response. With
+    ``start``, also :func:`start_block`'s sums for that family (one pass fewer)."""
     if family_check is not None:
         family_check(block.y, block.prior, response)
     w = block.weights
     used = block.prior > 0
     freq = block.freq
-    return {
+    starting = start_block(block, start) if start is not None and np.any(w > 0) else {}
+    return starting | {
         "rows": len(block.y),
         "n_dropped": block.n_dropped,
         "nobs": float(np.count_nonzero(used) if freq is None else np.sum(freq[used])),
@@ -214,8 +218,10 @@ class DaskRows:
         family: Family,
         column_names: Sequence[str],
         weighted_mean: float,
+        start: dict | None = None,
     ) -> None:
         self.partitions, self.family = partitions, family
+        self._start = start  # start_block's sums when the scan pass computed them
         self.column_names = tuple(column_names)
         self.n_columns = len(self.column_names)
         self.weighted_mean = weighted_mean
@@ -229,8 +235,10 @@ class DaskRows:
         return sums
 
     def start(self) -> Point:
-        sums = self._pass(start_block, self.family)
-        return Point(None, sums["deviance"], sums)
+        sums, self._start = self._start, None
+        if sums is None:
+            sums = self._pass(start_block, self.family)
+        return Point(None, sums["deviance"], {"working": sums["working"]})
 
     def evaluate(self, coef: np.ndarray) -> Point | None:
         sums = self._pass(evaluate_block, self.family, coef, True)

@@ -84,7 +84,11 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
     partitions = Partitions(ddf, plan)
     response = " + ".join(t.name() for t in _lhs_terms(formula))
     check = None if family is None else _check_response(family)
-    scan = partitions.map_reduce(scan_block, check, response, skip_empty=False)
+    # the IRLS start's sums come with the scan, except where the first fit is of another
+    # family (glm.nb starts with a Poisson fit) or not IRLS (multinomial)
+    ml_theta = isinstance(family, NegativeBinomial) and family.theta is None
+    start = None if family is None or ml_theta else family
+    scan = partitions.map_reduce(scan_block, check, response, start, skip_empty=False)
     raise_partition_errors(scan)
     if scan.get("rows", 0) == 0:
         raise DataError("no rows are left to fit (every row has a missing value).")
@@ -126,6 +130,10 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
     def rows(current: Family) -> DaskRows:
         return DaskRows(partitions, current, design.column_names, design.weighted_mean)
 
+    def rows_from_scan(current: Family) -> DaskRows:
+        starting = {"deviance": scan["deviance"], "working": scan["working"]}
+        return DaskRows(partitions, current, design.column_names, design.weighted_mean, starting)
+
     if isinstance(family, NegativeBinomial):
         if family.theta is None:  # glm.nb's alternation, every sum on the workers
 
@@ -136,10 +144,10 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
                 rows, theta_rows, family, max_iter=spec.max_iter, tol=spec.tol
             )
         else:
-            record = irls(rows(family), family, max_iter=spec.max_iter, tol=spec.tol)
+            record = irls(rows_from_scan(family), family, max_iter=spec.max_iter, tol=spec.tol)
             theta_fit = ThetaFit(family.theta, float("nan"), False)
         return DaskNegBinResults(spec, design, family, record, ddf, partitions, theta_fit)
-    record = irls(rows(family), family, max_iter=spec.max_iter, tol=spec.tol)
+    record = irls(rows_from_scan(family), family, max_iter=spec.max_iter, tol=spec.tol)
     log.info("%s after %d iterations", record.message, record.n_iter)
     return DaskGLMResults(spec, design, family, record, ddf, partitions)
 

@@ -134,6 +134,11 @@ def _parse(formula: str) -> patsy.ModelDesc:
         raise FormulaError(f"formula {formula!r} does not parse: {exc}") from exc
 
 
+def response_label(desc: patsy.ModelDesc) -> str:
+    """The response's label: its terms' names joined by ``+`` (``successes + failures``)."""
+    return " + ".join(t.name() for t in desc.lhs_termlist)
+
+
 def _names_in(code: str) -> set[str]:
     """Identifiers and ``Q("...")`` names referenced by a patsy factor expression."""
     try:
@@ -443,7 +448,7 @@ def build_design(
     used = _with_categoricals(frame, columns)
     if not keep.all():
         used = used.loc[keep]
-    response_name = " + ".join(t.name() for t in desc.lhs_termlist)
+    response_name = response_label(desc)
     # Values the formula itself makes missing (np.log of a negative number, an overflowing
     # np.exp) obey the same missing= policy, after a second build without those rows.
     for _ in range(2):

@@ -74,7 +74,7 @@ def observed_weights(
     return fisher - prior * (y - mu) * slope
 
 
-def _evaluate(family, y, X, coef, offset, prior):
+def evaluate_at(family, y, X, coef, offset, prior):
     """Linear predictor, mean and deviance at ``coef``; None when outside the valid range."""
     with np.errstate(all="ignore"):
         eta = X @ coef + offset
@@ -94,6 +94,31 @@ def evaluate_rows(family, y, eta, mu, prior) -> float | None:
             return None
         deviance = family.deviance(y[used], mu[used], prior[used])
     return float(deviance) if np.isfinite(deviance) else None
+
+
+def starting_point(family, y, prior) -> tuple[np.ndarray, np.ndarray, float]:
+    """Linear predictor, mean and deviance at the family's starting means (R's ``mustart``)."""
+    mu = family.starting_mu(y, prior)
+    eta = family.link.link(mu)
+    with np.errstate(all="ignore"):
+        deviance = family.deviance(y, mu, prior)
+    return eta, mu, float(deviance)
+
+
+def row_system(family, X, y, eta, mu, offset, prior, kind: str, working=None):
+    """``(X' W X, X' v)`` for the loop's system of ``kind`` (see :class:`InMemoryRows`).
+
+    ``"fisher"``: IRLS weights and the score; ``"observed"``: observed-information weights and
+    the score; ``"working"``: IRLS weights and ``v = W z`` for the working response ``z``.
+    ``working`` is :func:`working_quantities`' result when the caller has it already.
+    """
+    weights, score = working_quantities(family, y, mu, eta, prior) if working is None else working
+    if kind == "working":
+        response = eta - offset + score / np.where(weights > 0, weights, 1.0)
+        return gram_and_product(X, weights, weights * response)
+    if kind == "observed":
+        weights = observed_weights(family, y, mu, eta, weights, prior)
+    return gram_and_product(X, weights, score)
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,15 +164,11 @@ class InMemoryRows:
         self._cached: tuple[Point, tuple[np.ndarray, np.ndarray]] | None = None
 
     def start(self) -> Point:
-        family, y, prior = self.family, self.y, self.prior
-        mu = family.starting_mu(y, prior)
-        eta = family.link.link(mu)
-        with np.errstate(all="ignore"):
-            deviance = family.deviance(y, mu, prior)
-        return Point(None, float(deviance), (eta, mu))
+        eta, mu, deviance = starting_point(self.family, self.y, self.prior)
+        return Point(None, deviance, (eta, mu))
 
     def evaluate(self, coef: np.ndarray) -> Point | None:
-        state = _evaluate(self.family, self.y, self.X, coef, self.offset, self.prior)
+        state = evaluate_at(self.family, self.y, self.X, coef, self.offset, self.prior)
         return None if state is None else Point(coef, state[2], state[:2])
 
     def _working(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
@@ -159,13 +180,17 @@ class InMemoryRows:
 
     def system(self, point: Point, kind: str) -> tuple[np.ndarray, np.ndarray]:
         eta, mu = point.rows
-        weights, score = self._working(point)
-        if kind == "working":
-            working = eta - self.offset + score / np.where(weights > 0, weights, 1.0)
-            return gram_and_product(self.X, weights, weights * working)
-        if kind == "observed":
-            weights = observed_weights(self.family, self.y, mu, eta, weights, self.prior)
-        return gram_and_product(self.X, weights, score)
+        return row_system(
+            self.family,
+            self.X,
+            self.y,
+            eta,
+            mu,
+            self.offset,
+            self.prior,
+            kind,
+            working=self._working(point),
+        )
 
     def factorize(self, gram: np.ndarray, point: Point) -> GramFactor:
         factor = factor_gram(gram)

@@ -256,13 +256,15 @@ def theta_ml(
         overdispersion: a Poisson model fits as well).
     """
     rows = ArrayThetaRows(y, mu, weights)
-    return theta_ml_rows(rows, start=start, max_iter=max_iter, tol=tol)
+    theta, se, _ = theta_ml_rows(rows, start=start, max_iter=max_iter, tol=tol)
+    return theta, se
 
 
 def theta_ml_rows(
     rows, *, start: float | None = None, max_iter: int = 100, tol: float = 1e-12
-) -> tuple[float, float]:
-    """:func:`theta_ml` on sums from ``rows`` (see :class:`ArrayThetaRows`)."""
+) -> tuple[float, float, float]:
+    """:func:`theta_ml` on sums from ``rows`` (see :class:`ArrayThetaRows`); also returns the
+    log-likelihood at the estimate (so callers need no further evaluation)."""
     if start is None:
         weight_sum, moment = rows.moment()
         start = weight_sum / moment if moment > 0 else 1.0
@@ -302,4 +304,4 @@ def theta_ml_rows(
             stacklevel=2,
         )
     se = float(1.0 / np.sqrt(info)) if info > 0 else float("nan")
-    return theta, se
+    return theta, se, llf

@@ -111,17 +111,14 @@ def fit_negbin_rows(
     """
     record = irls(rows(Poisson(family.link)), Poisson(family.link), max_iter=max_iter, tol=tol)
     total_iter = record.n_iter
-    theta, se = theta_ml_rows(theta_rows(record))
+    theta, se, llf = theta_ml_rows(theta_rows(record))
     history = []
     converged = False
-    llf = theta_rows(record).at(theta)[0]
     for outer in range(1, max_iter + 1):
         current = family.with_theta(theta)
         record = irls(rows(current), current, max_iter=max_iter, tol=tol, start=record.coef)
         total_iter += record.n_iter
-        sums = theta_rows(record)
-        new_theta, se = theta_ml_rows(sums, start=theta)
-        new_llf = sums.at(new_theta)[0]
+        new_theta, se, new_llf = theta_ml_rows(theta_rows(record), start=theta)
         history.append((outer, new_theta, new_llf))
         theta_change = abs(new_theta - theta) / theta
         llf_change = abs(new_llf - llf) / (abs(new_llf) + 0.1)

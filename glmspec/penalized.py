@@ -24,7 +24,7 @@ import numpy as np
 
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
-from glmspec.irls_rows import InMemoryRows, _evaluate, working_quantities
+from glmspec.irls_rows import InMemoryRows, evaluate_at, working_quantities
 from glmspec.linalg import factorize, gram_and_product
 from glmspec.solver import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
 
@@ -90,7 +90,7 @@ def fit_penalized(
     start = InMemoryRows(y, X, family, prior, offset).intercept_start()
     if start is None:
         coef = np.zeros(X.shape[1])
-        state = _evaluate(family, y, X, coef, offset, prior)
+        state = evaluate_at(family, y, X, coef, offset, prior)
         if state is None:
             raise FitError("no valid starting point for the penalized fit (zeros are invalid).")
         eta, mu, deviance = state
@@ -107,7 +107,7 @@ def fit_penalized(
         halvings, state = 0, None
         while halvings <= MAX_HALVINGS:
             candidate = coef + delta
-            state = _evaluate(family, y, X, candidate, offset, prior)
+            state = evaluate_at(family, y, X, candidate, offset, prior)
             if state is not None:
                 new_objective = state[2] + penalty.value(candidate, weight_sum)
                 if new_objective <= objective + 1e-12 * abs(objective):

@@ -39,6 +39,7 @@ from glmspec.design import (
     _nonfinite_design_rows,
     _parse,
     _used_columns,
+    response_label,
 )
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
 from glmspec.fastdesign import build_matrix
@@ -48,7 +49,8 @@ _TEMPLATE_ROWS = 20
 
 @dataclass(frozen=True)
 class Block:
-    """One partition's arrays, as :class:`glmspec.design.Design` holds them for all rows."""
+    """One partition's arrays, as :class:`glmspec.design.Design` holds them for all rows;
+    ``keep`` marks the partition's rows that are used (not dropped for missing values)."""
 
     y: np.ndarray
     X: Any
@@ -56,7 +58,12 @@ class Block:
     offset: np.ndarray
     freq: np.ndarray | None
     trials: np.ndarray | None
-    n_dropped: int
+    keep: np.ndarray
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows of the partition dropped for missing values."""
+        return int(np.count_nonzero(~self.keep))
 
     @property
     def weights(self) -> np.ndarray:
@@ -193,11 +200,11 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     if plan.family == "multinomial":
         y = _class_codes(used, desc, plan)
     elif plan.family in ("binomial", "quasibinomial"):
-        y, trials, _ = _binomial_response(lhs, _response_name(desc))
+        y, trials, _ = _binomial_response(lhs, response_label(desc))
         prior = prior * trials
     else:
         y = np.asarray(lhs, dtype=float)[:, 0]
-    return Block(y, X, prior, offset, freq, trials, int((~keep).sum()))
+    return Block(y, X, prior, offset, freq, trials, keep)
 
 
 def _matrix(info, frame: pd.DataFrame, plan: BlockPlan):
@@ -214,10 +221,6 @@ def _matrix(info, frame: pd.DataFrame, plan: BlockPlan):
 def _lhs(info, frame: pd.DataFrame) -> patsy.DesignMatrix:
     (lhs,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
     return lhs
-
-
-def _response_name(desc: patsy.ModelDesc) -> str:
-    return " + ".join(t.name() for t in desc.lhs_termlist)
 
 
 def _class_codes(frame: pd.DataFrame, desc: patsy.ModelDesc, plan: BlockPlan) -> np.ndarray:
@@ -349,6 +352,11 @@ def _refuse_stateful(desc, env, formula: str) -> None:
                     "all rows at once), which the Dask engine does not support; compute that "
                     "column on the Dask DataFrame first."
                 )
+
+
+def response_name(plan: BlockPlan) -> str:
+    """The response's label, as :attr:`glmspec.design.Design.response_name`."""
+    return response_label(_design_infos(plan)[0])
 
 
 def response_classes(plan: BlockPlan) -> tuple | None:

@@ -24,15 +24,18 @@ import numpy as np
 from glmspec.distributed.design import Block, BlockPlan, build_block
 from glmspec.errors import GLMSpecError
 from glmspec.families import Family
+from glmspec.inference import pearson_chi2
 from glmspec.irls_rows import (
     Point,
-    evaluate_rows,
+    evaluate_at,
     noise_from_parts,
     noise_parts,
-    observed_weights,
+    row_system,
+    starting_point,
     working_quantities,
 )
-from glmspec.linalg import factorize_gram, gram_and_product
+from glmspec.linalg import factorize_gram
+from glmspec.negbin import ArrayThetaRows
 
 _TREE_ARITY = 8
 
@@ -167,44 +170,39 @@ def _check_response(family: Family):
 
 def start_block(block: Block, family: Family) -> dict:
     """Deviance and the working-response system at the family's starting means."""
-    w = block.weights
-    mu = family.starting_mu(block.y, w)
-    eta = family.link.link(mu)
-    with np.errstate(all="ignore"):
-        deviance = family.deviance(block.y, mu, w)
-    weights, score = working_quantities(family, block.y, mu, eta, w)
-    working = eta - block.offset + score / np.where(weights > 0, weights, 1.0)
-    return {
-        "deviance": float(deviance),
-        "working": gram_and_product(block.X, weights, weights * working),
-    }
+    eta, mu, deviance = starting_point(family, block.y, block.weights)
+    system = row_system(family, block.X, block.y, eta, mu, block.offset, block.weights, "working")
+    return {"deviance": deviance, "working": system}
 
 
 def evaluate_block(block: Block, family: Family, coef: np.ndarray, systems: bool) -> dict:
     """Validity and deviance at ``coef``; with ``systems`` also the Fisher (and, for a
     non-canonical link, observed) Newton system there."""
     w = block.weights
-    with np.errstate(all="ignore"):
-        eta = block.X @ coef + block.offset
-        mu = family.link.inverse(eta)
-    deviance = evaluate_rows(family, block.y, eta, mu, w)
-    if deviance is None:
+    state = evaluate_at(family, block.y, block.X, coef, block.offset, w)
+    if state is None:
         return {"valid": False, "deviance": 0.0}
+    eta, mu, deviance = state
     out: dict = {"valid": True, "deviance": deviance}
     if systems:
-        weights, score = working_quantities(family, block.y, mu, eta, w)
-        out["fisher"] = gram_and_product(block.X, weights, score)
-        if not family.is_canonical:
-            observed = observed_weights(family, block.y, mu, eta, weights, w)
-            out["observed"] = gram_and_product(block.X, observed, score)
+        working = working_quantities(family, block.y, mu, eta, w)
+        for kind in ("fisher",) if family.is_canonical else ("fisher", "observed"):
+            out[kind] = row_system(
+                family, block.X, block.y, eta, mu, block.offset, w, kind, working=working
+            )
     return out
+
+
+def block_means(block: Block, link, coef: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The block's linear predictor (offset included) and mean at ``coef`` (None: zeros)."""
+    with np.errstate(all="ignore"):
+        eta = block.offset if coef is None else block.X @ coef + block.offset
+        return eta, link.inverse(eta)
 
 
 def noise_block(block: Block, family: Family, coef: np.ndarray) -> dict:
     """This block's :func:`glmspec.irls_rows.noise_parts` at ``coef``."""
-    with np.errstate(all="ignore"):
-        eta = block.X @ coef + block.offset
-        mu = family.link.inverse(eta)
+    eta, mu = block_means(block, family.link, coef)
     return {"noise": [noise_parts(family, block.X, block.y, mu, eta, coef, block.weights)]}
 
 
@@ -221,7 +219,7 @@ class DaskRows:
         start: dict | None = None,
     ) -> None:
         self.partitions, self.family = partitions, family
-        self._start = start  # start_block's sums when the scan pass computed them
+        self._start = start  # the scan pass's sums, with start_block's when it computed them
         self.column_names = tuple(column_names)
         self.n_columns = len(self.column_names)
         self.weighted_mean = weighted_mean
@@ -236,7 +234,7 @@ class DaskRows:
 
     def start(self) -> Point:
         sums, self._start = self._start, None
-        if sums is None:
+        if sums is None or "working" not in sums:
             sums = self._pass(start_block, self.family)
         return Point(None, sums["deviance"], {"working": sums["working"]})
 
@@ -273,8 +271,6 @@ class DaskRows:
 
 def statistics_block(block: Block, family: Family, coef: np.ndarray | None, mu_const) -> dict:
     """Pearson chi-square and deviance at ``coef`` (or at the constant mean ``mu_const``)."""
-    from glmspec.inference import pearson_chi2
-
     mu = _means(block, family, coef, mu_const)
     w = block.weights
     with np.errstate(all="ignore"):
@@ -290,22 +286,15 @@ def loglik_block(block: Block, family: Family, coef, mu_const, scale: float) -> 
 
 
 def _means(block: Block, family: Family, coef, mu_const) -> np.ndarray:
-    if coef is None:
-        if mu_const is None:
-            return family.link.inverse(block.offset)
+    if coef is None and mu_const is not None:
         return np.full(len(block.y), float(mu_const))
-    with np.errstate(all="ignore"):
-        return family.link.inverse(block.X @ coef + block.offset)
+    return block_means(block, family.link, coef)[1]
 
 
 def theta_block(block: Block, coef: np.ndarray, link, theta: float | None) -> dict:
     """The negative binomial theta sums of one block at the means of ``coef``: R's moment
     sums when ``theta`` is None, else log-likelihood, score and information in theta."""
-    from glmspec.negbin import ArrayThetaRows
-
-    with np.errstate(all="ignore"):
-        mu = link.inverse(block.X @ coef + block.offset)
-    rows = ArrayThetaRows(block.y, mu, block.weights)
+    rows = ArrayThetaRows(block.y, block_means(block, link, coef)[1], block.weights)
     if theta is None:
         return {"moment": rows.moment()}
     return {"at": rows.at(theta)}

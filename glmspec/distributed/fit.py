@@ -10,6 +10,7 @@ from glmspec.distributed.design import (
     design_info,
     learn_plan,
     response_classes,
+    response_name,
 )
 from glmspec.distributed.engine import (
     DaskRows,
@@ -82,7 +83,7 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         missing=spec.missing,
     )
     partitions = Partitions(ddf, plan)
-    response = " + ".join(t.name() for t in _lhs_terms(formula))
+    response = response_name(plan)
     check = None if family is None else _check_response(family)
     # the IRLS start's sums come with the scan, except where the first fit is of another
     # family (glm.nb starts with a Poisson fit) or not IRLS (multinomial)
@@ -127,12 +128,8 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
 
         return fit_multinomial_dask(ddf, partitions, design, spec)
 
-    def rows(current: Family) -> DaskRows:
-        return DaskRows(partitions, current, design.column_names, design.weighted_mean)
-
-    def rows_from_scan(current: Family) -> DaskRows:
-        starting = {"deviance": scan["deviance"], "working": scan["working"]}
-        return DaskRows(partitions, current, design.column_names, design.weighted_mean, starting)
+    def rows(current: Family, start: dict | None = None) -> DaskRows:
+        return DaskRows(partitions, current, design.column_names, design.weighted_mean, start)
 
     if isinstance(family, NegativeBinomial):
         if family.theta is None:  # glm.nb's alternation, every sum on the workers
@@ -144,15 +141,9 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
                 rows, theta_rows, family, max_iter=spec.max_iter, tol=spec.tol
             )
         else:
-            record = irls(rows_from_scan(family), family, max_iter=spec.max_iter, tol=spec.tol)
+            record = irls(rows(family, scan), family, max_iter=spec.max_iter, tol=spec.tol)
             theta_fit = ThetaFit(family.theta, float("nan"), False)
         return DaskNegBinResults(spec, design, family, record, ddf, partitions, theta_fit)
-    record = irls(rows_from_scan(family), family, max_iter=spec.max_iter, tol=spec.tol)
+    record = irls(rows(family, scan), family, max_iter=spec.max_iter, tol=spec.tol)
     log.info("%s after %d iterations", record.message, record.n_iter)
     return DaskGLMResults(spec, design, family, record, ddf, partitions)
-
-
-def _lhs_terms(formula: str):
-    from glmspec.design import _parse
-
-    return _parse(formula).lhs_termlist

@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 
 from glmspec.distributed.engine import Block, Partitions, raise_partition_errors
-from glmspec.distributed.results import DaskResults, _intercept_plan, _not_offered
+from glmspec.distributed.results import (
+    SAMPLE_ROWS,
+    DaskResults,
+    _intercept_plan,
+    _not_offered,
+)
 from glmspec.errors import SpecificationError
 from glmspec.linalg import factorize_gram
 from glmspec.multinomial import (
@@ -145,18 +150,18 @@ class DaskMultinomialResults(DaskResults, MultinomialResults):
         meta = pd.DataFrame({c: pd.Series(dtype=float) for c in labels})
         return newdata.map_partitions(_predict_partition, self, which, meta=meta)
 
-    def sample_results(self, n: int = 5000, seed: int = 0) -> MultinomialResults:
+    def sample_results(self, n: int = SAMPLE_ROWS, seed: int = 0) -> MultinomialResults:
         """The fit seen on a random sample of rows, in memory (same coefficients)."""
         key = (n, seed)
         if key not in self._samples:
-            design = self._sample_rows(n, seed)
+            design = self._design_of(self._sample_frame(n, seed))
             eta = design.X @ self.record.coef + design.offset[:, None]
             record = replace(self.record, probs=_probabilities(eta))
             view = MultinomialResults(self.spec, design, record, None)
             self._samples[key] = view
         return self._samples[key]
 
-    def sample_fit(self, n: int = 5000, seed: int = 0) -> MultinomialResults:
+    def sample_fit(self, n: int = SAMPLE_ROWS, seed: int = 0) -> MultinomialResults:
         """glmspec's in-memory fit of :meth:`sample_results`' rows (for the statsmodels check)."""
         from glmspec.api import fit_multinomial_design
 

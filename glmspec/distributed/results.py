@@ -101,15 +101,18 @@ class DaskResults:
     def _sums(self, func, *args) -> dict:
         return self._partitions.map_reduce(func, *args)
 
-    def _sample_rows(self, n: int, seed: int) -> Design:
-        """A random sample of about ``n`` fitted rows as an in-memory Design (exactly ``n``
-        or all rows; the same rows for the same ``n`` and ``seed``)."""
-        d = self.design
-        fraction = min(1.0, 1.2 * n / max(d.n_rows, 1))
+    def _sample_frame(self, n: int, seed: int) -> pd.DataFrame:
+        """A random sample of about ``n`` rows of the data (exactly ``n``, or all rows; the
+        same rows for the same ``n`` and ``seed``), collected to the client."""
+        fraction = min(1.0, 1.2 * n / max(self.design.n_rows, 1))
         frame = self.data.sample(frac=fraction, random_state=seed).compute()
         if len(frame) > n:
             frame = frame.sample(n=n, random_state=seed)
-        frame = frame.sort_index()
+        return frame.sort_index()
+
+    def _design_of(self, frame: pd.DataFrame) -> Design:
+        """The rows of ``frame`` (from the fitted data) as an in-memory Design of this fit."""
+        d = self.design
         block = build_block(frame, d.plan)
         X = np.asarray(block.X) if not isinstance(block.X, np.ndarray) else block.X
         return Design(
@@ -123,7 +126,7 @@ class DaskResults:
             response_name=d.response_name,
             classes=d.classes,
             n_dropped=block.n_dropped,
-            row_index=_kept_index(frame, d.plan, block),
+            row_index=frame.index[block.keep],
             factor_levels=d.factor_levels,
             weights_given=d.weights_given,
             offset_given=d.offset_given,
@@ -208,11 +211,24 @@ class DaskGLMResults(DaskResults, GLMResults):
         return partitions.map_reduce(loglik_block, self.family, coef, mean, scale)["llf"]
 
     def _rows(self, which: str) -> Any:
-        """A lazy Dask Series of one per-row quantity over the fitted rows."""
+        """A lazy Dask Series of one per-row quantity (a property of :meth:`_view`) over the
+        fitted rows, computed partition by partition in the workers."""
         meta = pd.Series(dtype=float, name=which)
-        return self.data.map_partitions(
-            _row_values, self.design.plan, self.family, self.record.coef, which, meta=meta
+        return self.data.map_partitions(_row_values, self, which, meta=meta)
+
+    def _view(self, frame: pd.DataFrame) -> GLMResults:
+        """In-memory results for the rows of ``frame``: this fit's coefficients with those
+        rows' means, so per-row quantities are GLMResults' own."""
+        design = self._design_of(frame)
+        eta = design.X @ self.record.coef + design.offset
+        mu = self.family.link.inverse(eta)
+        weights, _ = working_quantities(self.family, design.y, mu, eta, design.total_weights)
+        with np.errstate(all="ignore"):
+            deviance = self.family.deviance(design.y, mu, design.total_weights)
+        record = replace(
+            self.record, eta=eta, mu=mu, deviance=float(deviance), working_weights=weights
         )
+        return GLMResults(self.spec, design, self.family, record)
 
     @cached_property
     def fittedvalues(self):
@@ -273,17 +289,7 @@ class DaskGLMResults(DaskResults, GLMResults):
         """
         key = (n, seed)
         if key not in self._samples:
-            design = self._sample_rows(n, seed)
-            coef = self.record.coef
-            eta = design.X @ coef + design.offset
-            mu = self.family.link.inverse(eta)
-            weights, _ = working_quantities(self.family, design.y, mu, eta, design.total_weights)
-            with np.errstate(all="ignore"):
-                deviance = self.family.deviance(design.y, mu, design.total_weights)
-            record = replace(
-                self.record, eta=eta, mu=mu, deviance=float(deviance), working_weights=weights
-            )
-            view = GLMResults(self.spec, design, self.family, record)
+            view = self._view(self._sample_frame(n, seed))
             view.__dict__["_cov"] = self._cov  # the full fit's covariance, not the sample's
             self._samples[key] = view
         return self._samples[key]
@@ -302,43 +308,9 @@ def _predict_partition(frame: pd.DataFrame, res: DaskGLMResults, which: str) -> 
     return GLMResults.predict(res, frame, which)
 
 
-def _row_values(frame: pd.DataFrame, plan: BlockPlan, family, coef, which: str) -> pd.Series:
+def _row_values(frame: pd.DataFrame, res: DaskGLMResults, which: str) -> pd.Series:
     """One per-row quantity of a partition, indexed by the rows kept."""
-    block = build_block(frame, plan)
-    index = _kept_index(frame, plan, block)
-    with np.errstate(all="ignore"):
-        eta = block.X @ coef + block.offset
-        mu = family.link.inverse(eta)
-        y, w = block.y, block.weights
-        if which == "fittedvalues":
-            values = mu
-        elif which == "linear_predictor":
-            values = eta
-        elif which == "resid_response":
-            values = y - mu
-        elif which == "resid_pearson":
-            values = (y - mu) * np.sqrt(w / family.variance(mu))
-        elif which == "resid_deviance":
-            unit = np.clip(family.unit_deviance(y, mu), 0.0, None)
-            values = np.sign(y - mu) * np.sqrt(w * unit)
-        else:
-            values = (y - mu) / family.link.mu_eta(eta)
-    return pd.Series(values, index=index, name=which)
-
-
-def _kept_index(frame: pd.DataFrame, plan: BlockPlan, block) -> pd.Index:
-    if block.n_dropped == 0:
-        return frame.index
-    from glmspec.design import _missing_rows
-
-    columns = list(plan.template.columns)
-    extras = {c: frame[c].to_numpy(dtype=float, na_value=np.nan) for c in plan.extra_columns()}
-    masks = _missing_rows(frame[columns], extras)
-    keep = ~np.logical_or.reduce(list(masks.values())) if masks else np.ones(len(frame), bool)
-    index = frame.index[keep]
-    if len(index) != len(block.y):  # rows the formula itself made missing: positions only
-        return pd.RangeIndex(len(block.y))
-    return index
+    return getattr(res._view(frame), which).rename(which)
 
 
 def _intercept_plan(plan: BlockPlan) -> BlockPlan:

@@ -128,12 +128,12 @@ class GramFactor:
         return 0.5 * (inv + inv.T)
 
 
-def factor_gram(gram: np.ndarray) -> GramFactor | None:
+def factor_gram(gram: np.ndarray, rcond_min: float = _RCOND_MIN) -> GramFactor | None:
     """Cholesky factor of a symmetric positive-definite ``gram``, or None.
 
     The matrix is equilibrated to unit diagonal first; None is returned when it is not
-    positive definite or its reciprocal condition number is below ``1e-8``, where the caller
-    should switch to a more accurate method or check the rank.
+    positive definite or its reciprocal condition number is not above ``rcond_min`` (default
+    ``1e-8``), where the caller should switch to a more accurate method or check the rank.
     """
     scale = np.sqrt(np.diag(gram))
     if not (np.all(scale > 0) and np.all(np.isfinite(scale))):
@@ -143,7 +143,7 @@ def factor_gram(gram: np.ndarray) -> GramFactor | None:
     if info != 0:
         return None
     rcond, _ = lapack.dpocon(chol, np.abs(scaled).sum(axis=0).max())
-    if not rcond > _RCOND_MIN:
+    if not rcond > rcond_min:
         return None
     return GramFactor(chol * scale[None, :], "cholesky")
 
@@ -197,12 +197,12 @@ def factorize_gram(gram: np.ndarray, column_names: Sequence[str] | None = None) 
     if rank < p or np.any(norms == 0):
         rank = min(rank, int(np.sum(norms > 0)))
         raise SingularDesignError(_aliased_message(r_piv, pivot, rank, safe, norms, column_names))
-    chol, info = lapack.dpotrf(scaled, lower=0, clean=1)
-    if info != 0:
+    factor = factor_gram(gram, rcond_min=0.0)  # full rank: keep any Cholesky factor
+    if factor is None:
         raise SingularDesignError(
             _aliased_message(r_piv, pivot, rank - 1, safe, norms, column_names)
         )
-    return GramFactor(chol * safe[None, :], "cholesky")
+    return factor
 
 
 def check_rank(X: np.ndarray, column_names: Sequence[str] | None = None) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
-from scipy.linalg import lapack
 
 from glmspec.errors import GLMSpecWarning
 from glmspec.linalg import GramFactor, factor_gram
@@ -55,17 +54,7 @@ def _ill_conditioned_factor(info: np.ndarray) -> GramFactor | None:
     The last resort of engines without a QR factor (and of the in-memory engine when the
     square root is too large to build), before L-BFGS-B.
     """
-    scale = np.sqrt(np.diag(info))
-    if not (np.all(scale > 0) and np.all(np.isfinite(scale))):
-        return None
-    scaled = info / np.outer(scale, scale)
-    chol, status = lapack.dpotrf(scaled, lower=0, clean=1)
-    if status != 0:
-        return None
-    rcond, _ = lapack.dpocon(chol, np.abs(scaled).sum(axis=0).max())
-    if not rcond > _RCOND_LAST:
-        return None
-    return GramFactor(chol * scale[None, :], "cholesky")
+    return factor_gram(info, rcond_min=_RCOND_LAST)
 
 
 def _pinv_factor(info: np.ndarray) -> GramFactor:

@@ -15,6 +15,11 @@ The loop follows R's ``glm.fit``, in named steps:
    ``converged=True`` means exactly that. The step computed at the converged point is still
    taken, so the returned coefficients are one Newton step better than the test requires.
 
+A large dense fit (at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns) first fits a fixed
+random subsample of the rows and starts the loop from those estimates
+(:func:`_subsample_start`); the loop and its criterion are unchanged, so the estimates are
+the same to rounding.
+
 The solver knows nothing of formulas, pandas or reports: arrays in, a frozen :class:`FitRecord`
 out, with the whole iteration history. The loop itself, :func:`irls`, gets every sum over rows
 from a row engine (:mod:`glmspec.irls_rows`), so the same loop runs on Dask partitions.
@@ -36,6 +41,12 @@ from glmspec.linalg import GramFactor, factor_gram
 
 MAX_HALVINGS = 30
 _STALE_DECREMENT = 1e-16
+
+#: Fits of at least this many cells (rows x columns) start from a subsample's estimates.
+SUBSAMPLE_MIN_CELLS = 2_000_000
+_SUBSAMPLE_FRACTION = 50  # the subsample is 1/50 of the rows ...
+_SUBSAMPLE_ROWS_PER_COLUMN = 50  # ... and at least 50 rows per column
+_SUBSAMPLE_MAX_ITER = 25
 
 log = logging.getLogger("glmspec.solver")
 
@@ -70,7 +81,8 @@ class FitRecord:
     converged : bool
         True only when the convergence criterion was met.
     n_iter : int
-        Number of IRLS iterations (factorisations of ``X'WX``).
+        Number of IRLS iterations (factorisations of ``X'WX``) on all the rows; those of a
+        subsample start are not counted.
     history : tuple of Iteration
     message : str
         Why the loop stopped.
@@ -196,11 +208,60 @@ def fit_irls(
     n = X.shape[0]
     prior = np.ones(n) if prior_weights is None else np.asarray(prior_weights, dtype=float)
     offset = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
-    rows = InMemoryRows(np.asarray(y, dtype=float), X, family, prior, offset, column_names)
+    y = np.asarray(y, dtype=float)
+    rows = InMemoryRows(y, X, family, prior, offset, column_names)
+    warm = None if start is not None else _subsample_start(y, X, family, prior, offset, tol)
+    if warm is not None:
+        try:
+            record = irls(rows, family, max_iter=max_iter, tol=tol, start=warm, warn=False)
+        except FitError:
+            record = None
+        if record is not None and record.converged:
+            return record
+        # a subsample unlike the data (rare events, say) can start far off: start as R does
     return irls(rows, family, max_iter=max_iter, tol=tol, start=start)
 
 
-def irls(rows, family: Family, *, max_iter: int = 100, tol: float = 1e-8, start=None) -> FitRecord:
+def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndarray | None:
+    """Estimates on a fixed random subsample of the rows, to start the full fit from.
+
+    From the family's starting means, IRLS spends its first passes over the rows getting
+    near the optimum. The estimates on ``m`` of the ``n`` rows are within about
+    ``sqrt(n / m)`` standard errors of it, where Newton's method converges quadratically;
+    on 1e6 x 100 designs that saves one or two products ``X'WX`` for the price of a fit on
+    2% of the rows. The subsample is drawn with a fixed seed, so fits are reproducible.
+
+    Returns None (start from the means) when it does not pay: a design that is not a dense
+    array or has fewer than :data:`SUBSAMPLE_MIN_CELLS` cells, the Gaussian identity (whose
+    first step is exact), or a subsample fit that fails or does not converge.
+    """
+    n, p = X.shape
+    m = max(_SUBSAMPLE_ROWS_PER_COLUMN * p, n // _SUBSAMPLE_FRACTION)
+    exact_first_step = family.name == "gaussian" and family.link.name == "identity"
+    small = n * p < SUBSAMPLE_MIN_CELLS or n < 10 * m
+    if small or exact_first_step or not isinstance(X, np.ndarray):
+        return None
+    picked = np.sort(np.random.default_rng(0).choice(n, size=m, replace=False))
+    sample = InMemoryRows(y[picked], X[picked], family, prior[picked], offset[picked])
+    try:
+        record = irls(
+            sample, family, max_iter=_SUBSAMPLE_MAX_ITER, tol=tol, warn=False, name="subsample IRLS"
+        )
+    except FitError:
+        return None
+    return record.coef if record.converged else None
+
+
+def irls(
+    rows,
+    family: Family,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    start=None,
+    warn: bool = True,
+    name: str = "IRLS",
+) -> FitRecord:
     """The IRLS/Newton loop of :func:`fit_irls` over any row engine (see
     :class:`glmspec.irls_rows.InMemoryRows`).
 
@@ -210,6 +271,10 @@ def irls(rows, family: Family, *, max_iter: int = 100, tol: float = 1e-8, start=
     family : Family
     max_iter, tol, start
         As :func:`fit_irls`.
+    warn : bool
+        Issue a :class:`ConvergenceWarning` when the criterion is not met.
+    name : str
+        The loop's name in the log and the warning.
 
     Returns
     -------
@@ -282,7 +347,8 @@ def irls(rows, family: Family, *, max_iter: int = 100, tol: float = 1e-8, start=
         point = new_point
         history.append(Iteration(iteration, point.deviance, relative_change, decrement, halvings))
         log.info(
-            "IRLS iteration %d: deviance %.12g, relative change %.3g, halvings %d",
+            "%s iteration %d: deviance %.12g, relative change %.3g, halvings %d",
+            name,
             iteration,
             point.deviance,
             relative_change,
@@ -295,8 +361,8 @@ def irls(rows, family: Family, *, max_iter: int = 100, tol: float = 1e-8, start=
         # Standard errors use the expected information at the returned coefficients, as R's
         # summary.glm and statsmodels.
         factor = rows.factorize(rows.system(point, "fisher")[0], point)
-    if not converged:
-        warn_not_converged("IRLS", iteration, message, history, tol)
+    if not converged and warn:
+        warn_not_converged(name, iteration, message, history, tol)
     eta, mu, weights = rows.row_arrays(point)
     return FitRecord(
         coef=point.coef,

@@ -29,6 +29,9 @@ from glmspec.linalg import (
 )
 
 _EPS = np.finfo(float).eps
+#: Designs of at least this many cells may take single-precision steps far from the optimum;
+#: below it the products are too quick for the saving to show.
+SINGLE_MIN_CELLS = 1_000_000
 
 
 def working_quantities(
@@ -105,20 +108,21 @@ def starting_point(family, y, prior) -> tuple[np.ndarray, np.ndarray, float]:
     return eta, mu, float(deviance)
 
 
-def row_system(family, X, y, eta, mu, offset, prior, kind: str, working=None):
+def row_system(family, X, y, eta, mu, offset, prior, kind: str, working=None, single=False):
     """``(X' W X, X' v)`` for the loop's system of ``kind`` (see :class:`InMemoryRows`).
 
     ``"fisher"``: IRLS weights and the score; ``"observed"``: observed-information weights and
     the score; ``"working"``: IRLS weights and ``v = W z`` for the working response ``z``.
-    ``working`` is :func:`working_quantities`' result when the caller has it already.
+    ``working`` is :func:`working_quantities`' result when the caller has it already;
+    ``single`` as :func:`glmspec.linalg.gram_and_product`.
     """
     weights, score = working_quantities(family, y, mu, eta, prior) if working is None else working
     if kind == "working":
         response = eta - offset + score / np.where(weights > 0, weights, 1.0)
-        return gram_and_product(X, weights, weights * response)
+        return gram_and_product(X, weights, weights * response, single=single)
     if kind == "observed":
         weights = observed_weights(family, y, mu, eta, weights, prior)
-    return gram_and_product(X, weights, score)
+    return gram_and_product(X, weights, score, single=single)
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,12 +147,15 @@ class InMemoryRows:
     by partition). Its methods:
 
     * ``n_columns``;
+    * ``single_precision`` -- whether ``system(..., single=True)`` is faster (below);
     * ``start()`` -- the :class:`Point` at the family's starting means;
     * ``evaluate(coef)`` -- the :class:`Point` at ``coef``, None when the linear predictor or
       mean leaves the valid range or the deviance is not finite;
-    * ``system(point, kind)`` -- ``(X' W X, X' v)`` with the expected (``"fisher"``) or
-      observed (``"observed"``) information's weights and the score ``v``, or (``"working"``)
-      the Fisher weights and ``v = W z`` for the working response ``z`` (first step);
+    * ``system(point, kind, single=False)`` -- ``(X' W X, X' v)`` with the expected
+      (``"fisher"``) or observed (``"observed"``) information's weights and the score ``v``,
+      or (``"working"``) the Fisher weights and ``v = W z`` for the working response ``z``
+      (first step); ``single=True`` allows ``X' W X`` accurate to single precision only
+      (for a step far from the optimum);
     * ``factorize(gram, point)`` -- a :class:`GramFactor` of the Fisher information, raising
       :class:`~glmspec.errors.SingularDesignError` for an aliased design;
     * ``noise(point, factor)`` -- see :func:`decrement_noise`;
@@ -161,6 +168,7 @@ class InMemoryRows:
         self.y, self.X, self.family = y, X, family
         self.prior, self.offset, self.column_names = prior, offset, column_names
         self.n_columns = X.shape[1]
+        self.single_precision = isinstance(X, np.ndarray) and X.size >= SINGLE_MIN_CELLS
         self._cached: tuple[Point, tuple[np.ndarray, np.ndarray]] | None = None
 
     def start(self) -> Point:
@@ -178,7 +186,9 @@ class InMemoryRows:
             self._cached = (point, working_quantities(self.family, self.y, mu, eta, self.prior))
         return self._cached[1]
 
-    def system(self, point: Point, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    def system(
+        self, point: Point, kind: str, single: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         eta, mu = point.rows
         return row_system(
             self.family,
@@ -190,6 +200,7 @@ class InMemoryRows:
             self.prior,
             kind,
             working=self._working(point),
+            single=single,
         )
 
     def factorize(self, gram: np.ndarray, point: Point) -> GramFactor:

@@ -48,36 +48,53 @@ def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def gram_and_product(
-    X: np.ndarray, w: np.ndarray, v: np.ndarray | None = None
+    X: np.ndarray, w: np.ndarray, v: np.ndarray | None = None, *, single: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``X' diag(w) X`` and, in the same pass over the rows, ``X' v`` (None without ``v``).
 
     Reading each block of ``X`` once for both products saves a pass over the design per
     Newton iteration (the design is the largest thing the solver touches).
+
+    ``single=True`` multiplies each scaled block in single precision (``ssyrk``, about 1.3x
+    faster per pass; the blocks' sums still add up in double): the result is accurate to
+    about ``1e-7`` relative, enough for a Newton step far from the optimum, never for
+    standard errors. ``X' v`` is always computed in double precision.
     """
     if not isinstance(X, np.ndarray):
         return X.gram(w), (None if v is None else X.T @ v)
-    gram, product = _syrk_blocks(X, np.clip(w, 0.0, None), v)
+    gram, product = _syrk_blocks(X, np.clip(w, 0.0, None), v, single)
     if np.any(w < 0):
-        gram -= _syrk_blocks(X, np.clip(-w, 0.0, None))[0]
+        gram -= _syrk_blocks(X, np.clip(-w, 0.0, None), None, single)[0]
     return gram, product
 
 
-def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None = None):
+def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: bool = False):
     n, p = X.shape
     gram = np.zeros((p, p), order="F")
     product = None if v is None else np.zeros(p)
     root_w = np.sqrt(w)
+    top = float(root_w.max()) if single and n else 1.0
+    if single and 0.0 < top < np.inf:
+        root_w = root_w / top  # single precision overflows at 3e38: scale the weights to <= 1
+    else:
+        top = 1.0
     step = block_rows(p)
+    order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
+    buffer = np.empty((min(step, n), p), dtype=np.float32 if single else float, order=order)
+    syrk = blas.ssyrk if single else blas.dsyrk
     for start in range(0, n, step):
         rows = X[start : start + step]
-        block = rows * root_w[start : start + step, None]
+        block = buffer[: len(rows)]
+        with np.errstate(over="ignore", under="ignore"):  # an overflow shows in the factor
+            np.multiply(rows, root_w[start : start + step, None], out=block, casting="same_kind")
         if block.flags.f_contiguous:  # BLAS reads a column-major block in place
-            gram = blas.dsyrk(1.0, block, beta=1.0, c=gram, trans=1, lower=0, overwrite_c=1)
+            update = syrk(1.0, block, trans=1, lower=0)
         else:  # block.T is then column-major (trans=1 on block would copy it)
-            gram = blas.dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+            update = syrk(1.0, block.T, trans=0, lower=0)
+        gram += update  # summed in double precision even when each block is single
         if product is not None:
             product += v[start : start + step] @ rows
+    gram *= top * top
     return np.triu(gram) + np.triu(gram, 1).T, product
 
 

@@ -15,10 +15,14 @@ The loop follows R's ``glm.fit``, in named steps:
    ``converged=True`` means exactly that. The step computed at the converged point is still
    taken, so the returned coefficients are one Newton step better than the test requires.
 
-A large dense fit (at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns) first fits a fixed
-random subsample of the rows and starts the loop from those estimates
-(:func:`_subsample_start`); the loop and its criterion are unchanged, so the estimates are
-the same to rounding.
+Two shortcuts for large dense designs leave the criterion and the information at the
+estimates unchanged, so the estimates are the same to rounding:
+
+* from at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns, the loop starts from the estimates
+  on a fixed random subsample of the rows (:func:`_subsample_start`);
+* from :data:`glmspec.irls_rows.SINGLE_MIN_CELLS`, while the relative deviance change is still
+  above ``tol`` (so the criterion cannot hold yet), ``X'WX`` is multiplied in single precision
+  (:func:`_expected_factor`): it only steers the step there.
 
 The solver knows nothing of formulas, pandas or reports: arrays in, a frozen :class:`FitRecord`
 out, with the whole iteration history. The loop itself, :func:`irls`, gets every sum over rows
@@ -41,6 +45,7 @@ from glmspec.linalg import GramFactor, factor_gram
 
 MAX_HALVINGS = 30
 _STALE_DECREMENT = 1e-16
+_SINGLE_RCOND_MIN = 1e-4
 
 #: Fits of at least this many cells (rows x columns) start from a subsample's estimates.
 SUBSAMPLE_MIN_CELLS = 2_000_000
@@ -119,21 +124,43 @@ def _line_search(rows, point: Point, delta: np.ndarray) -> tuple[Point, int] | N
     return None
 
 
-def _newton_factor(rows, family: Family, point: Point):
+def _newton_factor(rows, family: Family, point: Point, rough: bool = False):
     """Factor of the observed information when positive definite, else of the expected one.
 
-    Returns the factor, whether it is the observed information, and the gradient ``X' score``
-    (computed in the same pass over the design as the information). Newton steps with the
-    observed information converge quadratically for non-canonical links, where Fisher
-    scoring converges only linearly.
+    Returns the factor, whether it is the observed information, the gradient ``X' score``
+    (computed in the same pass over the design as the information) and whether the factor
+    is single precision (see :func:`_expected_factor`). Newton steps with the observed
+    information converge quadratically for non-canonical links, where Fisher scoring
+    converges only linearly.
     """
     if not family.is_canonical:
-        gram, gradient = rows.system(point, "observed")
-        observed = factor_gram(gram)
+        gram, gradient = rows.system(point, "observed", rough)
+        observed = factor_gram(gram, _SINGLE_RCOND_MIN) if rough else factor_gram(gram)
         if observed is not None:
-            return observed, True, gradient
-    gram, gradient = rows.system(point, "fisher")
-    return rows.factorize(gram, point), False, gradient
+            return observed, True, gradient, rough
+    factor, gradient, rough = _expected_factor(rows, point, "fisher", rough)
+    return factor, False, gradient, rough
+
+
+def _expected_factor(rows, point: Point, kind: str, rough: bool):
+    """Factor of the expected information at ``point`` (``kind`` "fisher", or "working" for
+    the first step, from the starting means), its system's right-hand side, and whether the
+    factor is single precision.
+
+    ``rough`` (the convergence test cannot pass at this point, so only the step needs the
+    information) computes ``X'WX`` in single precision (:func:`glmspec.linalg.gram_and_product`);
+    its factor is kept only when its reciprocal condition number is above
+    ``_SINGLE_RCOND_MIN``, so that rounding errors of about 1e-7 change the step by less
+    than 1e-3 relative and the iterations converge as before. Otherwise the information is
+    computed again in double precision.
+    """
+    if rough:
+        gram, rhs = rows.system(point, kind, True)
+        factor = factor_gram(gram, _SINGLE_RCOND_MIN)
+        if factor is not None:
+            return factor, rhs, True
+    gram, rhs = rows.system(point, kind)
+    return rows.factorize(gram, point), rhs, False
 
 
 def warn_not_converged(
@@ -294,16 +321,17 @@ def irls(
     converged = False
     message = f"stopped after max_iter={max_iter} iterations"
     factor = None
-    observed = stale = False
+    observed = stale = rough = False
     for iteration in range(1, max_iter + 1):
+        # the criterion needs relative_change < tol: until then the information only steers
+        steering = relative_change >= tol and rows.single_precision
         if point.coef is None:
             # First step from starting means: regress the working response, as glm.fit does.
-            gram, product = rows.system(point, "working")
-            factor = rows.factorize(gram, point)
+            factor, product, rough = _expected_factor(rows, point, "working", steering)
             delta = factor.solve(product)
             decrement = np.inf
         else:
-            factor, observed, gradient = _newton_factor(rows, family, point)
+            factor, observed, gradient, rough = _newton_factor(rows, family, point, steering)
             delta = factor.solve(gradient)
             decrement = float(gradient @ delta)
             noise = 0.0
@@ -357,9 +385,9 @@ def irls(
     else:
         iteration = max_iter
 
-    if observed or stale:
+    if observed or stale or rough:
         # Standard errors use the expected information at the returned coefficients, as R's
-        # summary.glm and statsmodels.
+        # summary.glm and statsmodels, in double precision.
         factor = rows.factorize(rows.system(point, "fisher")[0], point)
     if not converged and warn:
         warn_not_converged(name, iteration, message, history, tol)

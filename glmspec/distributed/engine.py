@@ -210,6 +210,9 @@ class DaskRows:
     """The engine :func:`glmspec.solver.irls` runs on for Dask data (see
     :class:`glmspec.irls_rows.InMemoryRows` for the methods)."""
 
+    #: the evaluation pass computes the systems (in double precision) before they are asked for
+    single_precision = False
+
     def __init__(
         self,
         partitions: Partitions,
@@ -244,7 +247,9 @@ class DaskRows:
             return None
         return Point(coef, float(sums["deviance"]), sums)
 
-    def system(self, point: Point, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    def system(
+        self, point: Point, kind: str, single: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         if kind not in point.rows:
             point.rows.update(self._pass(evaluate_block, self.family, point.coef, True))
         return point.rows[kind]

@@ -1,9 +1,11 @@
-"""The subsample start of large fits (``glmspec.solver._subsample_start``).
+"""The solver's fast paths for large designs: the subsample start
+(``glmspec.solver._subsample_start``) and single-precision steps far from the optimum
+(``glmspec.linalg.gram_and_product(single=True)``).
 
-The loop and its criterion do not change, so a fit started from a subsample's estimates must
-equal the fit started from the family's means to rounding, and any failure of the subsample
-must fall back to the plain start silently. The size threshold is lowered here so that small
-data take the path.
+Neither changes the loop's criterion or the information at the estimates, so a fast fit must
+equal the plain fit to rounding (1e-10), and a fast path that cannot help (a subsample that
+fails, a single-precision information that is ill-conditioned or overflows) must fall back
+silently. The size thresholds are lowered here so that small data take the paths.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import warnings
 import numpy as np
 import pytest
 
+import glmspec.irls_rows as irls_rows
 import glmspec.solver as solver
+from glmspec.errors import ConvergenceWarning
 from glmspec.families import get_family
+from glmspec.linalg import gram_and_product
 from glmspec.solver import fit_irls
+
+FAMILIES = [("poisson", None), ("binomial", None), ("gamma", "log"), ("binomial", "probit")]
 
 
 def _data(family: str, link: str | None, n: int = 4000, p: int = 6, seed: int = 0):
@@ -46,10 +53,7 @@ def _fit(monkeypatch, min_cells: int, *args, **kwargs):
         return fit_irls(*args, **kwargs)
 
 
-@pytest.mark.parametrize(
-    "family, link",
-    [("poisson", None), ("binomial", None), ("gamma", "log"), ("binomial", "probit")],
-)
+@pytest.mark.parametrize("family, link", FAMILIES)
 def test_subsample_start_gives_the_plain_fit(monkeypatch, family, link):
     y, X, fam, prior, offset = _data(family, link)
     options = dict(prior_weights=prior, offset=offset)
@@ -130,3 +134,93 @@ def test_when_the_subsample_start_is_not_used():
     assert (
         solver._subsample_start(y[:10_000], small, get_family("poisson"), ones, zeros, 1e-8) is None
     )
+
+
+# --------------------------------------------------------------------------------------------
+# single-precision steps
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_single_precision_gram_is_close_and_the_product_exact(order):
+    rng = np.random.default_rng(8)
+    X = np.asarray(rng.standard_normal((5000, 12)), order=order)
+    w, v = rng.uniform(-0.5, 2.0, 5000), rng.standard_normal(5000)
+    gram, product = gram_and_product(X, w, v)
+    rough, same_product = gram_and_product(X, w, v, single=True)
+    assert rough.dtype == np.float64
+    np.testing.assert_allclose(rough, gram, rtol=0, atol=1e-6 * np.abs(gram).max())
+    np.testing.assert_array_equal(same_product, product)
+    np.testing.assert_array_equal(rough, rough.T)
+
+
+def test_single_precision_gram_of_huge_weights_does_not_overflow():
+    """Weights of 1e200 (means from an offset of +460) exceed single precision's range; the
+    blocks are scaled by the largest weight first."""
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((3000, 4))
+    w = 1e200 * rng.uniform(0.5, 2.0, 3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rough = gram_and_product(X, w, single=True)[0]
+    exact = gram_and_product(X, w)[0]
+    np.testing.assert_allclose(rough, exact, rtol=0, atol=1e-6 * np.abs(exact).max())
+
+
+def _single(monkeypatch, enabled: bool, *args, **kwargs):
+    monkeypatch.setattr(irls_rows, "SINGLE_MIN_CELLS", 0 if enabled else 10**18)
+    monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", 10**18)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return fit_irls(*args, **kwargs)
+
+
+@pytest.mark.parametrize("family, link", FAMILIES)
+def test_single_precision_steps_give_the_double_precision_fit(monkeypatch, family, link):
+    y, X, fam, prior, offset = _data(family, link, seed=10)
+    options = dict(prior_weights=prior, offset=offset)
+    exact = _single(monkeypatch, False, y, X, fam, **options)
+    fast = _single(monkeypatch, True, y, X, fam, **options)
+    assert exact.converged and fast.converged
+    se = np.sqrt(np.diag(exact.factor.inverse()))
+    np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-10, atol=1e-10 * se.min())
+    np.testing.assert_allclose(fast.deviance, exact.deviance, rtol=1e-12)
+    # the information at the estimates is always double precision
+    np.testing.assert_allclose(np.sqrt(np.diag(fast.factor.inverse())), se, rtol=1e-10)
+    assert fast.n_iter <= exact.n_iter + 1
+
+
+def test_ill_conditioned_design_falls_back_to_double_precision(monkeypatch):
+    """A condition number of ~1e6 puts the single-precision information's reciprocal condition
+    number below 1e-4: its factor is refused and the step uses the double-precision one."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    x = rng.standard_normal(n)
+    X = np.column_stack([np.ones(n), x, x + 1e-3 * rng.standard_normal(n)])
+    y = rng.poisson(np.exp(0.2 + 0.3 * X[:, 1])).astype(float)
+    fam = get_family("poisson")
+    exact = _single(monkeypatch, False, y, X, fam)
+    fast = _single(monkeypatch, True, y, X, fam)
+    assert fast.converged and fast.n_iter == exact.n_iter
+    np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-10)
+
+
+def test_non_converged_fit_reports_double_precision_information(monkeypatch):
+    y, X, fam, prior, offset = _data("poisson", None, seed=12)
+    monkeypatch.setattr(irls_rows, "SINGLE_MIN_CELLS", 0)
+    with pytest.warns(ConvergenceWarning):
+        fast = fit_irls(y, X, fam, max_iter=1)
+    monkeypatch.setattr(irls_rows, "SINGLE_MIN_CELLS", 10**18)
+    with pytest.warns(ConvergenceWarning):
+        exact = fit_irls(y, X, fam, max_iter=1)
+    np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-4)  # one rough step apart
+    # the factor is recomputed in double precision at the returned coefficients
+    np.testing.assert_allclose(
+        fast.factor.inverse(), _info_inverse(y, X, fam, fast.coef), rtol=1e-10
+    )
+
+
+def _info_inverse(y, X, fam, coef):
+    mu = fam.link.inverse(X @ coef)
+    weights = fam.link.mu_eta(X @ coef) ** 2 / fam.variance(mu)
+    return np.linalg.inv(X.T @ (weights[:, None] * X))

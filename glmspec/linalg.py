@@ -62,15 +62,18 @@ def gram_and_product(
     """
     if not isinstance(X, np.ndarray):
         return X.gram(w), (None if v is None else X.T @ v)
+    if w.min() >= 0.0:  # (Fisher weights always)
+        return _syrk_blocks(X, w, v, single)
     gram, product = _syrk_blocks(X, np.clip(w, 0.0, None), v, single)
-    if np.any(w < 0):
-        gram -= _syrk_blocks(X, np.clip(-w, 0.0, None), None, single)[0]
+    gram -= _syrk_blocks(X, np.clip(-w, 0.0, None), None, single)[0]
     return gram, product
 
 
 def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: bool = False):
     n, p = X.shape
+    # syrk writes upper triangles only: the lower triangles of both stay exactly zero
     gram = np.zeros((p, p), order="F")
+    update = np.zeros((p, p), dtype=np.float32, order="F") if single else gram
     product = None if v is None else np.zeros(p)
     root_w = np.sqrt(w)
     top = float(root_w.max()) if single and n else 1.0
@@ -80,22 +83,26 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: boo
         top = 1.0
     step = block_rows(p)
     order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
-    buffer = np.empty((min(step, n), p), dtype=np.float32 if single else float, order=order)
+    buffer = np.empty((min(step, n), p), dtype=update.dtype, order=order)
     syrk = blas.ssyrk if single else blas.dsyrk
+    beta = 0.0 if single else 1.0  # a single block's product is added to gram in double
     for start in range(0, n, step):
         rows = X[start : start + step]
         block = buffer[: len(rows)]
         with np.errstate(over="ignore", under="ignore"):  # an overflow shows in the factor
             np.multiply(rows, root_w[start : start + step, None], out=block, casting="same_kind")
         if block.flags.f_contiguous:  # BLAS reads a column-major block in place
-            update = syrk(1.0, block, trans=1, lower=0)
+            update = syrk(1.0, block, beta=beta, c=update, trans=1, lower=0, overwrite_c=1)
         else:  # block.T is then column-major (trans=1 on block would copy it)
-            update = syrk(1.0, block.T, trans=0, lower=0)
-        gram += update  # summed in double precision even when each block is single
+            update = syrk(1.0, block.T, beta=beta, c=update, trans=0, lower=0, overwrite_c=1)
+        if single:
+            gram += update
         if product is not None:
             product += v[start : start + step] @ rows
+    if not single:
+        gram = update
     gram *= top * top
-    return np.triu(gram) + np.triu(gram, 1).T, product
+    return gram + gram.T - np.diag(np.diag(gram)), product
 
 
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -130,8 +137,17 @@ class GramFactor:
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """Solve ``(r' r) x = rhs``."""
-        tmp = linalg.solve_triangular(self.r, rhs, trans="T", check_finite=False)
-        return linalg.solve_triangular(self.r, tmp, check_finite=False)
+        # LAPACK's trtrs called as scipy's solve_triangular calls it (a C-ordered r is read as
+        # its transpose), without that wrapper's checks: a small fit spends a tenth of its time
+        # there otherwise.
+        r = self.r
+        if r.flags.f_contiguous:
+            half, _ = lapack.dtrtrs(r, rhs, lower=0, trans=1)
+            solution, _ = lapack.dtrtrs(r, half, lower=0, trans=0)
+        else:
+            half, _ = lapack.dtrtrs(r.T, rhs, lower=1, trans=0)
+            solution, _ = lapack.dtrtrs(r.T, half, lower=1, trans=1)
+        return solution
 
     def inverse_diagonal(self) -> np.ndarray:
         """Diagonal of ``(X' W X)^{-1}``."""

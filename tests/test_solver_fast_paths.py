@@ -46,10 +46,13 @@ def _data(family: str, link: str | None, n: int = 4000, p: int = 6, seed: int = 
     return y, X, fam, prior, offset
 
 
-def _fit(monkeypatch, min_cells: int, *args, **kwargs):
-    monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", min_cells)
+def _fit(monkeypatch, *args, subsample: bool = False, single: bool = False, **kwargs):
+    """``fit_irls`` with each fast path forced on or off, turning any warning into an error
+    (the subsample's fit must not leak warnings)."""
+    monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", 0 if subsample else 10**18)
+    monkeypatch.setattr(irls_rows, "SINGLE_MIN_CELLS", 0 if single else 10**18)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the subsample's fit must not leak warnings
+        warnings.simplefilter("error")
         return fit_irls(*args, **kwargs)
 
 
@@ -57,8 +60,8 @@ def _fit(monkeypatch, min_cells: int, *args, **kwargs):
 def test_subsample_start_gives_the_plain_fit(monkeypatch, family, link):
     y, X, fam, prior, offset = _data(family, link)
     options = dict(prior_weights=prior, offset=offset)
-    plain = _fit(monkeypatch, 10**18, y, X, fam, **options)
-    warm = _fit(monkeypatch, 0, y, X, fam, **options)
+    plain = _fit(monkeypatch, y, X, fam, **options)
+    warm = _fit(monkeypatch, y, X, fam, **options, subsample=True)
     assert plain.converged and warm.converged
     sample = solver._subsample_start(y, X, fam, prior, offset, 1e-8)
     assert sample is not None  # the path under test was taken
@@ -74,8 +77,8 @@ def test_subsample_start_gives_the_plain_fit(monkeypatch, family, link):
 
 def test_subsample_start_is_reproducible(monkeypatch):
     y, X, fam, prior, offset = _data("poisson", None, seed=3)
-    first = _fit(monkeypatch, 0, y, X, fam, offset=offset)
-    second = _fit(monkeypatch, 0, y, X, fam, offset=offset)
+    first = _fit(monkeypatch, y, X, fam, offset=offset, subsample=True)
+    second = _fit(monkeypatch, y, X, fam, offset=offset, subsample=True)
     np.testing.assert_array_equal(first.coef, second.coef)
     assert first.n_iter == second.n_iter
 
@@ -91,8 +94,8 @@ def test_rare_events_fall_back_to_the_plain_start(monkeypatch):
     fam = get_family("binomial")
     monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", 0)
     sample = solver._subsample_start(y, X, fam, np.ones(n), np.zeros(n), 1e-8)
-    plain = _fit(monkeypatch, 10**18, y, X, fam)
-    warm = _fit(monkeypatch, 0, y, X, fam)
+    plain = _fit(monkeypatch, y, X, fam)
+    warm = _fit(monkeypatch, y, X, fam, subsample=True)
     assert warm.converged
     np.testing.assert_allclose(warm.coef, plain.coef, rtol=1e-10)
     if sample is None:  # the plain start was used: the same iterations exactly
@@ -112,8 +115,8 @@ def test_warm_start_that_leaves_the_domain_falls_back(monkeypatch):
     monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", 0)
     sample = solver._subsample_start(y, X, fam, np.ones(n), np.zeros(n), 1e-8)
     assert sample is not None and (X @ sample).min() < 0  # invalid on the far row
-    plain = _fit(monkeypatch, 10**18, y, X, fam)
-    warm = _fit(monkeypatch, 0, y, X, fam)
+    plain = _fit(monkeypatch, y, X, fam)
+    warm = _fit(monkeypatch, y, X, fam, subsample=True)
     assert warm.converged and warm.n_iter == plain.n_iter
     np.testing.assert_array_equal(warm.coef, plain.coef)
 
@@ -167,20 +170,12 @@ def test_single_precision_gram_of_huge_weights_does_not_overflow():
     np.testing.assert_allclose(rough, exact, rtol=0, atol=1e-6 * np.abs(exact).max())
 
 
-def _single(monkeypatch, enabled: bool, *args, **kwargs):
-    monkeypatch.setattr(irls_rows, "SINGLE_MIN_CELLS", 0 if enabled else 10**18)
-    monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", 10**18)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return fit_irls(*args, **kwargs)
-
-
 @pytest.mark.parametrize("family, link", FAMILIES)
 def test_single_precision_steps_give_the_double_precision_fit(monkeypatch, family, link):
     y, X, fam, prior, offset = _data(family, link, seed=10)
     options = dict(prior_weights=prior, offset=offset)
-    exact = _single(monkeypatch, False, y, X, fam, **options)
-    fast = _single(monkeypatch, True, y, X, fam, **options)
+    exact = _fit(monkeypatch, y, X, fam, **options)
+    fast = _fit(monkeypatch, y, X, fam, **options, single=True)
     assert exact.converged and fast.converged
     se = np.sqrt(np.diag(exact.factor.inverse()))
     np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-10, atol=1e-10 * se.min())
@@ -199,8 +194,8 @@ def test_ill_conditioned_design_falls_back_to_double_precision(monkeypatch):
     X = np.column_stack([np.ones(n), x, x + 1e-3 * rng.standard_normal(n)])
     y = rng.poisson(np.exp(0.2 + 0.3 * X[:, 1])).astype(float)
     fam = get_family("poisson")
-    exact = _single(monkeypatch, False, y, X, fam)
-    fast = _single(monkeypatch, True, y, X, fam)
+    exact = _fit(monkeypatch, y, X, fam)
+    fast = _fit(monkeypatch, y, X, fam, single=True)
     assert fast.converged and fast.n_iter == exact.n_iter
     np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-10)
 

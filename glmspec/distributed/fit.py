@@ -23,9 +23,9 @@ from glmspec.distributed.engine import (
 from glmspec.distributed.results import DaskGLMResults, DaskNegBinResults, PartitionedDesign
 from glmspec.errors import DataError, SpecificationError
 from glmspec.families import Family, NegativeBinomial
-from glmspec.negbin_fit import ThetaFit, fit_negbin_rows
-from glmspec.results import ModelSpec
-from glmspec.solver import irls
+from glmspec.results.glm import ModelSpec
+from glmspec.solvers.irls import irls
+from glmspec.solvers.negbin import ThetaFit, fit_negbin_rows
 
 log = logging.getLogger("glmspec.distributed")
 

@@ -1,9 +1,10 @@
 """Multinomial fits on Dask data: the in-memory Newton loop on sums from the partitions.
 
-:func:`glmspec.multinomial.fit_multinomial_rows` asks its engine for the starting sums and
+:func:`glmspec.solvers.multinomial.fit_multinomial_rows` asks its engine for the starting sums and
 for the log-likelihood, score and block information at given coefficients;
-:class:`DaskMultinomialRows` computes each with :func:`~glmspec.multinomial.block_start_sums`
-and :func:`~glmspec.multinomial.block_derivatives` on every partition's block, in the workers,
+:class:`DaskMultinomialRows` computes each with
+:func:`~glmspec.solvers.multinomial.block_start_sums` and
+:func:`~glmspec.solvers.multinomial.block_derivatives` on every partition's block, in the workers,
 and adds them in a tree reduction. Fallbacks that need the rows themselves (the QR of an
 ill-conditioned information) are not available; the loop then goes on as its docstring says.
 """
@@ -26,14 +27,14 @@ from glmspec.distributed.results import (
 )
 from glmspec.errors import SpecificationError
 from glmspec.linalg import factorize_gram
-from glmspec.multinomial import (
+from glmspec.results.multinomial import MultinomialResults, _probabilities
+from glmspec.solvers.multinomial import (
     MultinomialRows,
     StartSums,
     block_derivatives,
     block_start_sums,
     fit_multinomial_rows,
 )
-from glmspec.multinomial_results import MultinomialResults, _probabilities
 
 
 def _start_block(block: Block, n_classes: int) -> dict:
@@ -91,7 +92,7 @@ def fit_multinomial_dask(ddf: Any, partitions: Partitions, design, spec) -> Dask
 
 
 class DaskMultinomialResults(DaskResults, MultinomialResults):
-    """:class:`~glmspec.multinomial_results.MultinomialResults` of a fit on Dask data."""
+    """:class:`~glmspec.results.multinomial.MultinomialResults` of a fit on Dask data."""
 
     def __init__(self, spec, design, record, ddf, partitions: Partitions):
         MultinomialResults.__init__(self, spec, design, record, None)

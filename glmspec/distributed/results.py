@@ -1,4 +1,5 @@
-"""Results of a fit on Dask data: :class:`~glmspec.results.GLMResults` with sums from the workers.
+"""Results of a fit on Dask data: :class:`~glmspec.results.glm.GLMResults` with sums from the
+workers.
 
 Coefficients, covariance, tests and intervals are the in-memory code (they need only the
 ``p x p`` information). What needs every row -- the Pearson chi-square, the log-likelihood,
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.design import Design
+from glmspec.design.build import Design
 from glmspec.distributed.design import BlockPlan, build_block, design_info
 from glmspec.distributed.engine import (
     DaskRows,
@@ -26,10 +27,10 @@ from glmspec.distributed.engine import (
     statistics_block,
 )
 from glmspec.errors import SpecificationError
-from glmspec.irls_rows import working_quantities
-from glmspec.negbin_fit import NegBinResults, ThetaFit
-from glmspec.results import GLMResults
-from glmspec.solver import irls
+from glmspec.results.glm import GLMResults
+from glmspec.solvers.engine import working_quantities
+from glmspec.solvers.irls import irls
+from glmspec.solvers.negbin import NegBinResults, ThetaFit
 
 #: Rows drawn for the report's plots and the statsmodels check.
 SAMPLE_ROWS = 5000
@@ -37,7 +38,7 @@ SAMPLE_ROWS = 5000
 
 @dataclass(frozen=True)
 class PartitionedDesign:
-    """What :class:`~glmspec.design.Design` describes, for rows that stay in the partitions."""
+    """What :class:`~glmspec.design.build.Design` describes, for rows kept in the partitions."""
 
     plan: BlockPlan
     column_names: tuple[str, ...]
@@ -154,7 +155,7 @@ class DaskResults:
 
 
 class DaskGLMResults(DaskResults, GLMResults):
-    """:class:`~glmspec.results.GLMResults` of a fit whose rows live in Dask partitions."""
+    """:class:`~glmspec.results.glm.GLMResults` of a fit whose rows live in Dask partitions."""
 
     def __init__(self, spec, design, family, record, ddf, partitions: Partitions):
         GLMResults.__init__(self, spec, design, family, record)  # not the NB subclass's

@@ -15,8 +15,8 @@ import numpy as np
 
 from glmspec.report._data import n_params, number, plain
 from glmspec.report.comparison import build_comparison
+from glmspec.results.summary import Summary
 from glmspec.spec import FittedModel, Spec
-from glmspec.summary import Summary
 
 #: Significance level of the Wald intervals shown (95% intervals, as ``conf_int()``).
 ALPHA = 0.05

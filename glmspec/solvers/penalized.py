@@ -24,9 +24,9 @@ import numpy as np
 
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
-from glmspec.irls_rows import InMemoryRows, evaluate_at, working_quantities
 from glmspec.linalg import factorize, gram_and_product
-from glmspec.solver import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
+from glmspec.solvers.engine import InMemoryRows, evaluate_at, working_quantities
+from glmspec.solvers.irls import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
 
 _CD_SWEEPS = 1000
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from glmspec.fastdesign import build_matrix
+from glmspec.design.plan import build_matrix
 from glmspec.linalg import abs_matvec, squares_matvec, weighted_gram
 
 

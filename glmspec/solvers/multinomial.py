@@ -4,8 +4,8 @@ Class 0 is the reference (linear predictor 0); class ``k >= 1`` has
 ``eta_k = X @ coef[:, k-1] + offset``. Flat coefficient vectors ``theta = coef.T.ravel()`` are
 *class-major* (index ``(k-1)*p + j``), statsmodels ``MNLogit``'s ``cov_params`` order.
 
-The row engines are in :mod:`glmspec.multinomial_rows`, the factors of the information in
-:mod:`glmspec.multinomial_factor`; their public names are importable from here too.
+The row engines are in :mod:`glmspec.solvers.multinomial_rows`, the factors of the information in
+:mod:`glmspec.solvers.multinomial_factor`; their public names are importable from here too.
 
 The loop
 --------
@@ -29,7 +29,7 @@ The loop
    ``p = 100``, one information pass costs about 16 score passes);
 4. step halving while the log-likelihood decreases; the trial point's pass computes the score
    (and, when wanted, the information) too, so an accepted step costs one pass;
-5. stop at a point with fresh information where :func:`glmspec.solver._converged` holds
+5. stop at a point with fresh information where :func:`glmspec.solvers.irls._converged` holds
    (relative deviance change below ``tol``, Newton decrement below ``tol**2`` relative to
    ``|deviance| + 0.1``) and either the decrement is below ``_POLISH * tol**2`` (the
    coefficients are then within about ``1e-3 tol`` standard errors of the optimum) or the
@@ -55,13 +55,14 @@ from scipy import optimize
 
 from glmspec.errors import ResponseError, SeparationWarning
 from glmspec.linalg import GramFactor
-from glmspec.multinomial_factor import (
+from glmspec.solvers.irls import MAX_HALVINGS, Iteration, _converged, warn_not_converged
+from glmspec.solvers.multinomial_factor import (
     PseudoInverseFactor,
     _factor,
     _kronecker_factor,
     _pinv_factor,
 )
-from glmspec.multinomial_rows import (
+from glmspec.solvers.multinomial_rows import (
     BlockSums,
     InMemoryMultinomialRows,
     MultinomialRows,
@@ -70,7 +71,6 @@ from glmspec.multinomial_rows import (
     block_start_sums,
     log_softmax,
 )
-from glmspec.solver import MAX_HALVINGS, Iteration, _converged, warn_not_converged
 
 __all__ = [
     "BlockSums",

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from glmspec import inference
-from glmspec.design import predict_matrix
+from glmspec.design.build import predict_matrix
 from glmspec.errors import PredictionError, SpecificationError
-from glmspec.influence import row_blocks
-from glmspec.robust import flat_params
+from glmspec.inference import dispersion as inference
+from glmspec.inference.covariance import flat_params
+from glmspec.inference.influence import row_blocks
 
 SUMMARY_COLUMNS = ("mean", "mean_se", "mean_ci_lower", "mean_ci_upper")
 

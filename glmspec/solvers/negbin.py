@@ -2,8 +2,8 @@
 
 :func:`fit_negbin` follows ``glm.nb``: a Poisson fit with the same link gives the starting
 means; then, in turn, theta by maximum likelihood at the current means
-(:func:`glmspec.negbin.theta_ml`) and the coefficients by IRLS at that theta
-(:func:`glmspec.solver.fit_irls`, warm-started), until the relative changes of theta and of
+(:func:`glmspec.families.negbin.theta_ml`) and the coefficients by IRLS at that theta
+(:func:`glmspec.solvers.irls.fit_irls`, warm-started), until the relative changes of theta and of
 the log-likelihood are both below ``tol``. The coefficients are finally refitted at the last
 theta, so the reported coefficients are exactly the maximum at the reported theta. Because
 theta and the coefficients are orthogonal in the expected information, the alternation
@@ -24,10 +24,10 @@ import pandas as pd
 
 from glmspec.errors import ConvergenceWarning, DomainWarning
 from glmspec.families import Family, Poisson
-from glmspec.irls_rows import InMemoryRows
-from glmspec.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
-from glmspec.results import GLMResults
-from glmspec.solver import FitRecord, irls
+from glmspec.families.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
+from glmspec.results.glm import GLMResults
+from glmspec.solvers.engine import InMemoryRows
+from glmspec.solvers.irls import FitRecord, irls
 
 #: Above this theta the data are practically Poisson (Var = mu + mu^2/theta ~ mu): warn.
 THETA_LARGE = 1e6
@@ -61,7 +61,7 @@ def fit_negbin(
     Parameters
     ----------
     y, X, prior_weights, offset, max_iter, tol, column_names
-        As :func:`glmspec.solver.fit_irls`; ``max_iter`` also bounds the outer alternation.
+        As :func:`glmspec.solvers.irls.fit_irls`; ``max_iter`` also bounds the outer alternation.
     family : NegativeBinomial
         Gives the link; its theta, if any, is ignored.
 
@@ -100,11 +100,11 @@ def fit_negbin_rows(
     Parameters
     ----------
     rows : callable
-        ``rows(family)`` is the IRLS engine (:class:`glmspec.irls_rows.InMemoryRows` or one with
-        the same methods) of the data under ``family``.
+        ``rows(family)`` is the IRLS engine (:class:`glmspec.solvers.engine.InMemoryRows` or one
+        with the same methods) of the data under ``family``.
     theta_rows : callable
-        ``theta_rows(record)`` gives the sums of :func:`glmspec.negbin.theta_ml_rows` at the
-        means of an IRLS record (:class:`glmspec.negbin.ArrayThetaRows` in memory).
+        ``theta_rows(record)`` gives the sums of :func:`glmspec.families.negbin.theta_ml_rows` at
+        the means of an IRLS record (:class:`glmspec.families.negbin.ArrayThetaRows` in memory).
     family : NegativeBinomial
     max_iter, tol
         As :func:`fit_negbin`.

@@ -1,4 +1,4 @@
-"""Factors of the Fisher information for the Newton loop of :mod:`glmspec.multinomial`.
+"""Factors of the Fisher information for the Newton loop of :mod:`glmspec.solvers.multinomial`.
 
 At the starting values, from the starting sums alone (:func:`_kronecker_factor`); during the
 fit, Cholesky, else the engine's QR factor, else a Cholesky factor of a merely
@@ -16,7 +16,7 @@ from scipy import linalg
 
 from glmspec.errors import GLMSpecWarning
 from glmspec.linalg import GramFactor, factor_gram
-from glmspec.multinomial_rows import MultinomialRows, StartSums, log_softmax
+from glmspec.solvers.multinomial_rows import MultinomialRows, StartSums, log_softmax
 
 _RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
 

@@ -16,12 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec import robust as _robust
-from glmspec.design import Design, predict_matrix
+from glmspec.design.build import Design, predict_matrix
 from glmspec.errors import SpecificationError
-from glmspec.multinomial import MultinomialFitRecord, covariance, fit_multinomial, log_softmax
-from glmspec.results import ModelSpec, _Results
-from glmspec.separation import Separation
+from glmspec.inference import covariance as _robust
+from glmspec.inference.separation import Separation
+from glmspec.results.glm import ModelSpec, _Results
+from glmspec.solvers.multinomial import (
+    MultinomialFitRecord,
+    covariance,
+    fit_multinomial,
+    log_softmax,
+)
 
 
 class _Softmax:

@@ -110,7 +110,7 @@ def quadratic_forms(X: np.ndarray, b: Bread) -> np.ndarray:
 def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
     """Rows ``start:stop`` of a design as a dense array.
 
-    ``X`` is an ndarray or a :class:`glmspec.catmatrix.CategoricalBlockMatrix` (dense columns
+    ``X`` is an ndarray or a :class:`glmspec.design.matrix.CategoricalBlockMatrix` (dense columns
     plus factors kept as integer codes), which is expanded one block of rows at a time.
     """
     if isinstance(X, np.ndarray):
@@ -275,7 +275,7 @@ class GLMInfluence:
     @cached_property
     def d_fittedvalues_scaled(self) -> pd.Series:
         """:attr:`d_fittedvalues` over the standard error of the fitted mean (DFFITS)."""
-        from glmspec.prediction import get_prediction  # prediction imports this module
+        from glmspec.inference.prediction import get_prediction  # prediction imports this module
 
         se = get_prediction(self.results).se_mean.to_numpy()
         return self._series(self.d_fittedvalues.to_numpy() / se, "d_fittedvalues_scaled")

@@ -32,9 +32,10 @@ from glmspec.inference.covariance import check_cov_options, normalize_cov_type
 from glmspec.inference.separation import find_separation
 from glmspec.results.glm import GLMResults, ModelSpec
 from glmspec.results.multinomial import MultinomialResults
+from glmspec.results.negbin import NegBinResults
 from glmspec.solvers.irls import fit_irls
 from glmspec.solvers.multinomial import fit_multinomial
-from glmspec.solvers.negbin import NegBinResults, ThetaFit, fit_negbin
+from glmspec.solvers.negbin import ThetaFit, fit_negbin
 from glmspec.solvers.penalized import Penalty, fit_penalized
 
 # R's glm.fit warns when fitted probabilities are within 10 * DBL_EPSILON of 0 or 1.

@@ -22,7 +22,8 @@ from glmspec import datasets
 from glmspec.design.build import predict_matrix
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.inference.covariance import robust_results
-from glmspec.inference.influence import get_influence, hat_values
+from glmspec.inference.influence import get_influence
+from glmspec.inference.information import hat_values
 from glmspec.inference.prediction import get_prediction
 from glmspec.inference.residuals import resid_anscombe, resid_working
 

@@ -28,9 +28,10 @@ from glmspec.distributed.engine import (
 )
 from glmspec.errors import SpecificationError
 from glmspec.results.glm import GLMResults
+from glmspec.results.negbin import NegBinResults
 from glmspec.solvers.engine import working_quantities
 from glmspec.solvers.irls import irls
-from glmspec.solvers.negbin import NegBinResults, ThetaFit
+from glmspec.solvers.negbin import ThetaFit
 
 #: Rows drawn for the report's plots and the statsmodels check.
 SAMPLE_ROWS = 5000

@@ -236,8 +236,7 @@ def fit_design(design, family: Family, spec: ModelSpec):
     if spec.penalty is not None:
         if isinstance(family, NegativeBinomial) and family.theta is None:
             raise SpecificationError("a penalized negative binomial fit needs a fixed theta=.")
-        mask = np.array([name != "Intercept" for name in design.column_names])
-        penalty = Penalty(spec.alpha, spec.l1_ratio, mask)
+        penalty = Penalty.except_intercept(spec.alpha, spec.l1_ratio, design.column_names)
         solve.pop("column_names")
         record = fit_penalized(design.y, design.X, family, penalty, **solve)
         return GLMResults(spec, design, family, record)

@@ -23,6 +23,7 @@ from glmspec.inference import influence as _influence
 from glmspec.inference import prediction as _prediction
 from glmspec.inference import residuals as _residuals
 from glmspec.inference import wald as _wald
+from glmspec.inference.anova import sequential_anova
 from glmspec.inference.separation import Separation
 from glmspec.results.summary import Summary
 from glmspec.solvers.irls import FitRecord, fit_irls
@@ -77,8 +78,6 @@ class _Results:
     def anova(self, test: str | None = None) -> pd.DataFrame:
         """Sequential analysis of deviance, as R's ``anova(fit)``; see
         :func:`glmspec.inference.anova.sequential_anova`."""
-        from glmspec.inference.anova import sequential_anova  # anova imports results' siblings
-
         return sequential_anova(self, test)
 
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):

@@ -39,6 +39,11 @@ class Penalty:
     l1_ratio: float
     mask: np.ndarray
 
+    @classmethod
+    def except_intercept(cls, alpha: float, l1_ratio: float, column_names) -> Penalty:
+        """The penalty on every column but ``Intercept`` (unpenalized, as glum and scikit-learn)."""
+        return cls(alpha, l1_ratio, np.array([name != "Intercept" for name in column_names]))
+
     def value(self, coef: np.ndarray, weight_sum: float) -> float:
         """The penalty in deviance units: ``2 sum(w)`` times the objective's penalty."""
         b = coef[self.mask]

@@ -161,7 +161,9 @@ def scan_block(
     }
 
 
-def _check_response(family: Family):
+def response_check(family: Family):
+    """``family.check_response`` as a function of one partition's arrays (run on each)."""
+
     def check(y, prior, name):
         family.check_response(y, prior, name)
 

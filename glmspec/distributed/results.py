@@ -70,7 +70,8 @@ class PartitionedDesign:
         return "Intercept" in self.column_names
 
 
-def _not_offered(what: str) -> SpecificationError:
+def not_offered(what: str) -> SpecificationError:
+    """The error for a result that needs every row in memory."""
     return SpecificationError(
         f"{what} needs every row in memory and is not offered for a fit on Dask data; fit a "
         "sample in memory (ddf.sample(...).compute()) for it."
@@ -137,15 +138,15 @@ class DaskResults:
 
     def get_influence(self, observed: bool = True):
         """Not offered: influence measures need every row's leverage in memory."""
-        raise _not_offered("get_influence()")
+        raise not_offered("get_influence()")
 
     def anova(self, test: str | None = None):
         """Not offered: the sequential anova refits nested designs in memory."""
-        raise _not_offered("res.anova()")
+        raise not_offered("res.anova()")
 
     def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
         """Not offered: sandwich covariances are not computed on Dask data."""
-        raise _not_offered("get_robustcov_results()")
+        raise not_offered("get_robustcov_results()")
 
     def __getstate__(self):
         # shipped to workers by predict(): they need the coefficients and design, not the data
@@ -190,7 +191,7 @@ class DaskGLMResults(DaskResults, GLMResults):
             mean = d.weighted_mean
             deviance = self._sums(statistics_block, self.family, None, mean)["deviance"]
             return None, mean, deviance
-        plan = _intercept_plan(d.plan)
+        plan = intercept_plan(d.plan)
         partitions = Partitions(self.data, plan)
         rows = DaskRows(partitions, self.family, ("Intercept",), d.weighted_mean)
         record = irls(rows, self.family, max_iter=self.spec.max_iter, tol=self.spec.tol)
@@ -264,7 +265,7 @@ class DaskGLMResults(DaskResults, GLMResults):
 
     @cached_property
     def resid_anscombe(self):
-        raise _not_offered("resid_anscombe")
+        raise not_offered("resid_anscombe")
 
     def predict(
         self, newdata: Any = None, which: str = "mean", offset: Any = None, exposure: Any = None
@@ -315,7 +316,8 @@ def _row_values(frame: pd.DataFrame, res: DaskGLMResults, which: str) -> pd.Seri
     return getattr(res._view(frame), which).rename(which)
 
 
-def _intercept_plan(plan: BlockPlan) -> BlockPlan:
+def intercept_plan(plan: BlockPlan) -> BlockPlan:
+    """The same plan building the intercept column only (for the null model)."""
     from uuid import uuid4
 
     return replace(plan, intercept_only=True, token=uuid4().hex)

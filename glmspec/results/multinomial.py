@@ -156,7 +156,7 @@ class MultinomialResults(_Results):
                     offset=d.offset,
                 )
             return null.probs
-        return _probabilities(np.repeat(d.offset[:, None], len(self.classes) - 1, axis=1))
+        return class_probabilities(np.repeat(d.offset[:, None], len(self.classes) - 1, axis=1))
 
     @cached_property
     def llnull(self) -> float:
@@ -247,10 +247,10 @@ class MultinomialResults(_Results):
         if which == "linear":
             return pd.DataFrame(eta, index=index, columns=self._class_labels)
         return pd.DataFrame(
-            _probabilities(eta), index=index, columns=[str(c) for c in self.classes]
+            class_probabilities(eta), index=index, columns=[str(c) for c in self.classes]
         )
 
 
-def _probabilities(eta: np.ndarray) -> np.ndarray:
+def class_probabilities(eta: np.ndarray) -> np.ndarray:
     """Softmax probabilities from the (n, K-1) non-reference linear predictors."""
     return np.exp(log_softmax(np.column_stack([np.zeros(len(eta)), eta])))

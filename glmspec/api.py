@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import patsy
 
+from glmspec.design.aliasing import aliased_columns, check_singular_option
 from glmspec.design.build import build_design
 from glmspec.errors import (
     DataError,
@@ -33,6 +34,7 @@ from glmspec.inference.separation import find_separation
 from glmspec.results.glm import GLMResults, ModelSpec
 from glmspec.results.multinomial import MultinomialResults
 from glmspec.results.negbin import NegBinResults
+from glmspec.solvers.firth import check_method_option, fit_firth
 from glmspec.solvers.irls import fit_irls
 from glmspec.solvers.multinomial import fit_multinomial
 from glmspec.solvers.negbin import ThetaFit, fit_negbin
@@ -62,6 +64,8 @@ def fit(
     penalty: str | None = None,
     alpha: float = 0.0,
     l1_ratio: float | None = None,
+    singular: str = "error",
+    method: str = "ml",
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -119,6 +123,14 @@ def fit(
         Penalty strength (>= 0).
     l1_ratio : float, optional
         Elastic-net mixing in [0, 1]; required for ``"elastic_net"``, 0 for ``"l2"``.
+    singular : {"error", "drop"}
+        A rank-deficient design raises :class:`~glmspec.errors.SingularDesignError` naming the
+        aliased columns (default), or is fitted as R's ``glm`` (``singular.ok = TRUE``): each
+        column that is a combination of earlier ones is left out, NaN in params/bse and named
+        in ``res.aliased`` (:mod:`glmspec.design.aliasing`).
+    method : {"ml", "firth"}
+        Maximum likelihood, or Firth's bias-reduced fit for binomial-logit and Poisson-log
+        (R's ``brglm2`` ``type = "AS_mean"``, ``logistf``; :mod:`glmspec.solvers.firth`).
 
     Returns
     -------
@@ -138,6 +150,9 @@ def fit(
     family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
     cov_type = normalize_cov_type(cov_type)
     _check_options(max_iter, tol)
+    dask = is_dask_collection(data)
+    options = dict(dask=dask, penalty=penalty, cov_type=cov_type)
+    check_singular_option(singular, multinomial=family_name == "multinomial", **options)
     if family_name == "multinomial":
         check_multinomial_link(link)
         if freq_weights is not None or exposure is not None:
@@ -149,7 +164,7 @@ def fit(
     else:
         family_obj = get_family(family, link, theta=theta, var_power=var_power)
         _check_exposure_family(family_obj, exposure)
-    dask = is_dask_collection(data)
+    check_method_option(method, family_obj, **options)
     if dask:
         from glmspec.distributed.fit import check_dask_options
 
@@ -189,6 +204,8 @@ def fit(
         theta=theta,
         var_power=var_power,
         **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
+        singular=singular,
+        method=method,
     )
     if dask:
         from glmspec.distributed.fit import fit_dask
@@ -240,17 +257,30 @@ def fit_design(design, family: Family, spec: ModelSpec):
         solve.pop("column_names")
         record = fit_penalized(design.y, design.X, family, penalty, **solve)
         return GLMResults(spec, design, family, record)
+    X, aliased = design.X, ()
+    if spec.singular == "drop":
+        dropped = aliased_columns(np.asarray(design.X), design.total_weights)
+        if dropped:
+            keep = [j for j in range(len(design.column_names)) if j not in dropped]
+            X = np.ascontiguousarray(np.asarray(design.X)[:, keep])
+            solve["column_names"] = tuple(design.column_names[j] for j in keep)
+            aliased = tuple(design.column_names[j] for j in dropped)
     if isinstance(family, NegativeBinomial):
         if family.theta is None:
-            family, record, theta_fit = fit_negbin(design.y, design.X, family, **solve)
+            family, record, theta_fit = fit_negbin(design.y, X, family, **solve)
         else:
-            record = fit_irls(design.y, design.X, family, **solve)
+            record = fit_irls(design.y, X, family, **solve)
             theta_fit = ThetaFit(family.theta, float("nan"), False)
-        return NegBinResults(spec, design, family, record, theta_fit)
-    record = fit_irls(design.y, design.X, family, **solve)
-    binomial = family.name in BINOMIAL_RESPONSE
-    separation = _check_separation(design, record) if binomial else None
-    return GLMResults(spec, design, family, record, separation)
+        res = NegBinResults(spec, design, family, record, theta_fit)
+    elif spec.method == "firth":
+        res = GLMResults(spec, design, family, fit_firth(design.y, X, family, **solve))
+    else:
+        record = fit_irls(design.y, X, family, **solve)
+        binomial = family.name in BINOMIAL_RESPONSE
+        separation = _check_separation(design, record, family) if binomial else None
+        res = GLMResults(spec, design, family, record, separation)
+    res.aliased = aliased
+    return res
 
 
 def _check_exposure_family(family: Family, exposure: Any) -> None:
@@ -377,7 +407,7 @@ def _check_options(max_iter: int, tol: float) -> None:
         raise DataError(f"tol must be a number in (0, 1), got {tol!r}.")
 
 
-def _check_separation(design, record):
+def _check_separation(design, record, family: Family):
     """Warn and return the separation when fitted probabilities reach 0 or 1 (R's check)."""
     used = design.prior_weights > 0
     mu = record.mu[used]
@@ -387,7 +417,9 @@ def _check_separation(design, record):
     X = np.asarray(design.X)
     found = find_separation(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
-        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+        logit = (family.name, family.link.name) == ("binomial", "logit")
+        hint = " method='firth' gives finite (bias-reduced) estimates." if logit else ""
+        warnings.warn(found.describe() + hint, SeparationWarning, stacklevel=3)
     elif at_boundary:
         warnings.warn(
             "fitted probabilities numerically 0 or 1 occurred (no separation was found).",

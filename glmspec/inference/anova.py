@@ -14,16 +14,15 @@ chi-square, as statsmodels' ``compare_lr_test``.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from glmspec.design.termorder import formula_terms
 from glmspec.errors import ModelComparisonError
-from glmspec.solvers.irls import fit_irls
-from glmspec.solvers.penalized import Penalty, fit_penalized
+from glmspec.solvers.refit import refit_columns
 
 _NEST_TOL = 1e-8
 
@@ -196,11 +195,12 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
 def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
     """Sequential analysis of deviance of one fit, as R's ``anova(fit, test=...)``.
 
-    Terms are added in the formula's order (patsy's term order); each row gives the drop in
-    deviance when that term joins the previous ones. Statistics use the full model's
-    dispersion: ``"Chisq"`` (deviance / dispersion against chi-square) when the dispersion is
-    fixed, ``"F"`` (deviance / df / dispersion against F on the full model's residual df)
-    when it is estimated, as R.
+    Terms are added in R's order (as written, main effects before interactions; see
+    :func:`glmspec.design.termorder.formula_terms`), whatever order patsy gives the columns;
+    each row gives the drop in deviance when that term joins the previous ones. Statistics
+    use the full model's dispersion: ``"Chisq"`` (deviance / dispersion against chi-square)
+    when the dispersion is fixed, ``"F"`` (deviance / df / dispersion against F on the
+    full model's residual df) when it is estimated, as R.
 
     Returns
     -------
@@ -216,19 +216,22 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
     test = test or ("Chisq" if res.family.fixed_scale else "F")
     if test not in ("Chisq", "F"):
         raise ModelComparisonError(f"test must be 'Chisq' or 'F', got {test!r}.")
-    X = np.asarray(design.X)
     has_intercept = design.has_intercept
-    names, resid_df, resid_dev, columns = ["NULL"], [res.nobs - int(has_intercept)], [], []
-    resid_dev.append(res.null_deviance)
-    for term, cols in design.design_info.term_slices.items():
-        columns += range(cols.start, cols.stop)
-        if term.name() == "Intercept":
-            continue
-        if len(columns) == X.shape[1]:
+    names, resid_df, resid_dev = ["NULL"], [res.nobs - int(has_intercept)], [res.null_deviance]
+    columns = [design.column_names.index("Intercept")] if has_intercept else []
+    n_columns = len(design.column_names)
+    spec = res.spec
+    penalty = None if spec.penalty is None else (spec.alpha, spec.l1_ratio)
+    for term in formula_terms(design.design_info, spec.formula):
+        columns += term.columns
+        if len(columns) == n_columns:
             deviance, df_resid = res.deviance, res.df_resid
         else:
-            deviance, df_resid = _refit_columns(res, X[:, columns], columns)
-        names.append(term.name())
+            sub = refit_columns(
+                design, res.family, columns, max_iter=spec.max_iter, tol=spec.tol, penalty=penalty
+            )
+            deviance, df_resid = sub.deviance, res.nobs - sub.n_coef
+        names.append(term.name)
         resid_df.append(df_resid)
         resid_dev.append(deviance)
     table = pd.DataFrame({"Resid. Df": resid_df, "Resid. Dev": resid_dev}, index=names)
@@ -242,29 +245,3 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
         table["Pr(>F)"] = stats.f.sf(table["F"], table["Df"], res.df_resid)
     table.attrs["test"], table.attrs["dispersion"] = test, dispersion
     return table
-
-
-def _refit_columns(res, X: np.ndarray, columns: list[int]) -> tuple[float, float]:
-    """Deviance and residual df of the same model (family with its fitted theta or var_power,
-    weights, offset, penalty) on a subset of the design's columns.
-
-    Only the solver runs, as :func:`glmspec.fitting.fit_design` would run it; the separation
-    check and the results object are not needed for two numbers.
-    """
-    design, spec = res.design, res.spec
-    names = tuple(design.column_names[j] for j in columns)
-    X = np.ascontiguousarray(X)
-    solve = dict(
-        prior_weights=design.total_weights,
-        offset=design.offset,
-        max_iter=spec.max_iter,
-        tol=spec.tol,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if spec.penalty is not None:
-            penalty = Penalty.except_intercept(spec.alpha, spec.l1_ratio, names)
-            record = fit_penalized(design.y, X, res.family, penalty, **solve)
-        else:
-            record = fit_irls(design.y, X, res.family, column_names=names, **solve)
-    return record.deviance, res.nobs - len(columns)

@@ -19,13 +19,17 @@ from glmspec.errors import PredictionError, SpecificationError
 from glmspec.families import Family
 from glmspec.inference import covariance as _robust
 from glmspec.inference import dispersion as inference
+from glmspec.inference import drop1 as _drop1
 from glmspec.inference import influence as _influence
+from glmspec.inference import margins as _margins
 from glmspec.inference import prediction as _prediction
+from glmspec.inference import profile as _profile
 from glmspec.inference import residuals as _residuals
 from glmspec.inference import wald as _wald
 from glmspec.inference.anova import sequential_anova
 from glmspec.inference.separation import Separation
 from glmspec.results.summary import Summary
+from glmspec.solvers import firth as _firth
 from glmspec.solvers.irls import FitRecord, fit_irls
 
 
@@ -48,6 +52,8 @@ class ModelSpec:
     penalty: str | None = None
     alpha: float = 0.0
     l1_ratio: float = 0.0
+    singular: str = "error"
+    method: str = "ml"
 
 
 class _Results:
@@ -69,29 +75,62 @@ class _Results:
     cov_type: str = "nonrobust"
     #: Cluster labels, one per fitted row, for ``cov_type="cluster"``.
     groups: np.ndarray | None = None
+    #: Names of the aliased columns left out by ``fit(singular="drop")`` (NaN coefficients).
+    aliased: tuple[str, ...] = ()
+
+    def _full_rank_only(self, what: str, refits: bool = False) -> None:
+        """Refuse what is not defined for a fit with aliased columns (and, for what refits
+        reduced models by maximum likelihood, for a Firth fit)."""
+        if refits and getattr(self.spec, "method", "ml") == "firth":
+            raise SpecificationError(
+                f"{what} refits reduced models by maximum likelihood, which does not apply to a "
+                "Firth (bias-reduced) fit."
+            )
+        if self.aliased:
+            raise SpecificationError(
+                f"{what} is not available for a fit with aliased columns {list(self.aliased)} "
+                "(singular='drop'); refit without them."
+            )
 
     def wald_test(self, constraints: Any, q: Any = None, *, use_f: bool | None = None):
         """Wald test of ``R params = q`` (patsy strings or a matrix); see
         :func:`glmspec.inference.wald.wald_test`."""
+        self._full_rank_only("wald_test")
         return _wald.wald_test(self, constraints, q, use_f=use_f)
 
     def anova(self, test: str | None = None) -> pd.DataFrame:
         """Sequential analysis of deviance, as R's ``anova(fit)``; see
         :func:`glmspec.inference.anova.sequential_anova`."""
+        self._full_rank_only("anova", refits=True)
         return sequential_anova(self, test)
+
+    def drop1(self, test: str | None = None) -> pd.DataFrame:
+        """Single-term deletions, as R's ``drop1(fit, test=)``; see
+        :func:`glmspec.inference.drop1.drop1`."""
+        self._full_rank_only("drop1", refits=True)
+        return _drop1.drop1(self, test)
+
+    def get_margeff(self, at: str = "overall", method: str = "dydx", alpha: float = 0.05):
+        """Average marginal effects with delta-method standard errors (statsmodels'
+        ``get_margeff``); see :func:`glmspec.inference.margins.get_margeff`."""
+        self._full_rank_only("get_margeff")
+        return _margins.get_margeff(self, at, method, alpha)
 
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):
         """Joint Wald test per formula term; see :func:`glmspec.inference.wald.wald_test_terms`."""
+        self._full_rank_only("wald_test_terms")
         return _wald.wald_test_terms(self, use_f=use_f, skip_single=skip_single)
 
     def get_prediction(self, newdata: Any = None, offset: Any = None, exposure: Any = None):
         """Predicted means with standard errors and confidence intervals (``summary_frame``);
         see :func:`glmspec.inference.prediction.get_prediction`."""
+        self._full_rank_only("get_prediction")
         return _prediction.get_prediction(self, newdata, offset, exposure)
 
     def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
         """params/bse/pvalues/conf_int under another covariance; see
         :func:`glmspec.inference.covariance.robust_results`."""
+        self._full_rank_only("get_robustcov_results")
         return _robust.robust_results(self, cov_type, groups, use_t=use_t)
 
     @property
@@ -130,11 +169,18 @@ class _Results:
         values = inference.wald_pvalues(np.asarray(self.tvalues), self._t_df)
         return self.tvalues.__class__(values, **_labels(self.tvalues))
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals ``params -/+ q * bse``, columns ``0`` (lower) and ``1``.
+    def conf_int(self, alpha: float = 0.05, method: str = "wald") -> pd.DataFrame:
+        """Confidence intervals, columns ``0`` (lower) and ``1`` (upper).
 
-        For the multinomial family the rows are a (class, column) MultiIndex.
+        ``method="wald"``: ``params -/+ q * bse``; for the multinomial family the rows are a
+        (class, column) MultiIndex. ``method="profile"``: profile-likelihood intervals of a
+        GLM, as R's ``confint(fit)`` (:func:`glmspec.inference.profile.profile_conf_int`).
         """
+        if method == "profile":
+            self._full_rank_only("conf_int(method='profile')", refits=True)
+            return _profile.profile_conf_int(self, alpha)
+        if method != "wald":
+            raise SpecificationError(f"method must be 'wald' or 'profile', got {method!r}.")
         q = inference.critical_value(alpha, self._t_df)
         params, bse = _long(self.params), _long(self.bse)
         return pd.DataFrame({0: params - q * bse, 1: params + q * bse})
@@ -278,8 +324,25 @@ class GLMResults(_Results):
 
     @cached_property
     def params(self) -> pd.Series:
-        """Estimated coefficients, labelled with patsy's column names."""
-        return pd.Series(self.record.coef, index=list(self.design.column_names), name="params")
+        """Estimated coefficients, labelled with patsy's column names (NaN where aliased)."""
+        return pd.Series(self._expand(self.record.coef), index=self._names, name="params")
+
+    @property
+    def _names(self) -> list[str]:
+        return list(self.design.column_names)
+
+    @cached_property
+    def _estimable(self) -> np.ndarray:
+        """Mask of the design's columns that were fitted (all but the aliased ones)."""
+        return np.array([n not in self.aliased for n in self.design.column_names])
+
+    def _expand(self, values: np.ndarray) -> np.ndarray:
+        """Coefficient values on every column of the design, NaN where aliased."""
+        if not self.aliased:
+            return values
+        full = np.full(len(self._estimable), np.nan)
+        full[self._estimable] = values
+        return full
 
     @cached_property
     def _rank(self) -> int:
@@ -327,6 +390,15 @@ class GLMResults(_Results):
         the Tweedie, see ``family.llf_convention``)."""
         return self._loglik(self.record.mu, self.deviance)
 
+    @cached_property
+    def penalized_llf(self) -> float:
+        """Firth fits: the penalized log-likelihood ``llf + 1/2 log det I`` maximised
+        (logistf's log-likelihood); NaN for other fits."""
+        if self.spec.method != "firth":
+            return float("nan")
+        X = np.asarray(self.design.X)[:, self._estimable]
+        return _firth.penalized_loglik(self.llf, X, self.record.working_weights)
+
     def _loglik(self, mu: np.ndarray, deviance: float) -> float:
         d = self.design
         weight_sum = float(np.sum(self._prior))
@@ -341,8 +413,7 @@ class GLMResults(_Results):
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance of the coefficients: ``scale * (X'WX)^{-1}``."""
-        names = list(self.design.column_names)
-        return pd.DataFrame(self._cov, index=names, columns=names)
+        return pd.DataFrame(self._cov, index=self._names, columns=self._names)
 
     @cached_property
     def _cov(self) -> np.ndarray:
@@ -351,11 +422,17 @@ class GLMResults(_Results):
             return np.full((len(self.record.coef),) * 2, np.nan)
         if self.cov_type != "nonrobust":
             return _robust.robust_cov(self, self.cov_type, self.groups)
-        return self.scale * self.record.factor.inverse()
+        cov = self.scale * self.record.factor.inverse()
+        if not self.aliased:
+            return cov
+        full = np.full((len(self._estimable),) * 2, np.nan)
+        full[np.ix_(self._estimable, self._estimable)] = cov
+        return full
 
     def get_influence(self, observed: bool = True):
         """Hat values, studentized residuals, Cook's distance, dfbetas; see
         :class:`glmspec.inference.influence.GLMInfluence`."""
+        self._full_rank_only("get_influence")
         return _influence.get_influence(self, observed)
 
     @cached_property
@@ -466,6 +543,8 @@ class GLMResults(_Results):
         if newdata is None:
             return self.fittedvalues if which == "mean" else self.linear_predictor
         X = predict_matrix(self.design, newdata)
+        if self.aliased:
+            X = X[:, self._estimable]  # as R's predict: aliased columns contribute nothing
         eta = X @ self.record.coef + self._new_offset(newdata, offset)
         eta = eta + self._new_log_exposure(newdata, exposure)
         values = eta if which == "linear" else self.family.link.inverse(eta)

@@ -180,6 +180,11 @@ def _warnings(res) -> list[str]:
             f"penalized fit ({penalty}, alpha={res.spec.alpha:g}, l1_ratio={res.spec.l1_ratio:g}): "
             "the estimates are shrunk, so standard errors, tests and intervals are not given."
         )
+    if getattr(res.spec, "method", "ml") == "firth":
+        found.append(
+            "Firth bias-reduced fit: deviance, log-likelihood and AIC are the ordinary ones at "
+            "the penalized estimates (penalized_llf holds the penalized log-likelihood)."
+        )
     separation = getattr(res, "separation", None)
     if separation is not None:
         found.append(separation.describe())

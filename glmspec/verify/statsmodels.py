@@ -102,6 +102,11 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
             "statsmodels has no check for penalized fits with glmspec's objective; compare a "
             "penalized fit with glum or scikit-learn (same objective) instead."
         )
+    if getattr(res.spec, "method", "ml") == "firth":
+        raise SpecificationError(
+            "the statsmodels check does not apply to Firth (bias-reduced) fits: statsmodels has "
+            "no Firth estimator; compare with R's brglm2 (type='AS_mean') or logistf instead."
+        )
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
         raise SpecificationError(f"tol must be a number in (0, 1), got {tol!r}.")
     if getattr(res, "engine", None) == "dask":

@@ -28,6 +28,7 @@ import patsy
 import patsy.builtins
 
 from glmspec import catmatrix, fastdesign
+from glmspec.textcolumns import text_values_problem
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -194,13 +195,85 @@ def _resolvable(name: str, env: patsy.EvalEnvironment | None) -> bool:
     return env is not None and name in env.namespace
 
 
+# Calls that state the intent to treat their first argument as a factor (R users write factor()).
+_FACTOR_CALLS = ("C", "factor")
+
+
+def _declared_factor(code: str) -> str | None:
+    """The column a factor code declares a factor (``C(col, ...)``, ``C(Q("col"))``), or None."""
+    try:
+        node = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return None
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _FACTOR_CALLS
+        and node.args
+    ):
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Name):
+        return first.id
+    quoted = (
+        isinstance(first, ast.Call)
+        and isinstance(first.func, ast.Name)
+        and first.func.id == "Q"
+        and len(first.args) == 1
+        and isinstance(first.args[0], ast.Constant)
+        and isinstance(first.args[0].value, str)
+    )
+    return first.args[0].value if quoted else None
+
+
+def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
+    """Names a formula reads other than as ``C(column)``: a text column among them becomes a
+    factor without the formula saying so. The response of the binomial and multinomial
+    families (a factor response is theirs to read) is left out."""
+    categorical_response = family in ("binomial", "quasibinomial", "multinomial")
+    names: set[str] = set()
+    terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
+    for term in terms:
+        for factor in term.factors:
+            if _declared_factor(factor.code) is None:
+                names |= _names_in(factor.code)
+    return names
+
+
+def check_text_columns(desc: patsy.ModelDesc, family: str, levels: dict[str, Any]) -> None:
+    """Refuse text columns of numbers or dates that would silently become factors.
+
+    Parameters
+    ----------
+    desc : patsy.ModelDesc
+    family : str
+        Canonical family name (a binomial or multinomial response may be text).
+    levels : dict
+        Each used *text* column's distinct non-missing values.
+
+    Raises
+    ------
+    DataError
+        Naming the column and its offending values (see :mod:`glmspec.textcolumns`).
+    """
+    unstated = unstated_factor_columns(desc, family)
+    for name, values in levels.items():
+        if name in unstated:
+            problem = text_values_problem(str(name), values)
+            if problem is not None:
+                raise DataError(problem)
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+
+
 def _with_categoricals(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """A shallow copy of the used columns with strings turned into sorted Categoricals."""
     out = frame[columns].copy(deep=False)
     for name in columns:
-        col = out[name]
-        if pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
-            out[name] = pd.Categorical(col)
+        if _is_text(out[name]):
+            out[name] = pd.Categorical(out[name])
     return out
 
 
@@ -431,6 +504,10 @@ def build_design(
         (exposure if isinstance(exposure, str) else "exposure"): exposure_values,
     }
     extras = {k: v for k, v in extras.items() if v is not None}
+    used = _with_categoricals(frame, columns)
+    # the Categoricals' categories are the text columns' distinct values, found once
+    textual = {name: used[name].cat.categories for name in columns if _is_text(frame[name])}
+    check_text_columns(desc, family, textual)
     missing_masks = _missing_rows(frame[columns], extras)
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:
@@ -445,7 +522,6 @@ def build_design(
             keep &= ~mask
         if not keep.any():
             raise DataError("every row has a missing value in a used column.")
-    used = _with_categoricals(frame, columns)
     if not keep.all():
         used = used.loc[keep]
     response_name = response_label(desc)

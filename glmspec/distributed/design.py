@@ -39,6 +39,7 @@ from glmspec.design import (
     _nonfinite_design_rows,
     _parse,
     _used_columns,
+    check_text_columns,
     response_label,
 )
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
@@ -271,7 +272,7 @@ def learn_plan(
     per_partition = dask.compute(
         *[dask.delayed(_distinct)(part) for part in ddf[level_columns].to_delayed()]
     )
-    levels = {}
+    levels, textual = {}, {}
     for name in level_columns:
         dtype = meta[name].dtype
         if isinstance(dtype, pd.CategoricalDtype) and dtype.known:
@@ -279,6 +280,10 @@ def learn_plan(
         else:
             values = np.concatenate([found[name] for found in per_partition])
             levels[name] = tuple(pd.Categorical(values).categories)
+            if not isinstance(dtype, pd.CategoricalDtype):
+                textual[name] = levels[name]
+    # the in-memory rule, on the distinct values found over all partitions
+    check_text_columns(desc, family, {n: v for n, v in textual.items() if not _numeric(meta[n])})
     # a few rows of the first partition; all partitions only if that one is empty
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # dask: "insufficient elements"
@@ -316,6 +321,10 @@ def learn_plan(
 def _distinct(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each column's distinct non-missing values in one partition."""
     return {name: pd.unique(frame[name].dropna().to_numpy()) for name in frame.columns}
+
+
+def _numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:

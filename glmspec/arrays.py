@@ -57,6 +57,33 @@ def _matrix(X: Any) -> np.ndarray:
     return matrix if matrix.flags.c_contiguous else np.ascontiguousarray(matrix)
 
 
+# Rows looked at before a column is checked whole: a column that varies almost always varies
+# there, so the full check runs on the intercept (and the rare look-alikes) only.
+_CONSTANT_PROBE_ROWS = 64
+
+
+def constant_column(X: np.ndarray) -> int | None:
+    """The column of ``X`` that is the intercept, as statsmodels' ``const_idx``: a column whose
+    values are all equal and nonzero; of several, the first column of ones, else the first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+
+    Returns
+    -------
+    int or None
+        Its index, or None when no column is constant and nonzero.
+    """
+    head = X[:_CONSTANT_PROBE_ROWS]
+    candidates = np.flatnonzero((head == head[0]).all(axis=0) & (head[0] != 0))
+    constant = [int(j) for j in candidates if np.all(X[:, j] == X[0, j])]
+    if not constant:
+        return None
+    ones = [j for j in constant if X[0, j] == 1]
+    return (ones or constant)[0]
+
+
 def fit_arrays(
     y: Any,
     X: Any,
@@ -80,7 +107,11 @@ def fit_arrays(
         Response: numbers; for the binomial 0/1 or proportions (with ``weights`` = trials);
         for the multinomial class labels (the first in sorted order is the reference).
     X : array-like of shape (n, p)
-        Design matrix, including an intercept column if wanted.
+        Design matrix, including an intercept column if wanted. A column whose values are
+        all equal and nonzero is the intercept, whatever its name (as statsmodels: of several,
+        the first column of ones, else the first): the null model behind ``null_deviance``,
+        ``llnull`` and the pseudo R-squared is then the intercept-only model, else R's
+        no-intercept null model ``mu = linkinv(offset)``.
     family, link, weights, offset, max_iter, tol, freq_weights, theta, var_power
         As for :func:`glmspec.fit`.
     column_names : sequence of str, optional
@@ -131,6 +162,7 @@ def fit_arrays(
         weights_given=weights is not None,
         offset_given=offset is not None,
         freq_weights=freq,
+        constant_column=constant_column(matrix),
     )
     family_obj = None
     if family_name != "multinomial":

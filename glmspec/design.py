@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,10 @@ class Design:
         prior weights; None when not given.
     exposure : ndarray or None
         Exposure given to the fit; ``log(exposure)`` is already part of ``offset``.
+    constant_column : int or None
+        For a design given as arrays: the column found constant and nonzero, which is the
+        intercept (see :func:`glmspec.fit_arrays`); None for formula designs, whose intercept
+        is patsy's ``Intercept`` column.
     """
 
     y: np.ndarray
@@ -99,6 +104,7 @@ class Design:
     offset_given: bool = False
     freq_weights: np.ndarray | None = None
     exposure: np.ndarray | None = None
+    constant_column: int | None = None
 
     @property
     def total_weights(self) -> np.ndarray:
@@ -109,20 +115,72 @@ class Design:
 
     @property
     def has_intercept(self) -> bool:
-        """Whether the design contains patsy's intercept column."""
-        return "Intercept" in self.column_names
+        """Whether the design contains an intercept: patsy's ``Intercept`` column, or for
+        arrays a constant nonzero column (:attr:`constant_column`)."""
+        return self.constant_column is not None or "Intercept" in self.column_names
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
+def as_frame(data: Any, what: str = "data") -> pd.DataFrame:
+    """``data`` as a pandas DataFrame (never a copy of a DataFrame), or a :class:`DataError`
+    saying what ``data`` must be.
+
+    DataFrames of other libraries (polars, pyarrow tables, anything with ``to_pandas()`` or
+    the DataFrame interchange protocol ``__dataframe__``) are converted; ``None``, a path and
+    a numpy array are refused with the way to pass them.
+    """
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif data is None or isinstance(data, (str, os.PathLike, np.ndarray)):
+        raise DataError(_not_a_table(data, what))
+    elif hasattr(data, "to_pandas") or hasattr(data, "__dataframe__"):
+        frame = _converted(data, what)
     else:
         try:
             frame = pd.DataFrame(data)
         except (TypeError, ValueError) as exc:
-            raise DataError(f"data must be a DataFrame or a mapping of columns: {exc}") from exc
+            raise DataError(
+                f"{what} must be a pandas DataFrame or a mapping of column names to values, "
+                f"got {type(data).__name__}: {exc}"
+            ) from exc
     if frame.shape[0] == 0:
-        raise DataError("data has no rows.")
+        raise DataError(f"{what} has no rows.")
+    return frame
+
+
+def _not_a_table(data: Any, what: str) -> str:
+    """Why ``None``, a path or an array is not ``data``, and what to pass instead."""
+    need = f"{what} must be a pandas DataFrame (or a mapping of column names to values)"
+    if data is None:
+        return f"{what} is None; {need} holding the formula's columns."
+    if isinstance(data, np.ndarray):
+        return (
+            f"{what} is a numpy array; {need} with named columns: pd.DataFrame(array, "
+            "columns=[...]); or fit arrays without a formula with glmspec.fit_arrays(y, X)."
+        )
+    path = str(data)
+    reader = "pd.read_parquet" if path.lower().endswith(".parquet") else "pd.read_csv"
+    return (
+        f"{what} is the string {path!r}, not a table; {need}: read the file first, "
+        f"{reader}({path!r}), or give the path to the command line: glmspec fit FORMULA "
+        f"--data {path}."
+    )
+
+
+def _converted(data: Any, what: str) -> pd.DataFrame:
+    """A polars/pyarrow/interchange-protocol DataFrame as pandas, or a DataError."""
+    kind = f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
+    try:
+        if hasattr(data, "to_pandas"):
+            frame = data.to_pandas()
+        else:
+            frame = pd.api.interchange.from_dataframe(data)
+    except Exception as exc:  # noqa: BLE001 - any converter failure means "pass pandas"
+        raise DataError(
+            f"{what} is a {kind}, which could not be converted to pandas ({exc}); pass a "
+            "pandas DataFrame."
+        ) from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} is a {kind}, not a table; pass a pandas DataFrame.")
     return frame
 
 
@@ -487,7 +545,7 @@ def build_design(
     """
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
-    frame = _as_frame(data)
+    frame = as_frame(data)
     desc = _parse(formula)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
@@ -655,7 +713,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     """
     if design.design_info is None:
         return _array_rows(newdata, len(design.column_names))
-    frame = _as_frame(newdata)
+    frame = as_frame(newdata, "new data")
     info = design.design_info
     needed = set()
     for factor in info.factor_infos:

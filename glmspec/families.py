@@ -293,9 +293,7 @@ EXPOSURE_FAMILIES = ("poisson", "quasipoisson", "negative_binomial")
 def canonical_family_name(family: str) -> str:
     """Map a family name or alias to its canonical name, or raise :class:`UnknownFamilyError`."""
     if not isinstance(family, str):
-        raise UnknownFamilyError(
-            f"family must be a name or a Family object, not {type(family).__name__}."
-        )
+        raise UnknownFamilyError(_not_a_name(family))
     key = family.strip().lower().replace("-", "_").replace(" ", "_")
     key = _ALIASES.get(key, key)
     if key in FAMILIES or key == "multinomial":
@@ -303,6 +301,39 @@ def canonical_family_name(family: str) -> str:
     raise UnknownFamilyError(
         f"unknown family {family!r}; known families: {', '.join(FAMILY_NAMES)}."
         f"{suggest(key, FAMILY_NAMES)}"
+    )
+
+
+# statsmodels' family classes and the names glmspec knows them by
+_STATSMODELS_FAMILIES = {
+    "Gaussian": "gaussian",
+    "Binomial": "binomial",
+    "Poisson": "poisson",
+    "Gamma": "gamma",
+    "InverseGaussian": "inverse_gaussian",
+    "NegativeBinomial": "negative_binomial",
+    "Tweedie": "tweedie",
+}
+
+
+def _not_a_name(family: object) -> str:
+    """Why ``family`` is not a family; for a statsmodels family, the name to pass instead."""
+    kind = type(family).__name__
+    name = _STATSMODELS_FAMILIES.get(kind)
+    if name is None or not type(family).__module__.startswith("statsmodels"):
+        return f"family must be a family name such as 'poisson' or a Family object, not {kind}."
+    link = type(getattr(family, "link", None)).__name__.lower()
+    link = {"inversepower": "inverse", "inversesquared": "inverse_squared"}.get(link, link)
+    args = [f"family={name!r}"]
+    if link != FAMILIES[name].canonical_link:
+        args.append(f"link={link!r}")
+    if name == "negative_binomial" and getattr(family, "alpha", 0):
+        args.append(f"theta={1 / family.alpha:g}")  # statsmodels' alpha is 1/theta
+    if name == "tweedie":
+        args.append(f"var_power={getattr(family, 'var_power', 1.5):g}")
+    return (
+        f"family is a statsmodels {kind} object; pass the family name instead: "
+        f"{', '.join(args)}."
     )
 
 

@@ -419,19 +419,29 @@ class GLMResults(_Results):
 
     @cached_property
     def resid_pearson(self) -> pd.Series:
-        """``(y - mu) sqrt(w / V(mu))``."""
+        """``(y - mu) sqrt(w / V(mu))`` with prior weights ``w``.
+
+        With ``freq_weights`` each row's residual is that of one of the identical rows it
+        stands for (statsmodels, Stata): frequency weights are not in ``w``;
+        ``pearson_chi2`` is still ``sum(f r^2)``.
+        """
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             mu = self.record.mu
-            values = (self.design.y - mu) * np.sqrt(self._prior / self.family.variance(mu))
+            w = self.design.prior_weights
+            values = (self.design.y - mu) * np.sqrt(w / self.family.variance(mu))
         return self._series(values, "resid_pearson")
 
     @cached_property
     def resid_deviance(self) -> pd.Series:
-        """``sign(y - mu) sqrt(w d(y, mu))``."""
+        """``sign(y - mu) sqrt(w d(y, mu))`` with prior weights ``w``.
+
+        With ``freq_weights``, per row of the duplicated data as :attr:`resid_pearson`;
+        ``deviance`` is still ``sum(f r^2)``.
+        """
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             y, mu = self.design.y, self.record.mu
             unit = np.clip(self.family.unit_deviance(y, mu), 0.0, None)
-            values = np.sign(y - mu) * np.sqrt(self._prior * unit)
+            values = np.sign(y - mu) * np.sqrt(self.design.prior_weights * unit)
         return self._series(values, "resid_deviance")
 
     @cached_property

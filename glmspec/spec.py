@@ -10,7 +10,7 @@ out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
 (negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
-"statsmodels" or "none", ``tol`` > 0) and ``[report]`` (``formats``: some of "html",
+"statsmodels" or "none", ``tol`` in (0, 1)) and ``[report]`` (``formats``: some of "html",
 "markdown", "json"; ``dir``: a relative dir is relative to the working directory at report time).
 
 Every problem of a spec is collected and raised together in one :class:`SpecError`, whose
@@ -144,8 +144,9 @@ class FittedModel:
 
     @property
     def ok(self) -> bool:
-        """Fitted, converged and (if checked) every check row passed."""
-        if self.results is None or not self.results.converged:
+        """Fitted, converged and (if checked) every check row passed; a check that was
+        requested but could not run (``check_error``) is not a pass."""
+        if self.results is None or not self.results.converged or self.check_error is not None:
             return False
         return self.check is None or bool(self.check.attrs.get("passed", False))
 
@@ -504,8 +505,9 @@ class _Builder:
         against, tol = check.get("against", "statsmodels"), check.get("tol", 1e-6)
         if self.typed(against, str, "[check]", "against") and against not in CHECK_AGAINST:
             self.problem("[check]", "against", _not_one_of("check", against, CHECK_AGAINST))
-        if self.typed(tol, float, "[check]", "tol") and not tol > 0:
-            self.problem("[check]", "tol", f"must be a positive number, got {tol!r}.")
+        if self.typed(tol, float, "[check]", "tol") and not 0 < tol < 1:
+            # a relative tolerance of 1 or more would pass any number: compare() refuses it
+            self.problem("[check]", "tol", f"must be a number in (0, 1), got {tol!r}.")
         report = self.keys(top.get("report", {}), REPORT_KEYS, "[report]")
         formats, folder = report.get("formats", ["html", "markdown"]), report.get("dir", "reports")
         if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):

@@ -205,7 +205,8 @@ class Spec:
         Raises
         ------
         SpecError
-            Listing every problem found; its ``problems`` attribute holds them one per item.
+            Listing every problem found; its ``problems`` attribute holds them one per item, and
+        ``details`` the ``(where, key, message)`` of each problem that concerns a key.
         """
         base = Path.cwd() if base_dir is None else Path(base_dir)
         return _Builder(source, base).build(mapping, None)
@@ -338,7 +339,9 @@ def load_spec(path: Path | str) -> Spec:
             mapping = tomllib.load(fh)
     except FileNotFoundError:
         raise SpecError(f"spec file {str(file)!r} does not exist.") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        raise SpecError(f"spec file {str(file)!r} cannot be read: {exc.strerror or exc}.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"spec file {str(file)!r} cannot be read as TOML: {exc}") from None
     return _Builder(str(file), file.resolve().parent).build(mapping, file.resolve())
 
@@ -359,6 +362,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame | None, str | None]:
         return None, f"data file {str(path)!r} {why}."
     try:
         frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        return None, f"data file {str(path)!r} cannot be read: {exc.strerror or exc}."
     except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
         return None, f"data file {str(path)!r} cannot be read: {_one_line(exc)}"
     if frame.shape[0] == 0:
@@ -448,6 +453,7 @@ class _Builder:
     def __init__(self, source: str, base_dir: Path) -> None:
         self.source, self.base_dir = source, base_dir
         self.problems: list[str] = []
+        self.details: list[tuple[str, str, str]] = []  # (where, key, message) of problem()
         self.frames: dict[Path, pd.DataFrame | None] = {}  # resolved path -> data or None
         self.names: dict[str, int] = {}  # model name -> index of its first use
         self.has_data = False  # a top-level 'data' key was given (valid or not)
@@ -456,6 +462,7 @@ class _Builder:
 
     def problem(self, where: str, key: str, message: str) -> None:
         self.problems.append(f"{where}, key {key!r}: {message}")
+        self.details.append((where, key, message))
 
     def keys(self, table: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
         """The known keys of ``table``; unknown ones are reported."""
@@ -523,6 +530,7 @@ class _Builder:
                 f"invalid spec {self.source}: {len(self.problems)} problem(s):\n{lines}"
             )
             err.problems = list(self.problems)
+            err.details = list(self.details)
             raise err
         spec = Spec(
             title=title,

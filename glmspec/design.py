@@ -29,7 +29,6 @@ import patsy
 import patsy.builtins
 
 from glmspec import catmatrix, fastdesign
-from glmspec.textcolumns import text_values_problem
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -38,6 +37,7 @@ from glmspec.errors import (
     ResponseError,
     suggest,
 )
+from glmspec.textcolumns import text_values_problem
 
 MISSING_POLICIES = ("raise", "drop")
 

@@ -332,8 +332,7 @@ def _not_a_name(family: object) -> str:
     if name == "tweedie":
         args.append(f"var_power={getattr(family, 'var_power', 1.5):g}")
     return (
-        f"family is a statsmodels {kind} object; pass the family name instead: "
-        f"{', '.join(args)}."
+        f"family is a statsmodels {kind} object; pass the family name instead: {', '.join(args)}."
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,10 +171,14 @@ def _converted(data: Any, what: str) -> pd.DataFrame:
     """A polars/pyarrow/interchange-protocol DataFrame as pandas, or a DataError."""
     kind = f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
     try:
-        if hasattr(data, "to_pandas"):
+        if hasattr(data, "to_pandas"):  # polars, pyarrow
             frame = data.to_pandas()
         else:
-            frame = pd.api.interchange.from_dataframe(data)
+            with warnings.catch_warnings():
+                # pandas 3 deprecates the protocol; it is still the common ground of libraries
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                frame = pd.api.interchange.from_dataframe(data)
     except Exception as exc:  # noqa: BLE001 - any converter failure means "pass pandas"
         raise DataError(
             f"{what} is a {kind}, which could not be converted to pandas ({exc}); pass a "

@@ -7,8 +7,9 @@ factor with hundreds of levels: a different model from the one written, or a 1 K
 singular-design error. The rule, applied to the distinct non-missing values of each text column
 a formula uses outside ``C(...)``:
 
-* more than half of them parse as numbers (:func:`pandas.to_numeric`): refused, naming the
-  column and the first values that are not numbers;
+* more than half of them parse as numbers (:func:`pandas.to_numeric`), or are numbers written
+  with thousands separators (``"4,706"``): refused, naming the column and the first values
+  that are not numbers;
 * otherwise, more than half of them parse as ISO dates or date-times
   (:func:`pandas.to_datetime` with ``format="ISO8601"``): refused, saying that they are dates.
 
@@ -26,6 +27,8 @@ import pandas as pd
 __all__ = ["text_values_problem"]
 
 _SHOWN = 5  # offending values named in a message
+# a number with thousands separators, "4,706" or "-1,234,567.5": pandas.to_numeric refuses it
+_THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
 
 
 def _as_term(name: str) -> str:
@@ -51,11 +54,19 @@ def text_values_problem(name: str, values: Sequence[Any]) -> str | None:
     """
     if len(values) == 0:
         return None
-    text = pd.Index([str(v) for v in values], dtype=object)
+    text = pd.Index([str(v).strip() for v in values], dtype=object)
     numbers = pd.to_numeric(text, errors="coerce").notna()
+    grouped = text.str.fullmatch(_THOUSANDS)
     intent = f"write C({_as_term(name)}) to treat it as a factor on purpose"
-    if 2 * int(numbers.sum()) > len(text):
+    if 2 * int((numbers | grouped).sum()) > len(text):
         others = list(text[~numbers][:_SHOWN])
+        if grouped.any():
+            return (
+                f"column {name!r} holds numbers written with thousands separators (e.g. "
+                f"{list(text[grouped][:_SHOWN])}), read as text; as a term it would become a "
+                "factor with one level per value. Read the file with thousands=',' (or remove "
+                f"the separators), or {intent}."
+            )
         if not others:
             shown = list(text[:_SHOWN])
             return (

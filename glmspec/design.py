@@ -21,6 +21,7 @@ import ast
 import builtins
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,7 @@ from glmspec.errors import (
     ResponseError,
     suggest,
 )
-from glmspec.textcolumns import text_values_problem
+from glmspec.textcolumns import datetime_column_problem, text_values_problem
 
 MISSING_POLICIES = ("raise", "drop")
 
@@ -303,8 +304,11 @@ def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
     return names
 
 
-def check_text_columns(desc: patsy.ModelDesc, family: str, levels: dict[str, Any]) -> None:
-    """Refuse text columns of numbers or dates that would silently become factors.
+def check_text_columns(
+    desc: patsy.ModelDesc, family: str, levels: dict[str, Any], dates: Iterable[str] = ()
+) -> None:
+    """Refuse text columns of numbers or dates, and datetime columns, that would silently
+    become factors.
 
     Parameters
     ----------
@@ -313,6 +317,8 @@ def check_text_columns(desc: patsy.ModelDesc, family: str, levels: dict[str, Any
         Canonical family name (a binomial or multinomial response may be text).
     levels : dict
         Each used *text* column's distinct non-missing values.
+    dates : iterable of str
+        The used columns of a datetime dtype.
 
     Raises
     ------
@@ -320,6 +326,9 @@ def check_text_columns(desc: patsy.ModelDesc, family: str, levels: dict[str, Any
         Naming the column and its offending values (see :mod:`glmspec.textcolumns`).
     """
     unstated = unstated_factor_columns(desc, family)
+    for name in dates:
+        if name in unstated:
+            raise DataError(datetime_column_problem(str(name)))
     for name, values in levels.items():
         if name in unstated:
             problem = text_values_problem(str(name), values)
@@ -570,7 +579,8 @@ def build_design(
     used = _with_categoricals(frame, columns)
     # the Categoricals' categories are the text columns' distinct values, found once
     textual = {name: used[name].cat.categories for name in columns if _is_text(frame[name])}
-    check_text_columns(desc, family, textual)
+    dates = [name for name in columns if pd.api.types.is_datetime64_any_dtype(frame[name])]
+    check_text_columns(desc, family, textual, dates)
     missing_masks = _missing_rows(frame[columns], extras)
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:

@@ -13,6 +13,7 @@ a formula uses outside ``C(...)``:
 * otherwise, more than half of them parse as ISO dates or date-times
   (:func:`pandas.to_datetime` with ``format="ISO8601"``): refused, saying that they are dates.
 
+Datetime columns (``datetime64``), which patsy also makes factors, are refused the same way.
 Writing ``C(column)`` states the intent to treat the column as a factor and is accepted.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["text_values_problem"]
+__all__ = ["datetime_column_problem", "text_values_problem"]
 
 _SHOWN = 5  # offending values named in a message
 # a number with thousands separators, "4,706" or "-1,234,567.5": pandas.to_numeric refuses it
@@ -90,3 +91,12 @@ def text_values_problem(name: str, values: Sequence[Any]) -> str | None:
             f"year, or days since the first date), or {intent}."
         )
     return None
+
+
+def datetime_column_problem(name: str) -> str:
+    """Why a datetime column must not be a term as it is (patsy makes it a factor of dates)."""
+    return (
+        f"column {name!r} holds dates (datetime); as a term it would become a factor with one "
+        "level per date. Convert it to a number (e.g. the day of the year, or days since the "
+        f"first date), or write C({_as_term(name)}) to treat it as a factor on purpose."
+    )

@@ -109,6 +109,16 @@ def test_dates_as_text_get_a_message_that_says_so():
     assert len(message) < 400  # a sentence, not a singular-design dump
 
 
+def test_datetime_column_as_a_term_gets_the_same_message():
+    data = _frame()
+    data["when"] = pd.date_range("2024-03-01", periods=len(data), freq="D")
+    with pytest.raises(DataError, match=r"'when' holds dates \(datetime\).*C\(when\)"):
+        glmspec.fit("y ~ x + when", data, "poisson")
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(DataError, match=r"'when' holds dates \(datetime\)"):
+        glmspec.fit("y ~ x + when", dd.from_pandas(data, npartitions=2), "poisson")
+
+
 def test_text_numbers_refused_in_a_spec_run_without_stopping_other_models(tmp_path):
     data = _frame()
     data["income"] = data["x"].round(4).astype(str)

@@ -283,7 +283,9 @@ def learn_plan(
             if not isinstance(dtype, pd.CategoricalDtype):
                 textual[name] = levels[name]
     # the in-memory rule, on the distinct values found over all partitions
-    check_text_columns(desc, family, {n: v for n, v in textual.items() if not _numeric(meta[n])})
+    dates = [n for n in columns if pd.api.types.is_datetime64_any_dtype(meta[n])]
+    textual = {n: v for n, v in textual.items() if not _numeric(meta[n]) and n not in dates}
+    check_text_columns(desc, family, textual, dates)
     # a few rows of the first partition; all partitions only if that one is empty
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # dask: "insufficient elements"

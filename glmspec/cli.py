@@ -108,7 +108,9 @@ def _fit_spec(mapping: dict) -> Spec:
             where, key, message = keyed[problem]
             flag = "--check-tol" if where == "[check]" else _FIT_FLAGS.get(key, key)
             lines.append(f"{flag}: {_cli_words(message)}")
-        err = GLMSpecError(f"glmspec fit: {len(lines)} problem(s) with the arguments:")
+        if len(lines) == 1:
+            raise GLMSpecError(lines[0]) from None
+        err = GLMSpecError(f"glmspec fit: {len(lines)} problems with the arguments:")
         err.problems = lines
         raise err from None
 
@@ -353,13 +355,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error_lines(exc: Exception, command: str) -> list[str]:
-    """The error as printed: one line, or a header and one line per problem of a spec."""
+    """The error as printed: one line, or a header and one line per problem when a spec has
+    several."""
     if isinstance(exc, OSError) and exc.strerror:
         # a system error no step above wrapped: name the path and the command, not "[Errno N]"
         path = f" on {str(exc.filename)!r}" if exc.filename else ""
         return [f"glmspec: error: glmspec {command} failed{path}: {exc.strerror}."]
     problems = getattr(exc, "problems", None)
-    if problems:
+    if problems and len(problems) > 1:
         header = " ".join(str(exc).splitlines()[0].split())
         return [f"glmspec: error: {header}", *(f"  - {' '.join(p.split())}" for p in problems)]
     return [f"glmspec: error: {' '.join(str(exc).split())}"]

@@ -432,7 +432,7 @@ def test_cli_fit_several_problems_one_per_line(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     header, *problems = proc.stderr.strip().splitlines()
-    assert header == "glmspec: error: glmspec fit: 4 problem(s) with the arguments:"
+    assert header == "glmspec: error: glmspec fit: 4 problems with the arguments:"
     assert [p.split(":")[0] for p in problems] == [
         "  - --family",
         "  - the formula",

@@ -477,3 +477,23 @@ def test_cli_system_errors_name_the_path_and_the_action(tmp_path):
         assert "[Errno" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         for word in words:
             assert word in proc.stderr, (args, proc.stderr)
+
+
+def test_report_states_the_freq_weights_residual_convention(tmp_path):
+    from glmspec.report.tables import model_tables
+    from glmspec.spec import FittedModel
+
+    y, x1, _ = _count_data(60, seed=11)
+    data = pd.DataFrame({"y": y, "x": x1, "f": np.arange(60) % 3 + 1.0})
+    data.to_csv(tmp_path / "d.csv", index=False)
+    spec = Spec.from_dict(
+        {
+            "data": str(tmp_path / "d.csv"),
+            "model": [{"name": "m", "formula": "y ~ x", "family": "poisson", "freq_weights": "f"}],
+        }
+    )
+    (fitted,) = spec.fit(check=False)
+    tables = model_tables(spec, FittedModel(spec.models[0], results=fitted.results), "m")
+    assert "Residuals (and the residual plots) are per row, those of one copy" in str(
+        tables["conventions"]
+    )

@@ -19,11 +19,12 @@ from glmspec.api import (
     fit_design,
     fit_multinomial_design,
 )
-from glmspec.design import Design
+from glmspec.design.build import Design
+from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
-from glmspec.links import Link
-from glmspec.results import ModelSpec
+from glmspec.families.links import Link
+from glmspec.results.glm import ModelSpec
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:
@@ -55,33 +56,6 @@ def _matrix(X: Any) -> np.ndarray:
     if bad.size:
         raise MissingValueError(f"X has missing or infinite values in column(s) {bad.tolist()}.")
     return matrix if matrix.flags.c_contiguous else np.ascontiguousarray(matrix)
-
-
-# Rows looked at before a column is checked whole: a column that varies almost always varies
-# there, so the full check runs on the intercept (and the rare look-alikes) only.
-_CONSTANT_PROBE_ROWS = 64
-
-
-def constant_column(X: np.ndarray) -> int | None:
-    """The column of ``X`` that is the intercept, as statsmodels' ``const_idx``: a column whose
-    values are all equal and nonzero; of several, the first column of ones, else the first.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, p)
-
-    Returns
-    -------
-    int or None
-        Its index, or None when no column is constant and nonzero.
-    """
-    head = X[:_CONSTANT_PROBE_ROWS]
-    candidates = np.flatnonzero((head == head[0]).all(axis=0) & (head[0] != 0))
-    constant = [int(j) for j in candidates if np.all(X[:, j] == X[0, j])]
-    if not constant:
-        return None
-    ones = [j for j in constant if X[0, j] == 1]
-    return (ones or constant)[0]
 
 
 def fit_arrays(
@@ -162,7 +136,7 @@ def fit_arrays(
         weights_given=weights is not None,
         offset_given=offset is not None,
         freq_weights=freq,
-        constant_column=constant_column(matrix),
+        constant_column=intercept_column(matrix),
     )
     family_obj = None
     if family_name != "multinomial":

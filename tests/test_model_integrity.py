@@ -23,7 +23,7 @@ import pytest
 import statsmodels.api as sm
 
 import glmspec
-from glmspec.arrays import constant_column
+from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, SpecError, UnknownFamilyError
 from glmspec.spec import Spec
 
@@ -269,7 +269,7 @@ def test_constant_column_rule_matches_statsmodels():
     for X in cases:
         sm_data = sm.GLM(rng.poisson(1.0, n), X).data
         expected = sm_data.const_idx if sm_data.k_constant == 1 else None
-        assert constant_column(X) == expected, X[:2]
+        assert intercept_column(X) == expected, X[:2]
 
 
 # ------------------------------------------------------------------ freq_weights residuals

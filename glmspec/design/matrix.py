@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import patsy
 
-from glmspec.fastdesign import build_matrix
-from glmspec.linalg import abs_matvec, squares_matvec, weighted_gram
+from glmspec.design.plan import build_matrix
+from glmspec.linalg import abs_matvec, block_rows, squares_matvec, weighted_gram
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,6 +165,33 @@ def constant_columns(X) -> list[int]:
     return [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
 
 
+# Rows looked at before a column is checked whole: a column that varies almost always varies
+# there, so the full check runs on the intercept (and the rare look-alikes) only.
+_CONSTANT_PROBE_ROWS = 64
+
+
+def intercept_column(X: np.ndarray) -> int | None:
+    """The column of ``X`` that is the intercept, as statsmodels' ``const_idx``: a column whose
+    values are all equal and nonzero; of several, the first column of ones, else the first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+
+    Returns
+    -------
+    int or None
+        Its index, or None when no column is constant and nonzero.
+    """
+    head = X[:_CONSTANT_PROBE_ROWS]
+    candidates = np.flatnonzero((head == head[0]).all(axis=0) & (head[0] != 0))
+    constant = [int(j) for j in candidates if np.all(X[:, j] == X[0, j])]
+    if not constant:
+        return None
+    ones = [j for j in constant if X[0, j] == 1]
+    return (ones or constant)[0]
+
+
 #: Factors with at least this many levels are kept as codes (below it dense BLAS is as fast).
 MIN_LEVELS = 32
 
@@ -245,3 +273,31 @@ def build(
         ),
         n_columns=int(n_columns),
     )
+
+
+def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a design as a dense array.
+
+    ``X`` is an ndarray or a :class:`glmspec.design.matrix.CategoricalBlockMatrix` (dense columns
+    plus factors kept as integer codes), which is expanded one block of rows at a time.
+    """
+    if isinstance(X, np.ndarray):
+        return X[start:stop]
+    if not hasattr(X, "blocks"):
+        return np.asarray(X)[start:stop]
+    out = np.zeros((min(stop, X.shape[0]) - start, X.shape[1]))
+    out[:, X.dense_columns] = X.dense[start:stop]
+    for block in X.blocks:
+        codes = block.codes[start:stop]
+        hit = np.flatnonzero(codes >= 0)
+        out[hit, block.columns[codes[hit]]] = 1.0
+    return out
+
+
+def row_blocks(X: Any, width: int | None = None):
+    """Yield ``(slice, dense rows)`` over ``X`` in blocks of about 1 MiB."""
+    n = X.shape[0]
+    step = block_rows(X.shape[1] if width is None else width)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        yield slice(start, stop), dense_rows(X, start, stop)

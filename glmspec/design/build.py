@@ -30,7 +30,9 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec import catmatrix, fastdesign
+from glmspec.design import matrix as catmatrix
+from glmspec.design import plan as fastdesign
+from glmspec.design.textcolumns import datetime_column_problem, text_values_problem
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -39,7 +41,6 @@ from glmspec.errors import (
     ResponseError,
     suggest,
 )
-from glmspec.textcolumns import datetime_column_problem, text_values_problem
 
 MISSING_POLICIES = ("raise", "drop")
 
@@ -323,7 +324,7 @@ def check_text_columns(
     Raises
     ------
     DataError
-        Naming the column and its offending values (see :mod:`glmspec.textcolumns`).
+        Naming the column and its offending values (see :mod:`glmspec.design.textcolumns`).
     """
     unstated = unstated_factor_columns(desc, family)
     for name in dates:

@@ -23,6 +23,7 @@ import pytest
 import statsmodels.api as sm
 
 import glmspec
+from glmspec.design.build import predict_matrix
 from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, SpecError, UnknownFamilyError
 from glmspec.spec import Spec
@@ -350,8 +351,8 @@ def test_pyarrow_table_and_interchange_objects_fit_as_pandas():
         pd.testing.assert_series_equal(res.params, expected.params, rtol=1e-12)
     new = pa.Table.from_pandas(data.head(5), preserve_index=False)
     np.testing.assert_allclose(
-        glmspec.design.predict_matrix(expected.design, new),
-        glmspec.design.predict_matrix(expected.design, data.head(5)),
+        predict_matrix(expected.design, new),
+        predict_matrix(expected.design, data.head(5)),
     )
 
 

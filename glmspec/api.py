@@ -27,6 +27,7 @@ from glmspec.families import (
     check_family_params,
     get_family,
 )
+from glmspec.formula_check import check_mode
 from glmspec.links import Link, get_link
 from glmspec.multinomial import fit_multinomial
 from glmspec.multinomial_results import MultinomialResults
@@ -61,6 +62,7 @@ def fit(
     penalty: str | None = None,
     alpha: float = 0.0,
     l1_ratio: float | None = None,
+    formula_mode: str = "python",
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -118,6 +120,11 @@ def fit(
         Penalty strength (>= 0).
     l1_ratio : float, optional
         Elastic-net mixing in [0, 1]; required for ``"elastic_net"``, 0 for ``"l2"``.
+    formula_mode : {"python", "safe"}
+        ``"python"`` (default): patsy's semantics, formula terms are Python evaluated in the
+        caller's namespace. ``"safe"``: only columns, numbers, arithmetic and an allowlist of
+        functions (:mod:`glmspec.formula_check`), evaluated without Python's builtins -- for
+        formulas from a source you do not control; spec files and the CLI use it.
 
     Returns
     -------
@@ -172,6 +179,7 @@ def fit(
             eval_env=patsy.EvalEnvironment.capture(1),
             freq_weights=freq_weights,
             exposure=exposure,
+            formula_mode=formula_mode,
         )
         cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
     spec = ModelSpec(
@@ -187,6 +195,7 @@ def fit(
         exposure=_describe(exposure),
         theta=theta,
         var_power=var_power,
+        formula_mode=check_mode(formula_mode),
         **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
     )
     if dask:

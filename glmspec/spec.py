@@ -5,7 +5,9 @@ A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file
 ``engine`` ("pandas", the default, or "dask": ``data`` may then be a Parquet/CSV glob or
 folder, read lazily and fitted partition by partition on a ``dask.distributed`` cluster),
 ``scheduler`` (with "dask": the address of a running scheduler, ``"tcp://host:8786"``;
-default: a local cluster sized to this machine), ``[defaults]`` (fit() options a model leaves
+default: a local cluster sized to this machine), ``python_formulas`` (true: formula terms are
+evaluated as Python; default false: they are checked against :mod:`glmspec.formula_check`'s
+allowlist at validation), ``[defaults]`` (fit() options a model leaves
 out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``

@@ -6,7 +6,7 @@ A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file
 folder, read lazily and fitted partition by partition on a ``dask.distributed`` cluster),
 ``scheduler`` (with "dask": the address of a running scheduler, ``"tcp://host:8786"``;
 default: a local cluster sized to this machine), ``python_formulas`` (true: formula terms are
-evaluated as Python; default false: they are checked against :mod:`glmspec.formula_check`'s
+evaluated as Python; default false: they are checked against :mod:`glmspec.design.formula_check`'s
 allowlist at validation), ``[defaults]`` (fit() options a model leaves
 out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
@@ -35,8 +35,8 @@ import patsy
 
 from glmspec.api import PENALTIES
 from glmspec.api import fit as fit_model
-from glmspec.compare import compare
-from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
+from glmspec.design.build import MISSING_POLICIES, _names_in, _resolvable
+from glmspec.design.formula_check import check_safe, parse_formula
 from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
 from glmspec.families import (
     EXPOSURE_FAMILIES,
@@ -47,9 +47,9 @@ from glmspec.families import (
     describe_allowed_links,
     link_allowed,
 )
-from glmspec.formula_check import check_safe, parse_formula
-from glmspec.links import LINKS, get_link
-from glmspec.robust import COV_TYPES, normalize_cov_type
+from glmspec.families.links import LINKS, get_link
+from glmspec.inference.covariance import COV_TYPES, normalize_cov_type
+from glmspec.verify.statsmodels import compare
 
 TOP_KEYS = (
     "title",
@@ -217,7 +217,7 @@ class Spec:
             Name used for the spec in error messages.
         python_formulas : bool
             Evaluate formula terms as Python (as the spec key ``python_formulas = true``);
-            by default they are checked against an allowlist (:mod:`glmspec.formula_check`).
+            by default they are checked against an allowlist (:mod:`glmspec.design.formula_check`).
 
         Returns
         -------

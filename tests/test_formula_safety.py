@@ -18,8 +18,8 @@ import patsy
 import pytest
 
 import glmspec
+from glmspec.design.formula_check import safe_eval_env
 from glmspec.errors import FormulaError, SpecError
-from glmspec.formula_check import safe_eval_env
 from glmspec.spec import Spec
 
 

@@ -26,7 +26,10 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec import catmatrix, fastdesign, formula_check
+from glmspec.design import formula_check
+from glmspec.design import matrix as catmatrix
+from glmspec.design import plan as fastdesign
+from glmspec.design.formula_check import cbind
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -35,7 +38,6 @@ from glmspec.errors import (
     ResponseError,
     suggest,
 )
-from glmspec.formula_check import cbind
 
 MISSING_POLICIES = ("raise", "drop")
 
@@ -46,7 +48,7 @@ _FORMULA_NAMESPACE = {name: getattr(np, name) for name in formula_check.BARE_FUN
 _FORMULA_NAMESPACE |= {"np": np, "numpy": np, "cbind": cbind}
 _PATSY_BUILTINS = frozenset(patsy.builtins.__all__)
 # formula_mode="safe": the allowlisted functions (and cbind), evaluated without builtins
-_SAFE_ENV = formula_check.safe_eval_env()
+SAFE_ENV = formula_check.safe_eval_env()
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def _check_functions(code: str, formula: str, env: patsy.EvalEnvironment) -> Non
     """Every function a term calls by name is patsy's, glmspec's, the namespace's or (when
     the namespace has builtins) a Python builtin such as ``abs``."""
     for name in formula_check.functions_in(code):
-        with_builtins = env is not _SAFE_ENV and hasattr(builtins, name)
+        with_builtins = env is not SAFE_ENV and hasattr(builtins, name)
         if not (_resolvable(name, env) or with_builtins):
             hint = formula_check.OFFSET_HINT if name == "offset" else ""
             raise FormulaError(
@@ -407,7 +409,7 @@ def build_design(
         Namespace for names in the formula other than columns (``np`` is always available).
     formula_mode : {"python", "safe"}
         "python": terms are Python evaluated in ``eval_env`` (patsy's semantics); "safe":
-        terms are checked against :mod:`glmspec.formula_check`'s allowlist and evaluated with
+        terms are checked against :mod:`glmspec.design.formula_check`'s allowlist and evaluated with
         only the allowed functions and no builtins (``eval_env`` is not used).
 
     Returns
@@ -420,7 +422,7 @@ def build_design(
     desc = _parse(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
-    env = _SAFE_ENV if formula_mode == "safe" else _eval_env(eval_env)
+    env = SAFE_ENV if formula_mode == "safe" else _eval_env(eval_env)
     columns = _used_columns(desc, frame, formula, env)
     weight_values = _column_or_array(weights, frame, "weights")
     offset_values = _column_or_array(offset, frame, "offset")

@@ -94,10 +94,11 @@ def _cli_words(text: str) -> str:
     return _OPTION_WORDS.sub(flag, text)
 
 
-def _fit_spec(mapping: dict) -> Spec:
-    """The spec of ``glmspec fit``; its problems name the flags, one per line."""
+def _fit_spec(mapping: dict, **options) -> Spec:
+    """The spec of ``glmspec fit`` (``options`` go to :meth:`Spec.from_dict`); its problems
+    name the flags, one per line."""
     try:
-        return Spec.from_dict(mapping, source="glmspec fit")
+        return Spec.from_dict(mapping, source="glmspec fit", **options)
     except SpecError as exc:
         keyed = {f"{w}, key {k!r}: {m}": (w, k, m) for w, k, m in getattr(exc, "details", [])}
         lines = []

@@ -34,7 +34,7 @@ from glmspec.negbin_fit import NegBinResults, ThetaFit, fit_negbin
 from glmspec.penalized import Penalty, fit_penalized
 from glmspec.results import GLMResults, ModelSpec
 from glmspec.robust import check_cov_options, normalize_cov_type
-from glmspec.separation import find_separation
+from glmspec.separation import find_separation, find_zero_counts
 from glmspec.solver import fit_irls
 
 # R's glm.fit warns when fitted probabilities are within 10 * DBL_EPSILON of 0 or 1.
@@ -248,8 +248,12 @@ def fit_design(design, family: Family, spec: ModelSpec):
             theta_fit = ThetaFit(family.theta, float("nan"), False)
         return NegBinResults(spec, design, family, record, theta_fit)
     record = fit_irls(design.y, design.X, family, **solve)
-    binomial = family.name in BINOMIAL_RESPONSE
-    separation = _check_separation(design, record) if binomial else None
+    if family.name in BINOMIAL_RESPONSE:
+        separation = _check_separation(design, record)
+    elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
+        separation = _check_zero_counts(design, record)
+    else:
+        separation = None
     return GLMResults(spec, design, family, record, separation)
 
 
@@ -375,6 +379,20 @@ def _check_options(max_iter: int, tol: float) -> None:
         raise DataError(f"max_iter must be a positive integer, got {max_iter!r}.")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise DataError(f"tol must be a number in (0, 1), got {tol!r}.")
+
+
+def _check_zero_counts(design, record):
+    """Warn and return the direction along which zero counts make log-link estimates diverge
+    (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
+    numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
+    used = (design.prior_weights > 0) & (design.y == 0)
+    if record.converged and not np.any(record.mu[used] < _BOUNDARY):
+        return None
+    X = np.asarray(design.X)
+    found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
+    if found is not None:
+        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+    return found
 
 
 def _check_separation(design, record):

@@ -114,7 +114,7 @@ def mpmath_poisson(y, mu):
     digits = 40 + int(np.log10(max(np.max(y), np.max(mu), 10.0)))
     with mpmath.workdps(digits):
         llf = deviance = mpmath.mpf(0)
-        for yi, mi in zip(np.asarray(y, float), np.asarray(mu, float)):
+        for yi, mi in zip(np.asarray(y, float), np.asarray(mu, float), strict=True):
             a, m = mpmath.mpf(yi), mpmath.mpf(mi)
             llf += (a * mpmath.log(m) if a else 0) - m - mpmath.loggamma(a + 1)
             deviance += 2 * ((a * mpmath.log(a / m) if a else 0) - (a - m))
@@ -498,7 +498,9 @@ def test_poisson_with_offsets_of_plus_400_has_a_consistent_llf():
 
     with mpmath.workdps(220):  # (y - mu)^2 ~ 1e322 before the division
         mu = res.fittedvalues.to_numpy()
-        pearson = sum((mpmath.mpf(a) - mpmath.mpf(m)) ** 2 / mpmath.mpf(m) for a, m in zip(y, mu))
+        pearson = sum(
+            (mpmath.mpf(a) - mpmath.mpf(m)) ** 2 / mpmath.mpf(m) for a, m in zip(y, mu, strict=True)
+        )
     assert res.pearson_chi2 == pytest.approx(float(pearson), rel=1e-12)
 
 

@@ -82,7 +82,7 @@ def test_stirlerr_of_zero_is_its_limit_and_negative_is_nan():
 def test_bd0_far_apart_from_1e_minus_300_to_1e300(rng):
     x = 10.0 ** rng.uniform(-300, 300, 300)
     m = 10.0 ** rng.uniform(-300, 300, 300)
-    want = [bd0_reference(a, b) for a, b in zip(x, m)]
+    want = [bd0_reference(a, b) for a, b in zip(x, m, strict=True)]
     errors = _relative_errors(bd0(x, m), want)
     assert errors.max() < 1e-14, (x[np.argmax(errors)], m[np.argmax(errors)])
 
@@ -95,7 +95,7 @@ def test_bd0_near_equal_arguments(rng):
     x = np.r_[x, m[:5] * (1 + 2 / 9), m[:5] * (1 - 2 / 11)]  # |v| = 0.1, the band's edge
     m = np.r_[m, m[:5], m[:5]]
     keep = x != m
-    want = [bd0_reference(a, b) for a, b in zip(x[keep], m[keep])]
+    want = [bd0_reference(a, b) for a, b in zip(x[keep], m[keep], strict=True)]
     errors = _relative_errors(bd0(x[keep], m[keep]), want)
     assert errors.max() < 1e-14, (x[keep][np.argmax(errors)], m[keep][np.argmax(errors)])
 
@@ -110,7 +110,7 @@ def test_bd0_near_the_largest_float():
     """x + m overflows; the result is still right (or inf where the exact value exceeds it)."""
     x = np.array([1.7e308, 1.0e308, 1.7e308, 1e300])
     m = np.array([1.6e308, 1.7e308, 1e-300, 1e-300])
-    want = [bd0_reference(a, b) for a, b in zip(x, m)]
+    want = [bd0_reference(a, b) for a, b in zip(x, m, strict=True)]
     got = bd0(x, m)
     finite = np.isfinite(want)
     np.testing.assert_allclose(got[finite], np.asarray(want)[finite], rtol=1e-14)

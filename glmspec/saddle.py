@@ -22,6 +22,7 @@ from scipy import special
 
 _EPS = np.finfo(float).eps
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_TINY = np.finfo(float).tiny
 
 # stirlerr(k / 2) for k = 1..30, correctly rounded (computed with mpmath at 40 digits): below
 # 5.25 the direct formula loses ~3 digits to cancellation, and counts are mostly integers.
@@ -159,27 +160,40 @@ def bd0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
             v = np.where(np.isinf(v), (0.5 * x - 0.5 * m) / halves, diff / halves)
         else:
             v = np.divide(diff, v, out=v)
-        # both forms on every row, then a choice per row: whole-array passes cost less than
-        # selecting the rows of each (boolean indexing is ~10x an arithmetic pass)
-        direct = special.xlogy(x, x / m)  # 0 at x = 0
-        direct -= diff
-        if not np.isfinite(direct).all():
-            # x / m over- or underflowed: the logarithm of the ratio from the two logarithms
-            apart = ~np.isfinite(direct) & (x > 0) & np.isfinite(x) & (m > 0) & np.isfinite(m)
-            xa, ma = x[apart], m[apart]
-            direct[apart] = xa * (np.log(xa) - np.log(ma)) + (ma - xa)
-            direct[(x == 0) & (m == 0)] = 0.0  # the limit of bd0(0, m) = m
-        w = v * v
-        near = w < _BAND * _BAND
-        if not near.any():
-            return direct
-        # a bound on the near rows' w (np.max with where= is 10x slower than this)
-        top = float(w.max())
-        top = top if top < _BAND * _BAND else _BAND * _BAND  # also for NaN rows
-        series = _odd_reciprocals(np.minimum(w, top, out=w), top)
-        series *= 1.0 + v
-        series *= v
-        series += 1.0
-        series *= np.multiply(diff, v, out=v)
-        np.copyto(direct, series, where=near)
-        return direct
+        near = np.flatnonzero(np.abs(v) < _BAND)
+        if near.size == v.size:
+            return _bd0_series(diff, v)
+        # x log(x/m) - (x - m). The ratio is raised to the smallest normal float: at x = 0 that
+        # gives x * log(tiny) = 0 and bd0 = m; where x > 0 and the ratio underflowed, m exceeds
+        # x * 745 by a factor of 1e300, so the change is far below m's last digit.
+        out = np.divide(x, m)
+        np.maximum(out, _TINY, out=out)
+        np.log(out, out=out)
+        out *= x
+        out -= diff
+        if not np.isfinite(out).all():
+            _bd0_overflowed(x, m, out)
+        if near.size:
+            out[near] = _bd0_series(diff[near], v[near])
+    return out
+
+
+def _bd0_series(diff: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """bd0 for |v| < 0.1: ``s (1 + v (1 + v) sum_k v^2k / (2k + 3))``, ``s = (x - m) v``."""
+    w = v * v
+    top = float(w.max()) if w.size else 0.0
+    series = _odd_reciprocals(w, top if top < _BAND * _BAND else _BAND * _BAND)
+    series *= 1.0 + v
+    series *= v
+    series += 1.0
+    series *= np.multiply(diff, v, out=w)
+    return series
+
+
+def _bd0_overflowed(x: np.ndarray, m: np.ndarray, out: np.ndarray) -> None:
+    """Rows whose ratio x / m overflowed (its log from the two logs), and bd0(0, 0) = 0."""
+    bad = ~np.isfinite(out)
+    apart = bad & (x > 0) & np.isfinite(x) & (m > 0) & np.isfinite(m)
+    xa, ma = x[apart], m[apart]
+    out[apart] = xa * (np.log(xa) - np.log(ma)) + (ma - xa)
+    out[bad & (x == 0) & (m == 0)] = 0.0  # the limit of bd0(0, m) = m

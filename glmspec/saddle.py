@@ -25,7 +25,7 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 _TINY = np.finfo(float).tiny
 
 # stirlerr(k / 2) for k = 1..30, correctly rounded (computed with mpmath at 40 digits): below
-# 5.25 the direct formula loses ~3 digits to cancellation, and counts are mostly integers.
+# 8 the direct formula loses up to 3 digits to cancellation, and counts are mostly integers.
 _HALVES = np.array(
     [
         np.inf,  # stirlerr(0): the limit; callers treat zero counts apart

@@ -871,7 +871,7 @@ def test_poisson_level_of_zeros_is_named():
     named = [m for m in of(caught, SeparationWarning) if "'g[T.c]'" in m]
     assert named and "zero-count" in named[0]
     assert res.separation is not None and res.separation.columns == ("g[T.c]",)
-    assert "'g[T.c]'" in res.summary()
+    assert "'g[T.c]'" in str(res.summary())
 
 
 def test_poisson_without_a_level_of_zeros_is_not_flagged():

@@ -1,4 +1,4 @@
-"""Loader's saddle-point pieces (:mod:`glmspec.saddle`) against mpmath at high precision.
+"""Loader's saddle-point pieces (:mod:`glmspec.families.saddle`) against mpmath at high precision.
 
 The references are computed from the definitions, ``log Gamma(n + 1) - (n + 1/2) log n + n -
 log(2 pi) / 2`` and ``x log(x / m) + m - x``, with enough digits that their own cancellation
@@ -16,7 +16,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from glmspec.saddle import bd0, stirlerr
+from glmspec.families.saddle import bd0, stirlerr
 
 
 def _digits_for(*magnitudes: float) -> int:

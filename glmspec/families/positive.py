@@ -28,8 +28,8 @@ import numpy as np
 from scipy import special
 
 from glmspec.errors import ResponseError, SpecificationError
-from glmspec.family_base import POWER, Family, reject_negative
-from glmspec.saddle import bd0
+from glmspec.families.base import POWER, Family, reject_negative
+from glmspec.families.saddle import bd0
 
 _R_DISPERSION = (
     "full log-likelihood, R's logLik: each row's log-density times its prior weight, at the "

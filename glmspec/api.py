@@ -11,6 +11,7 @@ import patsy
 
 from glmspec.design.aliasing import aliased_columns, check_singular_option
 from glmspec.design.build import build_design
+from glmspec.design.formula_check import check_mode
 from glmspec.errors import (
     DataError,
     DomainWarning,
@@ -30,7 +31,7 @@ from glmspec.families import (
 )
 from glmspec.families.links import Link, get_link
 from glmspec.inference.covariance import check_cov_options, normalize_cov_type
-from glmspec.inference.separation import find_separation
+from glmspec.inference.separation import find_separation, find_zero_counts
 from glmspec.results.glm import GLMResults, ModelSpec
 from glmspec.results.multinomial import MultinomialResults
 from glmspec.results.negbin import NegBinResults
@@ -66,6 +67,7 @@ def fit(
     l1_ratio: float | None = None,
     singular: str = "error",
     method: str = "ml",
+    formula_mode: str = "python",
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -131,6 +133,11 @@ def fit(
     method : {"ml", "firth"}
         Maximum likelihood, or Firth's bias-reduced fit for binomial-logit and Poisson-log
         (R's ``brglm2`` ``type = "AS_mean"``, ``logistf``; :mod:`glmspec.solvers.firth`).
+    formula_mode : {"python", "safe"}
+        ``"python"`` (default): patsy's semantics, formula terms are Python evaluated in the
+        caller's namespace. ``"safe"``: only columns, numbers, arithmetic and an allowlist of
+        functions (:mod:`glmspec.design.formula_check`), evaluated without Python's builtins -- for
+        formulas from a source you do not control; spec files and the CLI use it.
 
     Returns
     -------
@@ -188,6 +195,7 @@ def fit(
             eval_env=patsy.EvalEnvironment.capture(1),
             freq_weights=freq_weights,
             exposure=exposure,
+            formula_mode=formula_mode,
         )
         cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
     spec = ModelSpec(
@@ -203,6 +211,7 @@ def fit(
         exposure=_describe(exposure),
         theta=theta,
         var_power=var_power,
+        formula_mode=check_mode(formula_mode),
         **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
         singular=singular,
         method=method,
@@ -276,8 +285,12 @@ def fit_design(design, family: Family, spec: ModelSpec):
         res = GLMResults(spec, design, family, fit_firth(design.y, X, family, **solve))
     else:
         record = fit_irls(design.y, X, family, **solve)
-        binomial = family.name in BINOMIAL_RESPONSE
-        separation = _check_separation(design, record, family) if binomial else None
+        if family.name in BINOMIAL_RESPONSE:
+            separation = _check_separation(design, record, family)
+        elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
+            separation = _check_zero_counts(design, record)
+        else:
+            separation = None
         res = GLMResults(spec, design, family, record, separation)
     res.aliased = aliased
     return res
@@ -405,6 +418,20 @@ def _check_options(max_iter: int, tol: float) -> None:
         raise DataError(f"max_iter must be a positive integer, got {max_iter!r}.")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise DataError(f"tol must be a number in (0, 1), got {tol!r}.")
+
+
+def _check_zero_counts(design, record):
+    """Warn and return the direction along which zero counts make log-link estimates diverge
+    (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
+    numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
+    used = (design.prior_weights > 0) & (design.y == 0)
+    if record.converged and not np.any(record.mu[used] < _BOUNDARY):
+        return None
+    X = np.asarray(design.X)
+    found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
+    if found is not None:
+        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+    return found
 
 
 def _check_separation(design, record, family: Family):

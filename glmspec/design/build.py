@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +30,11 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
+from glmspec.design import formula_check
 from glmspec.design import matrix as catmatrix
 from glmspec.design import plan as fastdesign
+from glmspec.design.formula_check import cbind
+from glmspec.design.textcolumns import datetime_column_problem, text_values_problem
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -41,13 +47,13 @@ from glmspec.errors import (
 MISSING_POLICIES = ("raise", "drop")
 
 
-def cbind(*columns: Any) -> np.ndarray:
-    """R's ``cbind`` for the binomial response ``cbind(successes, failures) ~ ...``."""
-    return np.column_stack([np.asarray(c, dtype=float) for c in columns])
-
-
-_FORMULA_NAMESPACE = {"np": np, "cbind": cbind}
+# the bare numpy functions of safe mode (log, sqrt, ...) too, so a safe formula means the
+# same in both modes; the caller's own names come first
+_FORMULA_NAMESPACE = {name: getattr(np, name) for name in formula_check.BARE_FUNCTIONS}
+_FORMULA_NAMESPACE |= {"np": np, "numpy": np, "cbind": cbind}
 _PATSY_BUILTINS = frozenset(patsy.builtins.__all__)
+# formula_mode="safe": the allowlisted functions (and cbind), evaluated without builtins
+SAFE_ENV = formula_check.safe_eval_env()
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,10 @@ class Design:
         prior weights; None when not given.
     exposure : ndarray or None
         Exposure given to the fit; ``log(exposure)`` is already part of ``offset``.
+    constant_column : int or None
+        For a design given as arrays: the column found constant and nonzero, which is the
+        intercept (see :func:`glmspec.fit_arrays`); None for formula designs, whose intercept
+        is patsy's ``Intercept`` column.
     """
 
     y: np.ndarray
@@ -99,6 +109,7 @@ class Design:
     offset_given: bool = False
     freq_weights: np.ndarray | None = None
     exposure: np.ndarray | None = None
+    constant_column: int | None = None
 
     @property
     def total_weights(self) -> np.ndarray:
@@ -109,30 +120,86 @@ class Design:
 
     @property
     def has_intercept(self) -> bool:
-        """Whether the design contains patsy's intercept column."""
-        return "Intercept" in self.column_names
+        """Whether the design contains an intercept: patsy's ``Intercept`` column, or for
+        arrays a constant nonzero column (:attr:`constant_column`)."""
+        return self.constant_column is not None or "Intercept" in self.column_names
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
+def as_frame(data: Any, what: str = "data") -> pd.DataFrame:
+    """``data`` as a pandas DataFrame (never a copy of a DataFrame), or a :class:`DataError`
+    saying what ``data`` must be.
+
+    DataFrames of other libraries (polars, pyarrow tables, anything with ``to_pandas()`` or
+    the DataFrame interchange protocol ``__dataframe__``) are converted; ``None``, a path and
+    a numpy array are refused with the way to pass them.
+    """
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif data is None or isinstance(data, (str, os.PathLike, np.ndarray)):
+        raise DataError(_not_a_table(data, what))
+    elif hasattr(data, "to_pandas") or hasattr(data, "__dataframe__"):
+        frame = _converted(data, what)
     else:
         try:
             frame = pd.DataFrame(data)
         except (TypeError, ValueError) as exc:
-            raise DataError(f"data must be a DataFrame or a mapping of columns: {exc}") from exc
+            raise DataError(
+                f"{what} must be a pandas DataFrame or a mapping of column names to values, "
+                f"got {type(data).__name__}: {exc}"
+            ) from exc
     if frame.shape[0] == 0:
-        raise DataError("data has no rows.")
+        raise DataError(f"{what} has no rows.")
     return frame
 
 
-def _parse(formula: str) -> patsy.ModelDesc:
-    if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"formula must be a string 'response ~ terms', got {formula!r}.")
+def _not_a_table(data: Any, what: str) -> str:
+    """Why ``None``, a path or an array is not ``data``, and what to pass instead."""
+    need = f"{what} must be a pandas DataFrame (or a mapping of column names to values)"
+    if data is None:
+        return f"{what} is None; {need} holding the formula's columns."
+    if isinstance(data, np.ndarray):
+        return (
+            f"{what} is a numpy array; {need} with named columns: pd.DataFrame(array, "
+            "columns=[...]); or fit arrays without a formula with glmspec.fit_arrays(y, X)."
+        )
+    path = str(data)
+    reader = "pd.read_parquet" if path.lower().endswith(".parquet") else "pd.read_csv"
+    return (
+        f"{what} is the string {path!r}, not a table; {need}: read the file first, "
+        f"{reader}({path!r}), or give the path to the command line: glmspec fit FORMULA "
+        f"--data {path}."
+    )
+
+
+def _converted(data: Any, what: str) -> pd.DataFrame:
+    """A polars/pyarrow/interchange-protocol DataFrame as pandas, or a DataError."""
+    kind = f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
     try:
-        return patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as exc:
-        raise FormulaError(f"formula {formula!r} does not parse: {exc}") from exc
+        if hasattr(data, "to_pandas"):  # polars, pyarrow
+            frame = data.to_pandas()
+        else:
+            with warnings.catch_warnings():
+                # pandas 3 deprecates the protocol; it is still the common ground of libraries
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                frame = pd.api.interchange.from_dataframe(data)
+    except Exception as exc:  # noqa: BLE001 - any converter failure means "pass pandas"
+        raise DataError(
+            f"{what} is a {kind}, which could not be converted to pandas ({exc}); pass a "
+            "pandas DataFrame."
+        ) from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} is a {kind}, not a table; pass a pandas DataFrame.")
+    return frame
+
+
+def _parse(formula: str, formula_mode: str = "python") -> patsy.ModelDesc:
+    """patsy's terms of ``formula``; in safe mode only after every term passed the check."""
+    desc = formula_check.parse_formula(formula)
+    if formula_check.check_mode(formula_mode) == "safe":
+        hint = " Pass formula_mode='python' to evaluate formula terms as Python."
+        formula_check.check_safe(formula, desc, hint)
+    return desc
 
 
 def response_label(desc: patsy.ModelDesc) -> str:
@@ -140,25 +207,8 @@ def response_label(desc: patsy.ModelDesc) -> str:
     return " + ".join(t.name() for t in desc.lhs_termlist)
 
 
-def _names_in(code: str) -> set[str]:
-    """Identifiers and ``Q("...")`` names referenced by a patsy factor expression."""
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "Q"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            names.add(node.args[0].value)
-    return names
+# names a factor reads as variables (columns, ``np``), not the functions it calls
+_names_in = formula_check.names_in
 
 
 def _used_columns(
@@ -170,6 +220,7 @@ def _used_columns(
     for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
         for factor in term.factors:
             names |= _names_in(factor.code)
+            _check_functions(factor.code, formula, env)
     columns = [c for c in frame.columns if c in names]
     repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
     if repeated:
@@ -189,19 +240,113 @@ def _used_columns(
 
 
 def _resolvable(name: str, env: patsy.EvalEnvironment | None) -> bool:
-    """Whether patsy can evaluate ``name`` without the data."""
-    if name in _PATSY_BUILTINS or name in _FORMULA_NAMESPACE or hasattr(builtins, name):
+    """Whether patsy can evaluate ``name`` without the data. A Python builtin is not: a term
+    ``type`` that is not a column would evaluate to the builtin and drop out of the model."""
+    if name in _PATSY_BUILTINS or name in _FORMULA_NAMESPACE:
         return True
     return env is not None and name in env.namespace
+
+
+# Calls that state the intent to treat their first argument as a factor (R's factor(x) reaches
+# here already read as C(x), see formula_check.parse_formula).
+_FACTOR_CALLS = ("C",)
+
+
+def _declared_factor(code: str) -> str | None:
+    """The column a factor code declares a factor (``C(col, ...)``, ``C(Q("col"))``), or None."""
+    try:
+        node = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return None
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _FACTOR_CALLS
+        and node.args
+    ):
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Name):
+        return first.id
+    quoted = (
+        isinstance(first, ast.Call)
+        and isinstance(first.func, ast.Name)
+        and first.func.id == "Q"
+        and len(first.args) == 1
+        and isinstance(first.args[0], ast.Constant)
+        and isinstance(first.args[0].value, str)
+    )
+    return first.args[0].value if quoted else None
+
+
+def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
+    """Names a formula reads other than as ``C(column)``: a text column among them becomes a
+    factor without the formula saying so. The response of the binomial and multinomial
+    families (a factor response is theirs to read) is left out."""
+    categorical_response = family in ("binomial", "quasibinomial", "multinomial")
+    names: set[str] = set()
+    terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
+    for term in terms:
+        for factor in term.factors:
+            if _declared_factor(factor.code) is None:
+                names |= _names_in(factor.code)
+    return names
+
+
+def check_text_columns(
+    desc: patsy.ModelDesc, family: str, levels: dict[str, Any], dates: Iterable[str] = ()
+) -> None:
+    """Refuse text columns of numbers or dates, and datetime columns, that would silently
+    become factors.
+
+    Parameters
+    ----------
+    desc : patsy.ModelDesc
+    family : str
+        Canonical family name (a binomial or multinomial response may be text).
+    levels : dict
+        Each used *text* column's distinct non-missing values.
+    dates : iterable of str
+        The used columns of a datetime dtype.
+
+    Raises
+    ------
+    DataError
+        Naming the column and its offending values (see :mod:`glmspec.design.textcolumns`).
+    """
+    unstated = unstated_factor_columns(desc, family)
+    for name in dates:
+        if name in unstated:
+            raise DataError(datetime_column_problem(str(name)))
+    for name, values in levels.items():
+        if name in unstated:
+            problem = text_values_problem(str(name), values)
+            if problem is not None:
+                raise DataError(problem)
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+
+
+def _check_functions(code: str, formula: str, env: patsy.EvalEnvironment) -> None:
+    """Every function a term calls by name is patsy's, glmspec's, the namespace's or (when
+    the namespace has builtins) a Python builtin such as ``abs``."""
+    for name in formula_check.functions_in(code):
+        with_builtins = env is not SAFE_ENV and hasattr(builtins, name)
+        if not (_resolvable(name, env) or with_builtins):
+            hint = formula_check.OFFSET_HINT if name == "offset" else ""
+            raise FormulaError(
+                f"formula {formula!r} calls {name!r}, which is not a known function.{hint}"
+            )
 
 
 def _with_categoricals(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """A shallow copy of the used columns with strings turned into sorted Categoricals."""
     out = frame[columns].copy(deep=False)
     for name in columns:
-        col = out[name]
-        if pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
-            out[name] = pd.Categorical(col)
+        if _is_text(out[name]):
+            out[name] = pd.Categorical(out[name])
     return out
 
 
@@ -387,6 +532,7 @@ def build_design(
     eval_env: patsy.EvalEnvironment | int = 0,
     freq_weights: Any = None,
     exposure: Any = None,
+    formula_mode: str = "python",
 ) -> Design:
     """Build the arrays for ``formula`` on ``data``.
 
@@ -408,6 +554,10 @@ def build_design(
         columns and counts, or drop those rows and record how many.
     eval_env : patsy.EvalEnvironment or int
         Namespace for names in the formula other than columns (``np`` is always available).
+    formula_mode : {"python", "safe"}
+        "python": terms are Python evaluated in ``eval_env`` (patsy's semantics); "safe":
+        terms are checked against :mod:`glmspec.design.formula_check`'s allowlist and evaluated with
+        only the allowed functions and no builtins (``eval_env`` is not used).
 
     Returns
     -------
@@ -415,11 +565,11 @@ def build_design(
     """
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
-    frame = _as_frame(data)
-    desc = _parse(formula)
+    frame = as_frame(data)
+    desc = _parse(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
-    env = _eval_env(eval_env)
+    env = SAFE_ENV if formula_mode == "safe" else _eval_env(eval_env)
     columns = _used_columns(desc, frame, formula, env)
     weight_values = _column_or_array(weights, frame, "weights")
     offset_values = _column_or_array(offset, frame, "offset")
@@ -432,6 +582,11 @@ def build_design(
         (exposure if isinstance(exposure, str) else "exposure"): exposure_values,
     }
     extras = {k: v for k, v in extras.items() if v is not None}
+    used = _with_categoricals(frame, columns)
+    # the Categoricals' categories are the text columns' distinct values, found once
+    textual = {name: used[name].cat.categories for name in columns if _is_text(frame[name])}
+    dates = [name for name in columns if pd.api.types.is_datetime64_any_dtype(frame[name])]
+    check_text_columns(desc, family, textual, dates)
     missing_masks = _missing_rows(frame[columns], extras)
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:
@@ -446,7 +601,6 @@ def build_design(
             keep &= ~mask
         if not keep.any():
             raise DataError("every row has a missing value in a used column.")
-    used = _with_categoricals(frame, columns)
     if not keep.all():
         used = used.loc[keep]
     response_name = response_label(desc)
@@ -580,7 +734,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     """
     if design.design_info is None:
         return _array_rows(newdata, len(design.column_names))
-    frame = _as_frame(newdata)
+    frame = as_frame(newdata, "new data")
     info = design.design_info
     needed = set()
     for factor in info.factor_infos:

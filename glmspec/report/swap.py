@@ -208,33 +208,38 @@ def publish(
     _checkpoint("staged")
     with _target_lock(target):
         _checkpoint("locked")
-        _clean_leftovers(target, keep=staging)
-        check_target(target, inputs, force)
         try:
-            if not os.path.lexists(target):
-                if not _renameat2(staging, target, _RENAME_NOREPLACE):
-                    os.rename(staging, target)
-                _checkpoint("renamed")
-                return
-            if _renameat2(staging, target, _RENAME_EXCHANGE):
-                _checkpoint("exchanged")
-                _remove_old(staging)
-                return
-            backup = _fresh(target.parent, f".{target.name}.{_BACKUP}")
-            os.rename(target, backup)
-            _checkpoint("moved-aside")
-            try:
-                os.rename(staging, target)
-            except BaseException:
-                os.rename(backup, target)
-                raise
-            _checkpoint("renamed")
-            _remove_old(backup)
+            _clean_leftovers(target, keep=staging)
+            check_target(target, inputs, force)
+            _swap(staging, target)
         except OSError as exc:
             raise ReportTargetError(
                 f"could not move the new report into place at {target}: "
                 f"{exc.strerror or exc}; the previous contents are unchanged."
             ) from exc
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``, atomically exchanging an existing target."""
+    if not os.path.lexists(target):
+        if not _renameat2(staging, target, _RENAME_NOREPLACE):
+            os.rename(staging, target)
+        _checkpoint("renamed")
+        return
+    if _renameat2(staging, target, _RENAME_EXCHANGE):
+        _checkpoint("exchanged")
+        _remove_old(staging)
+        return
+    backup = _fresh(target.parent, f".{target.name}.{_BACKUP}")
+    os.rename(target, backup)
+    _checkpoint("moved-aside")
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    _checkpoint("renamed")
+    _remove_old(backup)
 
 
 def _remove_old(path: Path) -> None:

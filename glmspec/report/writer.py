@@ -86,9 +86,16 @@ def write_report(
     target = Path(os.path.realpath(root)) / folder
     inputs = _inputs(spec)
     swap.check_target(target, inputs, force)  # refuse before the (slow) build
-    with swap.staging_folder(target.parent, folder) as staging:
-        _build(staging, spec, list(fitted), chosen)
-        swap.publish(staging, target, inputs, force)
+    try:
+        with swap.staging_folder(target.parent, folder) as staging:
+            _build(staging, spec, list(fitted), chosen)
+            swap.publish(staging, target, inputs, force)
+    except OSError as exc:  # a full disk, no permission: say what glmspec was doing
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ReportTargetError(
+            f"could not write the report {target}: {exc.strerror or exc}{where}; the previous "
+            "report is unchanged."
+        ) from exc
     return root / folder
 
 

@@ -196,8 +196,8 @@ class Spec:
         mapping : Mapping
             Same keys as the TOML file (``[[model]]`` is a list of dicts under ``"model"``).
         base_dir : Path or str, optional
-            Folder that relative ``data`` paths are resolved against; the working directory
-            when None.
+            Folder that relative ``data`` paths and ``[report] dir`` are resolved against;
+            the working directory when None.
         source : str
             Name used for the spec in error messages.
 

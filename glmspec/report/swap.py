@@ -183,7 +183,10 @@ def staging_folder(root: Path, name: str) -> Iterator[Path]:
     handle = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a file system without flock: the lock is only a courtesy here
+                pass
         (path / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         yield path
     except BaseException:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import patsy
 
-from glmspec.design import build_design
+from glmspec.design.build import build_design
 from glmspec.errors import (
     DataError,
     DomainWarning,
@@ -27,15 +27,16 @@ from glmspec.families import (
     check_family_params,
     get_family,
 )
-from glmspec.links import Link, get_link
-from glmspec.multinomial import fit_multinomial
-from glmspec.multinomial_results import MultinomialResults
-from glmspec.negbin_fit import NegBinResults, ThetaFit, fit_negbin
-from glmspec.penalized import Penalty, fit_penalized
-from glmspec.results import GLMResults, ModelSpec
-from glmspec.robust import check_cov_options, normalize_cov_type
-from glmspec.separation import find_separation
-from glmspec.solver import fit_irls
+from glmspec.families.links import Link, get_link
+from glmspec.inference.covariance import check_cov_options, normalize_cov_type
+from glmspec.inference.separation import find_separation
+from glmspec.results.glm import GLMResults, ModelSpec
+from glmspec.results.multinomial import MultinomialResults
+from glmspec.results.negbin import NegBinResults
+from glmspec.solvers.irls import fit_irls
+from glmspec.solvers.multinomial import fit_multinomial
+from glmspec.solvers.negbin import ThetaFit, fit_negbin
+from glmspec.solvers.penalized import Penalty, fit_penalized
 
 # R's glm.fit warns when fitted probabilities are within 10 * DBL_EPSILON of 0 or 1.
 _BOUNDARY = 10 * np.finfo(float).eps
@@ -105,14 +106,14 @@ def fit(
         Tweedie variance power in (1, 2); required for ``family="tweedie"``.
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
         Covariance behind ``params``/``bse``/``pvalues``/``conf_int``, Wald tests and
-        prediction intervals (see :mod:`glmspec.robust`). Robust covariances use normal (z)
-        tests, as statsmodels' GLM. Multinomial: nonrobust, HC0, HC1 or cluster.
+        prediction intervals (see :mod:`glmspec.inference.covariance`). Robust covariances use
+        normal (z) tests, as statsmodels' GLM. Multinomial: nonrobust, HC0, HC1 or cluster.
     groups : str or array-like, optional
         Cluster labels for ``cov_type="cluster"``: a column of ``data`` or one label per row.
     penalty : {None, "l2", "elastic_net"}
         Penalized fit of glum's and scikit-learn's objective ``deviance / (2 sum(w)) + alpha
         (l1_ratio |b|_1 + (1 - l1_ratio)/2 |b|^2)`` over every coefficient but the intercept
-        (:mod:`glmspec.penalized`). Penalized fits report no standard errors, tests or
+        (:mod:`glmspec.solvers.penalized`). Penalized fits report no standard errors, tests or
         statsmodels check.
     alpha : float
         Penalty strength (>= 0).
@@ -122,7 +123,7 @@ def fit(
     Returns
     -------
     GLMResults or MultinomialResults
-        :class:`~glmspec.negbin_fit.NegBinResults` (with ``theta`` and ``theta_se``) for the
+        :class:`~glmspec.solvers.negbin.NegBinResults` (with ``theta`` and ``theta_se``) for the
         negative binomial.
 
     Raises
@@ -210,7 +211,7 @@ def fit_design(design, family: Family, spec: ModelSpec):
     """Fit a built design with a family: the solver (or glm.nb's alternation) and results.
 
     Shared by :func:`fit` and any other front end that builds a
-    :class:`~glmspec.design.Design` itself.
+    :class:`~glmspec.design.build.Design` itself.
 
     Parameters
     ----------
@@ -235,8 +236,7 @@ def fit_design(design, family: Family, spec: ModelSpec):
     if spec.penalty is not None:
         if isinstance(family, NegativeBinomial) and family.theta is None:
             raise SpecificationError("a penalized negative binomial fit needs a fixed theta=.")
-        mask = np.array([name != "Intercept" for name in design.column_names])
-        penalty = Penalty(spec.alpha, spec.l1_ratio, mask)
+        penalty = Penalty.except_intercept(spec.alpha, spec.l1_ratio, design.column_names)
         solve.pop("column_names")
         record = fit_penalized(design.y, design.X, family, penalty, **solve)
         return GLMResults(spec, design, family, record)
@@ -269,7 +269,7 @@ def fit_multinomial_design(design, spec: ModelSpec) -> MultinomialResults:
     """Fit a built multinomial design and check it for separation.
 
     The solver's own signal of separation (a fitted probability numerically 1) is replaced by
-    the linear program of :mod:`glmspec.separation`, run for each class against the others
+    the linear program of :mod:`glmspec.inference.separation`, run for each class against the others
     whenever a fitted probability reaches 0 or 1 or the fit did not converge; it names the
     class and the columns, and the result is kept as ``res.separation``.
     """

@@ -19,11 +19,11 @@ from glmspec.api import (
     fit_design,
     fit_multinomial_design,
 )
-from glmspec.design import Design
+from glmspec.design.build import Design
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
-from glmspec.links import Link
-from glmspec.results import ModelSpec
+from glmspec.families.links import Link
+from glmspec.results.glm import ModelSpec
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:

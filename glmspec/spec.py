@@ -35,8 +35,7 @@ import patsy
 
 from glmspec.api import PENALTIES
 from glmspec.api import fit as fit_model
-from glmspec.compare import compare
-from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
+from glmspec.design.build import MISSING_POLICIES, _names_in, _resolvable
 from glmspec.errors import GLMSpecError, SpecError, suggest
 from glmspec.families import (
     EXPOSURE_FAMILIES,
@@ -47,8 +46,9 @@ from glmspec.families import (
     describe_allowed_links,
     link_allowed,
 )
-from glmspec.links import LINKS, get_link
-from glmspec.robust import COV_TYPES, normalize_cov_type
+from glmspec.families.links import LINKS, get_link
+from glmspec.inference.covariance import COV_TYPES, normalize_cov_type
+from glmspec.verify.statsmodels import compare
 
 TOP_KEYS = ("title", "data", "engine", "scheduler", "defaults", "model", "check", "report")
 ENGINES = ("pandas", "dask")

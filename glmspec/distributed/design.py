@@ -6,7 +6,7 @@ level present in one partition only is still a column), and patsy's ``DesignInfo
 a small *template* frame whose categorical columns carry those complete levels. Each worker
 then turns its partition into a :class:`Block` of arrays -- the same response, design columns
 (many-level factors as integer codes), weights and offset as the in-memory
-:func:`glmspec.design.build_design` -- with that design.
+:func:`glmspec.design.build.build_design` -- with that design.
 
 patsy cannot pickle a ``DesignInfo``, so what travels to the workers is a :class:`BlockPlan`
 (the formula, the template and the options); each worker process rebuilds the identical
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from glmspec import catmatrix
-from glmspec.design import (
+from glmspec.design import matrix as catmatrix
+from glmspec.design.build import (
     _FORMULA_NAMESPACE,
     _PASS_NA,
     _binomial_response,
@@ -41,15 +41,15 @@ from glmspec.design import (
     _used_columns,
     response_label,
 )
+from glmspec.design.plan import build_matrix
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
-from glmspec.fastdesign import build_matrix
 
 _TEMPLATE_ROWS = 20
 
 
 @dataclass(frozen=True)
 class Block:
-    """One partition's arrays, as :class:`glmspec.design.Design` holds them for all rows;
+    """One partition's arrays, as :class:`glmspec.design.build.Design` holds them for all rows;
     ``keep`` marks the partition's rows that are used (not dropped for missing values)."""
 
     y: np.ndarray
@@ -157,7 +157,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     Raises
     ------
     MissingValueError, ResponseError, DataError
-        As :func:`glmspec.design.build_design` would for these rows; the caller adds the
+        As :func:`glmspec.design.build.build_design` would for these rows; the caller adds the
         partition number.
     """
     desc, rhs_info, lhs_info = _design_infos(plan)
@@ -355,7 +355,7 @@ def _refuse_stateful(desc, env, formula: str) -> None:
 
 
 def response_name(plan: BlockPlan) -> str:
-    """The response's label, as :attr:`glmspec.design.Design.response_name`."""
+    """The response's label, as :attr:`glmspec.design.build.Design.response_name`."""
     return response_label(_design_infos(plan)[0])
 
 
@@ -369,5 +369,5 @@ def response_classes(plan: BlockPlan) -> tuple | None:
 
 
 def categorical_levels(plan: BlockPlan) -> dict[str, tuple]:
-    """Each categorical factor's levels, as :attr:`glmspec.design.Design.factor_levels`."""
+    """Each categorical factor's levels, as :attr:`glmspec.design.build.Design.factor_levels`."""
     return _categorical_levels(design_info(plan))

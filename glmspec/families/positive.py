@@ -28,7 +28,7 @@ import numpy as np
 from scipy import special
 
 from glmspec.errors import ResponseError, SpecificationError
-from glmspec.family_base import POWER, Family, reject_negative
+from glmspec.families.base import POWER, Family, reject_negative
 
 _R_DISPERSION = (
     "full log-likelihood, R's logLik: each row's log-density times its prior weight, at the "

@@ -1,6 +1,6 @@
 """The rows' side of IRLS: per-row quantities and the in-memory row engine.
 
-:func:`glmspec.solver.irls` never touches rows; it asks an engine for sums over them. This
+:func:`glmspec.solvers.irls.irls` never touches rows; it asks an engine for sums over them. This
 module has what those sums are made of -- the IRLS weights and score
 (:func:`working_quantities`), the observed-information weights (:func:`observed_weights`), the
 deviance of a linear predictor (:func:`evaluate_rows`) and the rounding floor of the Newton
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from glmspec.catmatrix import constant_columns
+from glmspec.design.matrix import constant_columns
 from glmspec.families import Family
 from glmspec.linalg import (
     GramFactor,

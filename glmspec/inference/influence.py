@@ -27,129 +27,22 @@ be negative for single rows; their hat values are then negative and ``d_params``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import stats
 
+from glmspec.design.matrix import row_blocks
 from glmspec.errors import SpecificationError
-from glmspec.linalg import GramFactor, block_rows, factor_gram, factorize, weighted_gram
-
-# -- leverages without an n x n matrix ---------------------------------------------------------
-
-
-def solver_weights(design: Any) -> np.ndarray:
-    """The weights the solver used: prior weights times frequency weights (if any)."""
-    return getattr(design, "total_weights", design.prior_weights)
-
-
-def information_weights(res: Any, observed: bool = True) -> np.ndarray:
-    """Weights ``w`` with information ``X' diag(w) X`` at the estimates (dispersion 1).
-
-    ``observed=False`` gives the expected (Fisher, IRLS) weights ``prior mu_eta^2 / V``, with
-    ``prior`` the prior weights times any frequency weights;
-    ``observed=True`` subtracts ``prior (y - mu) d/deta[mu_eta / V]`` (zero, up to rounding, for
-    canonical links), statsmodels' ``hessian_factor(observed=True)``. Observed weights can be
-    negative.
-    """
-    d, rec, fam = res.design, res.record, res.family
-    prior = solver_weights(d)
-    mu_eta, variance = fam.link.mu_eta(rec.eta), fam.variance(rec.mu)
-    fisher = prior * mu_eta * mu_eta / variance
-    if not observed:
-        return fisher
-    # computed for every link: a family's ``canonical_link`` may name its default link
-    slope = fam.link.mu_eta_deriv(rec.eta) / variance - mu_eta * mu_eta * fam.variance_deriv(
-        rec.mu
-    ) / (variance * variance)
-    return fisher - prior * (d.y - rec.mu) * slope
-
-
-@dataclass(frozen=True)
-class Bread:
-    """Inverse information ``A = (X' diag(w) X)^{-1}`` and the weights ``w`` it was built from.
-
-    ``factor`` is an upper-triangular ``r`` with ``X' diag(w) X = r' r`` when the information is
-    positive definite (used for leverages without forming ``A``), else None.
-    """
-
-    inverse: np.ndarray
-    weights: np.ndarray
-    factor: GramFactor | None
-
-
-def bread(res: Any, observed: bool = True) -> Bread:
-    """Inverse (observed or expected) information at the estimates, dispersion 1."""
-    X = res.design.X
-    w = information_weights(res, observed)
-    if np.all(w >= 0):
-        factor: GramFactor | None = factorize(X, w, res.design.column_names)
-    else:
-        factor = factor_gram(weighted_gram(X, w))
-    if factor is not None:
-        return Bread(factor.inverse(), w, factor)
-    gram = weighted_gram(X, w)
-    return Bread(np.linalg.pinv(0.5 * (gram + gram.T), hermitian=True), w, None)
-
-
-def quadratic_forms(X: np.ndarray, b: Bread) -> np.ndarray:
-    """``x_i' A x_i`` for every row, blockwise (no n x n or extra n x p array)."""
-    out = np.empty(X.shape[0])
-    for rows, block in row_blocks(X):
-        if b.factor is not None:
-            z = linalg.solve_triangular(b.factor.r, block.T, trans="T", check_finite=False)
-            out[rows] = np.einsum("ij,ij->j", z, z)
-        else:
-            out[rows] = np.einsum("ij,jk,ik->i", block, b.inverse, block)
-    return out
-
-
-def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a design as a dense array.
-
-    ``X`` is an ndarray or a :class:`glmspec.catmatrix.CategoricalBlockMatrix` (dense columns
-    plus factors kept as integer codes), which is expanded one block of rows at a time.
-    """
-    if isinstance(X, np.ndarray):
-        return X[start:stop]
-    if not hasattr(X, "blocks"):
-        return np.asarray(X)[start:stop]
-    out = np.zeros((min(stop, X.shape[0]) - start, X.shape[1]))
-    out[:, X.dense_columns] = X.dense[start:stop]
-    for block in X.blocks:
-        codes = block.codes[start:stop]
-        hit = np.flatnonzero(codes >= 0)
-        out[hit, block.columns[codes[hit]]] = 1.0
-    return out
-
-
-def row_blocks(X: Any, width: int | None = None):
-    """Yield ``(slice, dense rows)`` over ``X`` in blocks of about 1 MiB."""
-    n = X.shape[0]
-    step = block_rows(X.shape[1] if width is None else width)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        yield slice(start, stop), dense_rows(X, start, stop)
-
-
-def generalized_leverage(res: Any, b: Bread | None = None) -> np.ndarray:
-    """``d mu_hat_i / d y_i = w_i x_i' A x_i`` with expected weights ``w`` and ``A`` the inverse
-    observed information (statsmodels' ``MLEInfluence.hat_matrix_diag``).
-
-    It equals the ordinary GLM hat values for canonical links and, unlike ``w_obs x' A x``,
-    is never negative: the leverage used by HC2 and HC3.
-    """
-    b = bread(res, observed=True) if b is None else b
-    return information_weights(res, observed=False) * quadratic_forms(res.design.X, b)
-
-
-def hat_values(res: Any, observed: bool = True) -> np.ndarray:
-    """Diagonal of the hat matrix ``W^(1/2) X (X'WX)^{-1} X' W^(1/2)``, without forming it."""
-    b = bread(getattr(res, "results", res), observed)
-    return b.weights * quadratic_forms(getattr(res, "results", res).design.X, b)
+from glmspec.inference.information import (
+    Bread,
+    bread,
+    linear_prediction,
+    quadratic_forms,
+    solver_weights,
+)
 
 
 class GLMInfluence:
@@ -275,9 +168,9 @@ class GLMInfluence:
     @cached_property
     def d_fittedvalues_scaled(self) -> pd.Series:
         """:attr:`d_fittedvalues` over the standard error of the fitted mean (DFFITS)."""
-        from glmspec.prediction import get_prediction  # prediction imports this module
-
-        se = get_prediction(self.results).se_mean.to_numpy()
+        fit = self._fit
+        linpred, se_linpred = linear_prediction(self.results, fit.design.X, fit.design.offset)
+        se = np.abs(fit.family.link.mu_eta(linpred)) * se_linpred  # as get_prediction's mean_se
         return self._series(self.d_fittedvalues.to_numpy() / se, "d_fittedvalues_scaled")
 
     def summary_frame(self) -> pd.DataFrame:

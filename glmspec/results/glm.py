@@ -1,7 +1,7 @@
 """Results of a fit, with statsmodels' ``GLMResults`` names and R's numeric conventions.
 
 Everything beyond the solver's record is computed lazily on first access and cached. See
-:mod:`glmspec.inference` for the conventions (dispersion, t versus z, AIC/BIC) and
+:mod:`glmspec.inference.dispersion` for the conventions (dispersion, t versus z, AIC/BIC) and
 :mod:`glmspec.families` for the log-likelihood.
 """
 
@@ -14,18 +14,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec import inference
-from glmspec import influence as _influence
-from glmspec import prediction as _prediction
-from glmspec import residuals as _residuals
-from glmspec import robust as _robust
-from glmspec import wald as _wald
-from glmspec.design import Design, predict_matrix
+from glmspec.design.build import Design, predict_matrix
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.families import Family
-from glmspec.separation import Separation
-from glmspec.solver import FitRecord, fit_irls
-from glmspec.summary import Summary
+from glmspec.inference import covariance as _robust
+from glmspec.inference import dispersion as inference
+from glmspec.inference import influence as _influence
+from glmspec.inference import prediction as _prediction
+from glmspec.inference import residuals as _residuals
+from glmspec.inference import wald as _wald
+from glmspec.inference.anova import sequential_anova
+from glmspec.inference.separation import Separation
+from glmspec.results.summary import Summary
+from glmspec.solvers.irls import FitRecord, fit_irls
 
 
 @dataclass(frozen=True)
@@ -60,39 +61,37 @@ class _Results:
         self.design = design
         #: The solver's frozen record (coefficients, means, information, history).
         self.record = record
-        #: Complete or quasi-complete separation found by glmspec.separation, else None.
+        #: Complete or quasi-complete separation found by glmspec.inference.separation, else None.
         self.separation = separation
 
     #: Covariance behind params/bse/pvalues/conf_int: "nonrobust" (default), "HC0".."HC3" or
-    #: "cluster" (see glmspec.robust); set by ``fit(cov_type=...)``.
+    #: "cluster" (see glmspec.inference.covariance); set by ``fit(cov_type=...)``.
     cov_type: str = "nonrobust"
     #: Cluster labels, one per fitted row, for ``cov_type="cluster"``.
     groups: np.ndarray | None = None
 
     def wald_test(self, constraints: Any, q: Any = None, *, use_f: bool | None = None):
         """Wald test of ``R params = q`` (patsy strings or a matrix); see
-        :func:`glmspec.wald.wald_test`."""
+        :func:`glmspec.inference.wald.wald_test`."""
         return _wald.wald_test(self, constraints, q, use_f=use_f)
 
     def anova(self, test: str | None = None) -> pd.DataFrame:
         """Sequential analysis of deviance, as R's ``anova(fit)``; see
-        :func:`glmspec.anova.sequential_anova`."""
-        from glmspec.anova import sequential_anova  # anova imports results' siblings
-
+        :func:`glmspec.inference.anova.sequential_anova`."""
         return sequential_anova(self, test)
 
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):
-        """Joint Wald test per formula term; see :func:`glmspec.wald.wald_test_terms`."""
+        """Joint Wald test per formula term; see :func:`glmspec.inference.wald.wald_test_terms`."""
         return _wald.wald_test_terms(self, use_f=use_f, skip_single=skip_single)
 
     def get_prediction(self, newdata: Any = None, offset: Any = None, exposure: Any = None):
         """Predicted means with standard errors and confidence intervals (``summary_frame``);
-        see :func:`glmspec.prediction.get_prediction`."""
+        see :func:`glmspec.inference.prediction.get_prediction`."""
         return _prediction.get_prediction(self, newdata, offset, exposure)
 
     def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
         """params/bse/pvalues/conf_int under another covariance; see
-        :func:`glmspec.robust.robust_results`."""
+        :func:`glmspec.inference.covariance.robust_results`."""
         return _robust.robust_results(self, cov_type, groups, use_t=use_t)
 
     @property
@@ -356,12 +355,12 @@ class GLMResults(_Results):
 
     def get_influence(self, observed: bool = True):
         """Hat values, studentized residuals, Cook's distance, dfbetas; see
-        :class:`glmspec.influence.GLMInfluence`."""
+        :class:`glmspec.inference.influence.GLMInfluence`."""
         return _influence.get_influence(self, observed)
 
     @cached_property
     def resid_anscombe(self) -> pd.Series:
-        """Anscombe residuals (scaled, as statsmodels); see :mod:`glmspec.residuals`."""
+        """Anscombe residuals (scaled, as statsmodels); see :mod:`glmspec.inference.residuals`."""
         return _residuals.resid_anscombe(self)
 
     @cached_property

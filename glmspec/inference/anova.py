@@ -15,13 +15,15 @@ chi-square, as statsmodels' ``compare_lr_test``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from glmspec.errors import ModelComparisonError
+from glmspec.solvers.irls import fit_irls
+from glmspec.solvers.penalized import Penalty, fit_penalized
 
 _NEST_TOL = 1e-8
 
@@ -222,10 +224,13 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
         columns += range(cols.start, cols.stop)
         if term.name() == "Intercept":
             continue
-        sub = res if len(columns) == X.shape[1] else _refit_columns(res, X[:, columns], columns)
+        if len(columns) == X.shape[1]:
+            deviance, df_resid = res.deviance, res.df_resid
+        else:
+            deviance, df_resid = _refit_columns(res, X[:, columns], columns)
         names.append(term.name())
-        resid_df.append(sub.df_resid)
-        resid_dev.append(sub.deviance)
+        resid_df.append(df_resid)
+        resid_dev.append(deviance)
     table = pd.DataFrame({"Resid. Df": resid_df, "Resid. Dev": resid_dev}, index=names)
     table.insert(0, "Deviance", -table["Resid. Dev"].diff())
     table.insert(0, "Df", -table["Resid. Df"].diff())
@@ -239,12 +244,27 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
     return table
 
 
-def _refit_columns(res, X: np.ndarray, columns: list[int]):
-    """The same model (family, weights, offset) on a subset of the design's columns."""
-    from glmspec.api import fit_design  # the fitting step of glmspec.fit, imported late
+def _refit_columns(res, X: np.ndarray, columns: list[int]) -> tuple[float, float]:
+    """Deviance and residual df of the same model (family with its fitted theta or var_power,
+    weights, offset, penalty) on a subset of the design's columns.
 
-    names = tuple(res.design.column_names[j] for j in columns)
-    design = replace(res.design, X=np.ascontiguousarray(X), column_names=names)
+    Only the solver runs, as :func:`glmspec.fitting.fit_design` would run it; the separation
+    check and the results object are not needed for two numbers.
+    """
+    design, spec = res.design, res.spec
+    names = tuple(design.column_names[j] for j in columns)
+    X = np.ascontiguousarray(X)
+    solve = dict(
+        prior_weights=design.total_weights,
+        offset=design.offset,
+        max_iter=spec.max_iter,
+        tol=spec.tol,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_design(design, res.family, res.spec)
+        if spec.penalty is not None:
+            penalty = Penalty.except_intercept(spec.alpha, spec.l1_ratio, names)
+            record = fit_penalized(design.y, X, res.family, penalty, **solve)
+        else:
+            record = fit_irls(design.y, X, res.family, column_names=names, **solve)
+    return record.deviance, res.nobs - len(columns)

@@ -41,7 +41,7 @@ import patsy.builtins
 __all__ = ["DesignPlan", "build_matrix", "compile_plan"]
 
 # patsy's treatment of missing values in the terms it builds here: none are missing, as in
-# glmspec.design (missing rows are found and dropped before patsy sees the data).
+# glmspec.design.build (missing rows are found and dropped before patsy sees the data).
 _PASS_NA = patsy.NAAction(NA_types=[])
 # Rows per block: about 2 MiB of output, so a block stays in cache while its columns are filled.
 _BLOCK_BYTES = 1 << 21

@@ -27,7 +27,8 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec import catmatrix, fastdesign
+from glmspec.design import matrix as catmatrix
+from glmspec.design import plan as fastdesign
 from glmspec.errors import (
     DataError,
     FormulaError,

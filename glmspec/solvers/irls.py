@@ -2,7 +2,7 @@
 
 The loop follows R's ``glm.fit``, in named steps:
 
-1. :func:`glmspec.irls_rows.working_quantities` -- IRLS weights
+1. :func:`glmspec.solvers.engine.working_quantities` -- IRLS weights
    ``w = prior * mu_eta^2 / V(mu)`` and the score factor at the current linear predictor;
 2. a Newton (Fisher-scoring) step ``delta = (X'WX)^{-1} X' (prior * score)``, factorised by
    :func:`glmspec.linalg.factorize` (Cholesky, or QR when ill-conditioned);
@@ -20,13 +20,13 @@ estimates unchanged, so the estimates are the same to rounding:
 
 * from at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns, the loop starts from the estimates
   on a fixed random subsample of the rows (:func:`_subsample_start`);
-* from :data:`glmspec.irls_rows.SINGLE_MIN_CELLS`, while the relative deviance change is still
+* from :data:`glmspec.solvers.engine.SINGLE_MIN_CELLS`, while the relative deviance change is still
   above ``tol`` (so the criterion cannot hold yet), ``X'WX`` is multiplied in single precision
   (:func:`_expected_factor`): it only steers the step there.
 
 The solver knows nothing of formulas, pandas or reports: arrays in, a frozen :class:`FitRecord`
 out, with the whole iteration history. The loop itself, :func:`irls`, gets every sum over rows
-from a row engine (:mod:`glmspec.irls_rows`), so the same loop runs on Dask partitions.
+from a row engine (:mod:`glmspec.solvers.engine`), so the same loop runs on Dask partitions.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import numpy as np
 
 from glmspec.errors import ConvergenceWarning, FitError
 from glmspec.families import Family
-from glmspec.irls_rows import InMemoryRows, Point
 from glmspec.linalg import GramFactor, factor_gram
+from glmspec.solvers.engine import InMemoryRows, Point
 
 MAX_HALVINGS = 30
 _STALE_DECREMENT = 1e-16
@@ -290,7 +290,7 @@ def irls(
     name: str = "IRLS",
 ) -> FitRecord:
     """The IRLS/Newton loop of :func:`fit_irls` over any row engine (see
-    :class:`glmspec.irls_rows.InMemoryRows`).
+    :class:`glmspec.solvers.engine.InMemoryRows`).
 
     Parameters
     ----------

@@ -6,8 +6,9 @@ observations; ``weights`` are R's prior weights (for the binomial: prior weight 
 number of trials, as ``glm()`` stores them).
 
 This module holds the Gaussian, Poisson, binomial and quasi families and the registry of
-every family; the base class lives in :mod:`glmspec.family_base`, Gamma, inverse Gaussian
-and Tweedie in :mod:`glmspec.families_extra`, the negative binomial in :mod:`glmspec.negbin`.
+every family; the base class lives in :mod:`glmspec.families.base`, Gamma, inverse Gaussian
+and Tweedie in :mod:`glmspec.families.positive`, the negative binomial in
+:mod:`glmspec.families.negbin`.
 
 | family | links (first = default) | dispersion | llf |
 |---|---|---|---|
@@ -48,8 +49,7 @@ from glmspec.errors import (
     UnknownFamilyError,
     suggest,
 )
-from glmspec.families_extra import Gamma, InverseGaussian, Tweedie
-from glmspec.family_base import (
+from glmspec.families.base import (
     POWER,
     Family,
     _check_counts,
@@ -57,8 +57,9 @@ from glmspec.family_base import (
     link_allowed,
     reject_negative,
 )
-from glmspec.links import Link
-from glmspec.negbin import NegativeBinomial
+from glmspec.families.links import Link
+from glmspec.families.negbin import NegativeBinomial
+from glmspec.families.positive import Gamma, InverseGaussian, Tweedie
 
 __all__ = [
     "BINOMIAL_RESPONSE",
@@ -346,7 +347,7 @@ def get_family(
         return family if link is None else family.with_link(link)
     name = canonical_family_name(family)
     if name == "multinomial":
-        raise UnknownFamilyError("the multinomial family is fitted by glmspec.multinomial.")
+        raise UnknownFamilyError("the multinomial family is fitted by glmspec.solvers.multinomial.")
     check_family_params(name, theta=theta, var_power=var_power)
     if name == "negative_binomial":
         return NegativeBinomial(link, theta=theta)

@@ -14,7 +14,7 @@ inverse of the information ``X' W X`` at dispersion 1 and ``s_i`` the per-row sc
   no GLM-specific versions). glmspec uses R's ``sandwich::vcovHC`` adjustments of the meat
   instead: ``s_i^2 n / (n - k)``, ``s_i^2 / (1 - h_i)`` and ``s_i^2 / (1 - h_i)^2``, with the
   generalized leverages ``h_i = d mu_hat_i / d y_i`` of
-  :func:`glmspec.influence.generalized_leverage` (expected
+  :func:`glmspec.inference.information.generalized_leverage` (expected
   weights, observed-information bread; statsmodels' ``MLEInfluence.hat_matrix_diag``). For
   canonical links this is exactly R's ``vcovHC(fit, type=...)``; for the Gaussian identity
   link it equals statsmodels' OLS/WLS ``cov_type="HC1"/"HC2"/"HC3"``.
@@ -44,9 +44,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from glmspec import inference
+from glmspec.design.matrix import row_blocks
 from glmspec.errors import DataError, SpecificationError, suggest
-from glmspec.influence import bread, generalized_leverage, row_blocks, solver_weights
+from glmspec.inference import dispersion as inference
+from glmspec.inference.information import bread, flat_params, generalized_leverage, solver_weights
 from glmspec.linalg import weighted_gram
 
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
@@ -268,13 +269,6 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
 
 
 # -- results under a chosen covariance ---------------------------------------------------------
-
-
-def flat_params(params: pd.Series | pd.DataFrame) -> pd.Series:
-    """Coefficients as one Series; a (columns x classes) DataFrame is stacked class-major."""
-    if isinstance(params, pd.DataFrame):
-        return params.T.stack()
-    return params
 
 
 class RobustResults:

@@ -6,11 +6,11 @@ Class 0 is the reference (linear predictor 0); class ``k >= 1`` has
 
 Row engines
 -----------
-The Newton loop, :func:`~glmspec.multinomial.fit_multinomial_rows`, never touches the rows: it
-asks a :class:`MultinomialRows` engine for sums over them. Every sum can be computed on one
+The Newton loop, :func:`~glmspec.solvers.multinomial.fit_multinomial_rows`, never touches the rows:
+it asks a :class:`MultinomialRows` engine for sums over them. Every sum can be computed on one
 block of rows by a pure function of that block's arrays and added over blocks, so an engine
 may keep its rows in memory (:class:`InMemoryMultinomialRows`, used by
-:func:`~glmspec.multinomial.fit_multinomial`) or map over the partitions of a Dask
+:func:`~glmspec.solvers.multinomial.fit_multinomial`) or map over the partitions of a Dask
 DataFrame and add the results:
 
 * ``start_sums() -> StartSums`` -- weighted class totals, ``sum(w * offset)``, ``X' w`` and
@@ -26,7 +26,7 @@ DataFrame and add the results:
   columns; default: no check), ``qr_factor(theta, column_names)`` (an accurate factor of an
   ill-conditioned information from a QR of its square root; default None) and
   ``probabilities(theta)`` (the ``(n, K)`` fitted probabilities; default None, and
-  :attr:`~glmspec.multinomial.MultinomialFitRecord.probs` is then None).
+  :attr:`~glmspec.solvers.multinomial.MultinomialFitRecord.probs` is then None).
 
 :class:`StartSums` and :class:`BlockSums` add with ``+``.
 """

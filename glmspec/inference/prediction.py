@@ -29,21 +29,13 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from glmspec import inference
-from glmspec.design import predict_matrix
+from glmspec.design.build import predict_matrix
+from glmspec.design.matrix import row_blocks
 from glmspec.errors import PredictionError, SpecificationError
-from glmspec.influence import row_blocks
-from glmspec.robust import flat_params
+from glmspec.inference import dispersion as inference
+from glmspec.inference.information import linear_prediction
 
 SUMMARY_COLUMNS = ("mean", "mean_se", "mean_ci_lower", "mean_ci_upper")
-
-
-def _rowwise_variance(X: Any, cov: np.ndarray) -> np.ndarray:
-    """``x_i' C x_i`` per row, in row blocks."""
-    out = np.empty(X.shape[0])
-    for rows, block in row_blocks(X):
-        out[rows] = np.einsum("ij,jk,ik->i", block, cov, block)
-    return np.clip(out, 0.0, None)
 
 
 def _design_rows(res: Any, newdata: Any, offset: Any, exposure: Any = None):
@@ -220,7 +212,5 @@ def get_prediction(
     df = getattr(res, "_t_df", None)
     if getattr(res, "model_kind", "glm") == "multinomial":
         return _multinomial_prediction(res, X, off, index, cov, df)
-    coef = flat_params(res.params).to_numpy(dtype=float)
-    linpred = np.asarray(X @ coef) + off
-    se = np.sqrt(_rowwise_variance(X, cov))
+    linpred, se = linear_prediction(res, X, off, cov)
     return PredictionResults(res, linpred, se, index, df)

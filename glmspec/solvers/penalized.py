@@ -24,9 +24,9 @@ import numpy as np
 
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
-from glmspec.irls_rows import InMemoryRows, evaluate_at, working_quantities
 from glmspec.linalg import factorize, gram_and_product
-from glmspec.solver import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
+from glmspec.solvers.engine import InMemoryRows, evaluate_at, working_quantities
+from glmspec.solvers.irls import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
 
 _CD_SWEEPS = 1000
 
@@ -38,6 +38,11 @@ class Penalty:
     alpha: float
     l1_ratio: float
     mask: np.ndarray
+
+    @classmethod
+    def except_intercept(cls, alpha: float, l1_ratio: float, column_names) -> Penalty:
+        """The penalty on every column but ``Intercept`` (unpenalized, as glum and scikit-learn)."""
+        return cls(alpha, l1_ratio, np.array([name != "Intercept" for name in column_names]))
 
     def value(self, coef: np.ndarray, weight_sum: float) -> float:
         """The penalty in deviance units: ``2 sum(w)`` times the objective's penalty."""

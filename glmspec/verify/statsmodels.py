@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from glmspec.errors import SpecificationError
-from glmspec.links import Power
+from glmspec.families.links import Power
 
 _SM_FAMILIES = {
     "gaussian": "Gaussian",

@@ -16,12 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec import robust as _robust
-from glmspec.design import Design, predict_matrix
+from glmspec.design.build import Design, predict_matrix
 from glmspec.errors import SpecificationError
-from glmspec.multinomial import MultinomialFitRecord, covariance, fit_multinomial, log_softmax
-from glmspec.results import ModelSpec, _Results
-from glmspec.separation import Separation
+from glmspec.inference import covariance as _robust
+from glmspec.inference.separation import Separation
+from glmspec.results.glm import ModelSpec, _Results
+from glmspec.solvers.multinomial import (
+    MultinomialFitRecord,
+    covariance,
+    fit_multinomial,
+    log_softmax,
+)
 
 
 class _Softmax:
@@ -151,7 +156,7 @@ class MultinomialResults(_Results):
                     offset=d.offset,
                 )
             return null.probs
-        return _probabilities(np.repeat(d.offset[:, None], len(self.classes) - 1, axis=1))
+        return class_probabilities(np.repeat(d.offset[:, None], len(self.classes) - 1, axis=1))
 
     @cached_property
     def llnull(self) -> float:
@@ -242,10 +247,10 @@ class MultinomialResults(_Results):
         if which == "linear":
             return pd.DataFrame(eta, index=index, columns=self._class_labels)
         return pd.DataFrame(
-            _probabilities(eta), index=index, columns=[str(c) for c in self.classes]
+            class_probabilities(eta), index=index, columns=[str(c) for c in self.classes]
         )
 
 
-def _probabilities(eta: np.ndarray) -> np.ndarray:
+def class_probabilities(eta: np.ndarray) -> np.ndarray:
     """Softmax probabilities from the (n, K-1) non-reference linear predictors."""
     return np.exp(log_softmax(np.column_stack([np.zeros(len(eta)), eta])))

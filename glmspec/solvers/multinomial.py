@@ -4,8 +4,8 @@ Class 0 is the reference (linear predictor 0); class ``k >= 1`` has
 ``eta_k = X @ coef[:, k-1] + offset``. Flat coefficient vectors ``theta = coef.T.ravel()`` are
 *class-major* (index ``(k-1)*p + j``), statsmodels ``MNLogit``'s ``cov_params`` order.
 
-The row engines are in :mod:`glmspec.multinomial_rows`, the factors of the information in
-:mod:`glmspec.multinomial_factor`; their public names are importable from here too.
+The row engines are in :mod:`glmspec.solvers.multinomial_rows`, the factors of the information in
+:mod:`glmspec.solvers.multinomial_factor`; their public names are importable from here too.
 
 The loop
 --------
@@ -13,11 +13,12 @@ The loop
    probabilities are (with a constant offset, exactly) the same ``pi`` for every row, so the
    information is ``(diag(pi) - pi pi') kron X' W X`` -- factored from ``start_sums`` alone;
 2. steps ``theta + H^-1 score``, ``H`` the latest factored information with BFGS updates
-   from the steps since (:func:`_direction`; none at a point with fresh information, where
-   the step is Newton's). Factoring: :func:`glmspec.linalg.factor_gram` (Cholesky); if that
-   fails, the engine's ``check_rank``, then its ``qr_factor``, then a Cholesky factor
-   accepted down to a reciprocal condition number of ``_RCOND_LAST``; if none is available,
-   L-BFGS-B with the analytic score takes over (``method="lbfgs"``);
+   from the steps since (:func:`~glmspec.solvers.multinomial_factor.quasi_newton_direction`; none at
+   a point with fresh information, where the step is Newton's). Factoring:
+   :func:`glmspec.linalg.factor_gram` (Cholesky); if that fails, the engine's ``check_rank``, then
+   its ``qr_factor``, then a Cholesky factor accepted down to a reciprocal condition number of
+   ``_RCOND_LAST``; if none is available, L-BFGS-B with the analytic score takes over
+   (``method="lbfgs"``);
 3. the information is evaluated at a new point only when it pays (:func:`_worth_refreshing`:
    the last step shrank the decrement too little for its ``information_cost``), after a
    halved step, and at the point expected to be the last (the decrement predicted from the
@@ -29,7 +30,7 @@ The loop
    ``p = 100``, one information pass costs about 16 score passes);
 4. step halving while the log-likelihood decreases; the trial point's pass computes the score
    (and, when wanted, the information) too, so an accepted step costs one pass;
-5. stop at a point with fresh information where :func:`glmspec.solver._converged` holds
+5. stop at a point with fresh information where :func:`glmspec.solvers.irls._converged` holds
    (relative deviance change below ``tol``, Newton decrement below ``tol**2`` relative to
    ``|deviance| + 0.1``) and either the decrement is below ``_POLISH * tol**2`` (the
    coefficients are then within about ``1e-3 tol`` standard errors of the optimum) or the
@@ -51,17 +52,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 from glmspec.errors import ResponseError, SeparationWarning
 from glmspec.linalg import GramFactor
-from glmspec.multinomial_factor import (
+from glmspec.solvers.irls import MAX_HALVINGS, Iteration, _converged, warn_not_converged
+from glmspec.solvers.multinomial_factor import (
     PseudoInverseFactor,
-    _factor,
-    _kronecker_factor,
-    _pinv_factor,
+    deviance_change,
+    information_factor,
+    kronecker_factor,
+    lbfgs,
+    pinv_factor,
+    quasi_newton_direction,
+    update_pairs,
 )
-from glmspec.multinomial_rows import (
+from glmspec.solvers.multinomial_rows import (
     BlockSums,
     InMemoryMultinomialRows,
     MultinomialRows,
@@ -70,7 +75,6 @@ from glmspec.multinomial_rows import (
     block_start_sums,
     log_softmax,
 )
-from glmspec.solver import MAX_HALVINGS, Iteration, _converged, warn_not_converged
 
 __all__ = [
     "BlockSums",
@@ -92,7 +96,6 @@ log = logging.getLogger("glmspec.solver")
 _MOVING_STEP = 1e-3
 _REFRESH_RATE = 1e-2  # re-evaluate the information when a step shrinks the decrement less
 _NEWTON_DECADES = 4.0  # decades of decrement a step with a recent information gains
-_MEMORY = 10  # BFGS pairs kept on top of the last factored information
 _POLISH = 1e-6  # final decrement below _POLISH * tol**2: within ~1e-3 tol SEs of the optimum
 
 
@@ -173,27 +176,6 @@ def loglik_derivatives(
     return sums.loglik, sums.gradient, sums.information, rows.probabilities(theta)
 
 
-def _relative_change(loglik_new: float, loglik_old: float) -> float:
-    """Relative change of the deviance ``-2 loglik``, on the ``|deviance| + 0.1`` scale."""
-    return 2.0 * abs(loglik_new - loglik_old) / (2.0 * abs(loglik_new) + 0.1)
-
-
-def _direction(factor: GramFactor, pairs, gradient: np.ndarray) -> np.ndarray:
-    """``H^-1 gradient`` for ``H`` the factored information with the BFGS updates ``pairs``.
-
-    The two-loop recursion of L-BFGS with the factored information as the initial Hessian;
-    without pairs, the Newton step of that information.
-    """
-    q, alphas = gradient.copy(), []
-    for s, y, rho in reversed(pairs):
-        alphas.append(rho * (s @ q))
-        q -= alphas[-1] * y
-    r = factor.solve(q)
-    for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
-        r += (alpha - rho * (y @ r)) * s
-    return r
-
-
 def _worth_refreshing(rate: float | None, remaining: float, cost: float) -> bool:
     """Whether the information at the next point pays for itself.
 
@@ -208,14 +190,6 @@ def _worth_refreshing(rate: float | None, remaining: float, cost: float) -> bool
         return True
     decades = np.log10(max(remaining, 10.0))
     return bool(cost + decades / _NEWTON_DECADES < decades / -np.log10(rate))
-
-
-def _update_pairs(pairs: list, s: np.ndarray, y: np.ndarray) -> None:
-    """Append the BFGS pair of a step ``s`` whose score fell by ``y`` (if it has curvature)."""
-    sy = float(s @ y)
-    if sy > 1e-10 * np.sqrt(float(s @ s) * float(y @ y)):
-        pairs.append((s, y, 1.0 / sy))
-        del pairs[:-_MEMORY]
 
 
 def _line_search(rows: MultinomialRows, theta, delta, loglik_old, want_information):
@@ -343,7 +317,7 @@ def fit_multinomial_rows(
     if empty.size:
         raise ResponseError(f"class(es) {empty.tolist()} have no rows with positive weight.")
     theta = _start(start, K, p)
-    factor = _kronecker_factor(start, theta, K)
+    factor = kronecker_factor(start, theta, K)
     fresh = factor is None  # whether sums.information is at theta (and factor is not yet)
     sums = rows.derivatives(theta, want_information=fresh)
     history: list[Iteration] = []
@@ -357,13 +331,13 @@ def fit_multinomial_rows(
     cost = max(float(rows.information_cost), 1.0)
     while True:
         if fresh:
-            factor = _factor(rows, theta, sums.information, column_names)
+            factor = information_factor(rows, theta, sums.information, column_names)
             if factor is None:
                 method = "lbfgs"
                 break
             exact, pairs = True, []
         factor_here = fresh
-        delta = _direction(factor, pairs, sums.gradient)
+        delta = quasi_newton_direction(factor, pairs, sums.gradient)
         decrement = float(sums.gradient @ delta)
         converged = fresh and _converged(relative_change, decrement, -2.0 * sums.loglik, tol)
         if converged and (decrement <= polish or final):
@@ -386,7 +360,7 @@ def fit_multinomial_rows(
             message = "converged" if converged else "step halving could not increase loglik"
             break
         new_theta, new_sums, halvings = step
-        relative_change = _relative_change(new_sums.loglik, sums.loglik)
+        relative_change = deviance_change(new_sums.loglik, sums.loglik)
         deviance = -2.0 * new_sums.loglik
         history.append(Iteration(len(history) + 1, deviance, relative_change, decrement, halvings))
         log.info(
@@ -396,7 +370,7 @@ def fit_multinomial_rows(
             relative_change,
             halvings,
         )
-        _update_pairs(pairs, new_theta - theta, sums.gradient - new_sums.gradient)
+        update_pairs(pairs, new_theta - theta, sums.gradient - new_sums.gradient)
         theta, sums, final = new_theta, new_sums, converged
         fresh = sums.information is not None
         previous = None if fresh or halvings else decrement
@@ -405,7 +379,7 @@ def fit_multinomial_rows(
     n_iter = len(history)
     if method == "lbfgs":
         total = float(start.class_weights.sum())
-        theta, relative_change, n_lbfgs = _lbfgs(
+        theta, relative_change, n_lbfgs = lbfgs(
             rows, theta, np.diag(sums.information), total, max_iter, history
         )
         n_iter += n_lbfgs
@@ -413,8 +387,8 @@ def fit_multinomial_rows(
     elif not fresh:
         sums, fresh, factor_here = rows.derivatives(theta), True, False
     if not factor_here:  # the factor at the estimates
-        factor = _factor(rows, theta, sums.information, column_names)
-        factor = factor or _pinv_factor(sums.information)
+        factor = information_factor(rows, theta, sums.information, column_names)
+        factor = factor or pinv_factor(sums.information)
         if method == "lbfgs":
             decrement = float(sums.gradient @ factor.solve(sums.gradient))
             converged = _converged(relative_change, decrement, -2.0 * sums.loglik, tol)
@@ -435,32 +409,3 @@ def fit_multinomial_rows(
         coef, rows.probabilities(theta), loglik, -2.0 * loglik, factor, converged, n_iter,
         tuple(history), message, method,
     )  # fmt: skip
-
-
-def _lbfgs(rows: MultinomialRows, theta, info_diag, total, max_iter, history):
-    """Maximise the log-likelihood by L-BFGS-B from ``theta``, appending steps to ``history``.
-
-    The variables are rescaled by the root of the information's diagonal (a diagonal
-    preconditioner); ``total`` is the sum of the weights, which scales the objective to
-    O(1). Returns the estimates, the last relative deviance change and the number of
-    iterations.
-    """
-    scale = np.sqrt(np.where(info_diag > 0, info_diag, total) / total)
-    state = {"loglik": rows.derivatives(theta, False).loglik, "change": np.inf, "n": 0}
-    done = len(history)
-
-    def objective(u):
-        sums = rows.derivatives(u / scale, False)
-        return -sums.loglik / total, -sums.gradient / (total * scale)
-
-    def callback(intermediate_result):
-        new = -float(intermediate_result.fun) * total
-        state["change"] = _relative_change(new, state["loglik"])
-        state["loglik"], state["n"] = new, state["n"] + 1
-        history.append(Iteration(done + state["n"], -2.0 * new, state["change"], np.nan, 0))
-
-    options = {"maxiter": 10 * max_iter, "ftol": 1e-15, "gtol": 1e-12, "maxcor": 20}
-    result = optimize.minimize(
-        objective, theta * scale, jac=True, method="L-BFGS-B", callback=callback, options=options
-    )
-    return result.x / scale, state["change"], state["n"]

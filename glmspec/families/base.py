@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from glmspec.errors import DomainWarning, ResponseError, UnknownLinkError
-from glmspec.links import Link, Power, get_link, is_power_spec
+from glmspec.families.links import Link, Power, get_link, is_power_spec
 
 #: Entry of ``allowed_links`` meaning "any ``power(p)`` link written as such" (R's ``power()``).
 POWER = "power(p)"
@@ -154,7 +154,7 @@ def link_allowed(family: Family | type[Family], requested, chosen: Link) -> bool
     """Whether ``family`` accepts ``chosen`` (resolved from ``requested``).
 
     A link is accepted when its name is listed, or when the family allows :data:`POWER` and
-    the link was asked for as a power: ``"power(p)"`` or a :class:`~glmspec.links.Power`
+    the link was asked for as a power: ``"power(p)"`` or a :class:`~glmspec.families.links.Power`
     object (so ``poisson`` rejects ``"inverse"`` but accepts ``"power(-1)"``, as R's
     ``poisson(link = power(-1))``).
     """

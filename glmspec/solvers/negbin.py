@@ -1,9 +1,10 @@
-"""Negative binomial fits with theta estimated (R's ``MASS::glm.nb``), and their results.
+"""Negative binomial fits with theta estimated (R's ``MASS::glm.nb``); the results class is
+:class:`glmspec.results.negbin.NegBinResults`.
 
 :func:`fit_negbin` follows ``glm.nb``: a Poisson fit with the same link gives the starting
 means; then, in turn, theta by maximum likelihood at the current means
-(:func:`glmspec.negbin.theta_ml`) and the coefficients by IRLS at that theta
-(:func:`glmspec.solver.fit_irls`, warm-started), until the relative changes of theta and of
+(:func:`glmspec.families.negbin.theta_ml`) and the coefficients by IRLS at that theta
+(:func:`glmspec.solvers.irls.fit_irls`, warm-started), until the relative changes of theta and of
 the log-likelihood are both below ``tol``. The coefficients are finally refitted at the last
 theta, so the reported coefficients are exactly the maximum at the reported theta. Because
 theta and the coefficients are orthogonal in the expected information, the alternation
@@ -16,18 +17,15 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from glmspec.errors import ConvergenceWarning, DomainWarning
 from glmspec.families import Family, Poisson
-from glmspec.irls_rows import InMemoryRows
-from glmspec.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
-from glmspec.results import GLMResults
-from glmspec.solver import FitRecord, irls
+from glmspec.families.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
+from glmspec.solvers.engine import InMemoryRows
+from glmspec.solvers.irls import FitRecord, irls
 
 #: Above this theta the data are practically Poisson (Var = mu + mu^2/theta ~ mu): warn.
 THETA_LARGE = 1e6
@@ -61,7 +59,7 @@ def fit_negbin(
     Parameters
     ----------
     y, X, prior_weights, offset, max_iter, tol, column_names
-        As :func:`glmspec.solver.fit_irls`; ``max_iter`` also bounds the outer alternation.
+        As :func:`glmspec.solvers.irls.fit_irls`; ``max_iter`` also bounds the outer alternation.
     family : NegativeBinomial
         Gives the link; its theta, if any, is ignored.
 
@@ -100,11 +98,11 @@ def fit_negbin_rows(
     Parameters
     ----------
     rows : callable
-        ``rows(family)`` is the IRLS engine (:class:`glmspec.irls_rows.InMemoryRows` or one with
-        the same methods) of the data under ``family``.
+        ``rows(family)`` is the IRLS engine (:class:`glmspec.solvers.engine.InMemoryRows` or one
+        with the same methods) of the data under ``family``.
     theta_rows : callable
-        ``theta_rows(record)`` gives the sums of :func:`glmspec.negbin.theta_ml_rows` at the
-        means of an IRLS record (:class:`glmspec.negbin.ArrayThetaRows` in memory).
+        ``theta_rows(record)`` gives the sums of :func:`glmspec.families.negbin.theta_ml_rows` at
+        the means of an IRLS record (:class:`glmspec.families.negbin.ArrayThetaRows` in memory).
     family : NegativeBinomial
     max_iter, tol
         As :func:`fit_negbin`.
@@ -154,50 +152,3 @@ def fit_negbin_rows(
     )
     fit = ThetaFit(theta, se, True, len(history), converged, tuple(history))
     return final, record, fit
-
-
-class NegBinResults(GLMResults):
-    """Results of a negative binomial fit: :class:`GLMResults` plus theta.
-
-    Attributes
-    ----------
-    theta : float
-        The shape (fixed or the ML estimate).
-    theta_se : float
-        Standard error of the estimate (R's ``SE.theta``); NaN when theta was fixed.
-    alpha : float
-        ``1 / theta``, statsmodels' parametrisation (``Var = mu + alpha mu^2``).
-    theta_estimated : bool
-    """
-
-    def __init__(self, spec, design, family, record, theta_fit: ThetaFit):
-        super().__init__(spec, design, family, record, None)
-        self.theta_fit = theta_fit
-
-    def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f" theta={self.theta:.6g}>"
-
-    @property
-    def theta(self) -> float:
-        """Negative binomial shape theta (``Var(y) = mu + mu^2 / theta``)."""
-        return self.theta_fit.theta
-
-    @property
-    def theta_se(self) -> float:
-        """Standard error of theta from its observed information (NaN when fixed)."""
-        return self.theta_fit.se
-
-    @property
-    def theta_estimated(self) -> bool:
-        """Whether theta was estimated (glm.nb) rather than fixed by the user."""
-        return self.theta_fit.estimated
-
-    @property
-    def alpha(self) -> float:
-        """statsmodels' ``alpha = 1 / theta``."""
-        return 1.0 / self.theta
-
-    @cached_property
-    def theta_history(self) -> pd.DataFrame:
-        """One row per round of the alternation: ``round``, ``theta``, ``llf``."""
-        return pd.DataFrame(list(self.theta_fit.history), columns=["round", "theta", "llf"])

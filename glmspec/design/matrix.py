@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import patsy
 
-from glmspec.fastdesign import build_matrix
-from glmspec.linalg import abs_matvec, squares_matvec, weighted_gram
+from glmspec.design.plan import build_matrix
+from glmspec.linalg import abs_matvec, block_rows, squares_matvec, weighted_gram
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,3 +246,31 @@ def build(
         ),
         n_columns=int(n_columns),
     )
+
+
+def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a design as a dense array.
+
+    ``X`` is an ndarray or a :class:`glmspec.design.matrix.CategoricalBlockMatrix` (dense columns
+    plus factors kept as integer codes), which is expanded one block of rows at a time.
+    """
+    if isinstance(X, np.ndarray):
+        return X[start:stop]
+    if not hasattr(X, "blocks"):
+        return np.asarray(X)[start:stop]
+    out = np.zeros((min(stop, X.shape[0]) - start, X.shape[1]))
+    out[:, X.dense_columns] = X.dense[start:stop]
+    for block in X.blocks:
+        codes = block.codes[start:stop]
+        hit = np.flatnonzero(codes >= 0)
+        out[hit, block.columns[codes[hit]]] = 1.0
+    return out
+
+
+def row_blocks(X: Any, width: int | None = None):
+    """Yield ``(slice, dense rows)`` over ``X`` in blocks of about 1 MiB."""
+    n = X.shape[0]
+    step = block_rows(X.shape[1] if width is None else width)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        yield slice(start, stop), dense_rows(X, start, stop)

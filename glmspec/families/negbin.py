@@ -5,7 +5,7 @@
 
 * ``theta`` fixed by the user: an ordinary GLM with dispersion 1; AIC counts the
   coefficients only (R's ``glm(family = negative.binomial(theta))``).
-* ``theta`` estimated (the default): :func:`glmspec.negbin_fit.fit_negbin` alternates theta by
+* ``theta`` estimated (the default): :func:`glmspec.solvers.negbin.fit_negbin` alternates theta by
   maximum likelihood given the means (:func:`theta_ml`, R's ``theta.ml``: Newton on the score
   with digamma/trigamma) and the coefficients by IRLS given theta, to joint convergence; the
   standard error of theta is ``1 / sqrt(observed information of theta)`` at the fitted means,
@@ -25,7 +25,7 @@ import numpy as np
 from scipy import special
 
 from glmspec.errors import ConvergenceWarning, SpecificationError
-from glmspec.family_base import Family, reject_negative
+from glmspec.families.base import Family, reject_negative
 
 #: Largest theta reported: beyond it the data show no overdispersion (a Poisson model).
 THETA_MAX = 1e10

@@ -47,7 +47,12 @@ from scipy import sparse
 from glmspec.design.matrix import row_blocks
 from glmspec.errors import DataError, SpecificationError, suggest
 from glmspec.inference import dispersion as inference
-from glmspec.inference.information import bread, flat_params, generalized_leverage, solver_weights
+from glmspec.inference.information import (
+    bread,
+    flat_params,
+    generalized_leverage,
+    score_factor,
+)
 from glmspec.linalg import weighted_gram
 
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
@@ -77,15 +82,6 @@ def _is_multinomial(res: Any) -> bool:
 
 
 # -- the pieces of the sandwich -----------------------------------------------------------------
-
-
-def score_factor(res: Any) -> np.ndarray:
-    """Per-row score factor ``s = prior (y - mu) mu_eta / V(mu)`` (dispersion 1), score ``s x``."""
-    d, rec, fam = res.design, res.record, res.family
-    prior = solver_weights(d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = prior * (d.y - rec.mu) * fam.link.mu_eta(rec.eta) / fam.variance(rec.mu)
-    return np.where(prior > 0, s, 0.0)
 
 
 def _per_copy(res: Any, s2: np.ndarray) -> np.ndarray:

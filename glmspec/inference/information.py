@@ -18,6 +18,7 @@ from scipy import linalg
 
 from glmspec.design.matrix import row_blocks
 from glmspec.linalg import GramFactor, factor_gram, factorize, weighted_gram
+from glmspec.solvers.engine import observed_weights, working_quantities
 
 
 def flat_params(params: pd.Series | pd.DataFrame) -> pd.Series:
@@ -43,15 +44,20 @@ def information_weights(res: Any, observed: bool = True) -> np.ndarray:
     """
     d, rec, fam = res.design, res.record, res.family
     prior = solver_weights(d)
-    mu_eta, variance = fam.link.mu_eta(rec.eta), fam.variance(rec.mu)
-    fisher = prior * mu_eta * mu_eta / variance
+    # the solver's own per-row derivatives (overflow-safe, zero-weight rows masked), so the
+    # sandwich and the leverages use exactly the information the fit converged with
+    fisher, _ = working_quantities(fam, d.y, rec.mu, rec.eta, prior)
     if not observed:
         return fisher
     # computed for every link: a family's ``canonical_link`` may name its default link
-    slope = fam.link.mu_eta_deriv(rec.eta) / variance - mu_eta * mu_eta * fam.variance_deriv(
-        rec.mu
-    ) / (variance * variance)
-    return fisher - prior * (d.y - rec.mu) * slope
+    return observed_weights(fam, d.y, rec.mu, rec.eta, fisher, prior)
+
+
+def score_factor(res: Any) -> np.ndarray:
+    """Per-row score factor ``s = prior (y - mu) mu_eta / V(mu)`` (dispersion 1), score ``s x``;
+    the solver's :func:`~glmspec.solvers.engine.working_quantities`."""
+    d, rec = res.design, res.record
+    return working_quantities(res.family, d.y, rec.mu, rec.eta, solver_weights(d))[1]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from glmspec.inference.information import flat_params
+
 
 def format_pvalue(p: float) -> str:
     """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits."""
@@ -118,7 +120,7 @@ def _llf_line(info: dict) -> str:
 
 def _coefficient_table(res, alpha: float) -> pd.DataFrame:
     ci = res.conf_int(alpha)
-    long = _as_long
+    long = flat_params
     table = pd.DataFrame(
         {
             "estimate": long(res.params),
@@ -132,10 +134,6 @@ def _coefficient_table(res, alpha: float) -> pd.DataFrame:
     if isinstance(table.index, pd.MultiIndex):
         table.index = [f"{cls}: {name}" for cls, name in table.index]
     return table
-
-
-def _as_long(obj) -> pd.Series:
-    return obj.T.stack() if isinstance(obj, pd.DataFrame) else obj
 
 
 def _info(res) -> dict:

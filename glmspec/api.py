@@ -10,6 +10,7 @@ import numpy as np
 import patsy
 
 from glmspec.design.build import build_design
+from glmspec.design.formula_check import check_mode
 from glmspec.errors import (
     DataError,
     DomainWarning,
@@ -62,6 +63,7 @@ def fit(
     penalty: str | None = None,
     alpha: float = 0.0,
     l1_ratio: float | None = None,
+    formula_mode: str = "python",
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -119,6 +121,11 @@ def fit(
         Penalty strength (>= 0).
     l1_ratio : float, optional
         Elastic-net mixing in [0, 1]; required for ``"elastic_net"``, 0 for ``"l2"``.
+    formula_mode : {"python", "safe"}
+        ``"python"`` (default): patsy's semantics, formula terms are Python evaluated in the
+        caller's namespace. ``"safe"``: only columns, numbers, arithmetic and an allowlist of
+        functions (:mod:`glmspec.design.formula_check`), evaluated without Python's builtins -- for
+        formulas from a source you do not control; spec files and the CLI use it.
 
     Returns
     -------
@@ -173,6 +180,7 @@ def fit(
             eval_env=patsy.EvalEnvironment.capture(1),
             freq_weights=freq_weights,
             exposure=exposure,
+            formula_mode=formula_mode,
         )
         cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
     spec = ModelSpec(
@@ -188,6 +196,7 @@ def fit(
         exposure=_describe(exposure),
         theta=theta,
         var_power=var_power,
+        formula_mode=check_mode(formula_mode),
         **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
     )
     if dask:

@@ -125,7 +125,7 @@ def _finish(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, python_formulas=args.allow_python_formulas)
     formats = tuple(f.strip() for f in args.format.split(",")) if args.format else None
     progress = _Progress()
     # each solver iteration (a pass over the data on Dask) shows on the progress line
@@ -152,7 +152,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             "data": str(_data_path(args.data)),
             "model": [model],
             "check": {"against": "statsmodels" if args.compare else "none", "tol": args.check_tol},
-        }
+        },
+        python_formulas=args.allow_python_formulas,
     )
     fitted = spec.fit()
     item = fitted[0]
@@ -172,7 +173,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, python_formulas=args.allow_python_formulas)
     names = [m.name for m in spec.models]
     if args.model not in names:
         raise GLMSpecError(f"spec has no model {args.model!r}; models: {', '.join(names)}.")
@@ -208,6 +209,15 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _python_formulas_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-python-formulas",
+        action="store_true",
+        help="evaluate formula terms as Python code (default: columns, numbers, arithmetic and "
+        "an allowlist of functions only); use only with formulas you trust",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
     parser = argparse.ArgumentParser(
@@ -229,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", default=None, help="comma-separated subset of html,markdown")
     run.add_argument("--no-check", action="store_true", help="skip the statsmodels check")
     run.add_argument("--force", action="store_true", help=FORCE_HELP)
+    _python_formulas_flag(run)
     run.set_defaults(handler=_cmd_run)
 
     fit = sub.add_parser(
@@ -251,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--check-tol", type=float, default=1e-6, help="tolerance of the check")
     fit.add_argument("--report", default=None, help="write an HTML/Markdown report to this folder")
     fit.add_argument("--force", action="store_true", help=FORCE_HELP)
+    _python_formulas_flag(fit)
     fit.set_defaults(handler=_cmd_fit)
 
     predict = sub.add_parser(
@@ -271,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="add the mean's standard error and confidence interval at LEVEL (e.g. 0.95)",
     )
+    _python_formulas_flag(predict)
     predict.set_defaults(handler=_cmd_predict)
 
     listing = sub.add_parser(

@@ -5,7 +5,9 @@ A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file
 ``engine`` ("pandas", the default, or "dask": ``data`` may then be a Parquet/CSV glob or
 folder, read lazily and fitted partition by partition on a ``dask.distributed`` cluster),
 ``scheduler`` (with "dask": the address of a running scheduler, ``"tcp://host:8786"``;
-default: a local cluster sized to this machine), ``[defaults]`` (fit() options a model leaves
+default: a local cluster sized to this machine), ``python_formulas`` (true: formula terms are
+evaluated as Python; default false: they are checked against :mod:`glmspec.design.formula_check`'s
+allowlist at validation), ``[defaults]`` (fit() options a model leaves
 out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
@@ -36,7 +38,8 @@ import patsy
 from glmspec.api import PENALTIES
 from glmspec.api import fit as fit_model
 from glmspec.design.build import MISSING_POLICIES, _names_in, _resolvable
-from glmspec.errors import GLMSpecError, SpecError, suggest
+from glmspec.design.formula_check import check_safe, parse_formula
+from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
 from glmspec.families import (
     EXPOSURE_FAMILIES,
     FAMILIES,
@@ -50,7 +53,17 @@ from glmspec.families.links import LINKS, get_link
 from glmspec.inference.covariance import COV_TYPES, normalize_cov_type
 from glmspec.verify.statsmodels import compare
 
-TOP_KEYS = ("title", "data", "engine", "scheduler", "defaults", "model", "check", "report")
+TOP_KEYS = (
+    "title",
+    "data",
+    "engine",
+    "scheduler",
+    "python_formulas",
+    "defaults",
+    "model",
+    "check",
+    "report",
+)
 ENGINES = ("pandas", "dask")
 OPTION_KEYS = (
     "family",
@@ -173,6 +186,7 @@ class Spec:
     report_dir: Path = Path("reports")
     engine: str = "pandas"
     scheduler: str | None = None
+    python_formulas: bool = False
     _frames: dict[Path, pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -187,7 +201,12 @@ class Spec:
 
     @classmethod
     def from_dict(
-        cls, mapping: Mapping[str, Any], base_dir: Path | str | None = None, source: str = "<dict>"
+        cls,
+        mapping: Mapping[str, Any],
+        base_dir: Path | str | None = None,
+        source: str = "<dict>",
+        *,
+        python_formulas: bool = False,
     ) -> Spec:
         """Build and validate a spec from a mapping with the TOML file's structure.
 
@@ -200,6 +219,9 @@ class Spec:
             the working directory when None.
         source : str
             Name used for the spec in error messages.
+        python_formulas : bool
+            Evaluate formula terms as Python (as the spec key ``python_formulas = true``);
+            by default they are checked against an allowlist (:mod:`glmspec.design.formula_check`).
 
         Returns
         -------
@@ -211,7 +233,7 @@ class Spec:
             Listing every problem found; its ``problems`` attribute holds them one per item.
         """
         base = Path.cwd() if base_dir is None else Path(base_dir)
-        return _Builder(source, base).build(mapping, None)
+        return _Builder(source, base, python_formulas).build(mapping, None)
 
     def data_path(self, entry: ModelEntry) -> Path | None:
         """The data file ``entry`` is fitted on (its own, else the spec's)."""
@@ -297,6 +319,7 @@ class Spec:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             options = {key: getattr(entry, key) for key in OPTION_KEYS}
+            options["formula_mode"] = "python" if self.python_formulas else "safe"
             try:
                 out.results = fit_model(entry.formula, frame, **options)
             except GLMSpecError as exc:
@@ -317,13 +340,16 @@ class Spec:
         return out
 
 
-def load_spec(path: Path | str) -> Spec:
+def load_spec(path: Path | str, *, python_formulas: bool = False) -> Spec:
     """Read and validate a TOML spec file.
 
     Parameters
     ----------
     path : Path or str
         The ``.toml`` file. Relative ``data`` paths in it are resolved against its folder.
+    python_formulas : bool
+        Evaluate formula terms as Python even if the spec does not say
+        ``python_formulas = true`` (the CLI's ``--allow-python-formulas``).
 
     Returns
     -------
@@ -343,7 +369,8 @@ def load_spec(path: Path | str) -> Spec:
         raise SpecError(f"spec file {str(file)!r} does not exist.") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"spec file {str(file)!r} cannot be read as TOML: {exc}") from None
-    return _Builder(str(file), file.resolve().parent).build(mapping, file.resolve())
+    builder = _Builder(str(file), file.resolve().parent, python_formulas)
+    return builder.build(mapping, file.resolve())
 
 
 def _one_line(exc: BaseException) -> str:
@@ -448,8 +475,9 @@ def _option_problem(key: str, value: Any) -> str | None:
 class _Builder:
     """Collects every problem of one spec while turning its mapping into a :class:`Spec`."""
 
-    def __init__(self, source: str, base_dir: Path) -> None:
+    def __init__(self, source: str, base_dir: Path, python_formulas: bool = False) -> None:
         self.source, self.base_dir = source, base_dir
+        self.python_formulas = python_formulas  # formulas are Python, not checked
         self.problems: list[str] = []
         self.frames: dict[Path, pd.DataFrame | None] = {}  # resolved path -> data or None
         self.names: dict[str, int] = {}  # model name -> index of its first use
@@ -494,6 +522,12 @@ class _Builder:
                 self.problem("top level", "scheduler", 'is used only with engine = "dask".')
         if self.engine == "dask":
             self.dask_problem()
+        python = top.get("python_formulas", False)
+        if isinstance(python, bool):
+            self.python_formulas |= python
+        else:
+            msg = f"must be true or false, got {_type_name(python)} {python!r}."
+            self.problem("top level", "python_formulas", msg)
         self.has_data = "data" in top
         data = self.data_file(top["data"], "top level") if self.has_data else None
         defaults = self.options(self.keys(top.get("defaults", {}), OPTION_KEYS, "[defaults]"))
@@ -538,6 +572,7 @@ class _Builder:
             report_dir=self.base_dir / os.path.normpath(folder),
             engine=self.engine,
             scheduler=scheduler,
+            python_formulas=self.python_formulas,
         )
         spec._frames.update({p: f for p, f in self.frames.items() if f is not None})
         return spec
@@ -685,12 +720,25 @@ class _Builder:
         """Names a formula refers to that must be data columns (empty if it does not parse)."""
         if not isinstance(formula, str):
             return set()
-        try:
-            desc = patsy.ModelDesc.from_formula(formula) if "~" in formula else None
-        except patsy.PatsyError as exc:
-            self.problem(where, "formula", f"{formula!r} does not parse: {exc.message}.")
+        if "~" not in formula:
+            self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
             return set()
-        if desc is None or not desc.lhs_termlist:
+        try:
+            desc = parse_formula(formula)
+            if not self.python_formulas:
+                hint = (
+                    " To evaluate formula terms as Python, set python_formulas = true at the "
+                    "spec's top level (command line: --allow-python-formulas)."
+                )
+                check_safe(formula, desc, hint)
+        except FormulaError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, patsy.PatsyError):  # its message without the caret lines
+                self.problem(where, "formula", f"{formula!r} does not parse: {cause.message}.")
+            else:
+                self.problem(where, "formula", str(exc).removeprefix("formula "))
+            return set()
+        if not desc.lhs_termlist:
             self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
             return set()
         names: set[str] = set()

@@ -17,7 +17,6 @@ Response conventions, as R's ``glm``:
 
 from __future__ import annotations
 
-import ast
 import builtins
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +26,10 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
+from glmspec.design import formula_check
 from glmspec.design import matrix as catmatrix
 from glmspec.design import plan as fastdesign
+from glmspec.design.formula_check import cbind
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -41,13 +42,13 @@ from glmspec.errors import (
 MISSING_POLICIES = ("raise", "drop")
 
 
-def cbind(*columns: Any) -> np.ndarray:
-    """R's ``cbind`` for the binomial response ``cbind(successes, failures) ~ ...``."""
-    return np.column_stack([np.asarray(c, dtype=float) for c in columns])
-
-
-_FORMULA_NAMESPACE = {"np": np, "cbind": cbind}
+# the bare numpy functions of safe mode (log, sqrt, ...) too, so a safe formula means the
+# same in both modes; the caller's own names come first
+_FORMULA_NAMESPACE = {name: getattr(np, name) for name in formula_check.BARE_FUNCTIONS}
+_FORMULA_NAMESPACE |= {"np": np, "numpy": np, "cbind": cbind}
 _PATSY_BUILTINS = frozenset(patsy.builtins.__all__)
+# formula_mode="safe": the allowlisted functions (and cbind), evaluated without builtins
+SAFE_ENV = formula_check.safe_eval_env()
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,13 @@ def _as_frame(data: Any) -> pd.DataFrame:
     return frame
 
 
-def _parse(formula: str) -> patsy.ModelDesc:
-    if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"formula must be a string 'response ~ terms', got {formula!r}.")
-    try:
-        return patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as exc:
-        raise FormulaError(f"formula {formula!r} does not parse: {exc}") from exc
+def _parse(formula: str, formula_mode: str = "python") -> patsy.ModelDesc:
+    """patsy's terms of ``formula``; in safe mode only after every term passed the check."""
+    desc = formula_check.parse_formula(formula)
+    if formula_check.check_mode(formula_mode) == "safe":
+        hint = " Pass formula_mode='python' to evaluate formula terms as Python."
+        formula_check.check_safe(formula, desc, hint)
+    return desc
 
 
 def response_label(desc: patsy.ModelDesc) -> str:
@@ -140,25 +141,8 @@ def response_label(desc: patsy.ModelDesc) -> str:
     return " + ".join(t.name() for t in desc.lhs_termlist)
 
 
-def _names_in(code: str) -> set[str]:
-    """Identifiers and ``Q("...")`` names referenced by a patsy factor expression."""
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "Q"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            names.add(node.args[0].value)
-    return names
+# names a factor reads as variables (columns, ``np``), not the functions it calls
+_names_in = formula_check.names_in
 
 
 def _used_columns(
@@ -170,6 +154,7 @@ def _used_columns(
     for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
         for factor in term.factors:
             names |= _names_in(factor.code)
+            _check_functions(factor.code, formula, env)
     columns = [c for c in frame.columns if c in names]
     repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
     if repeated:
@@ -189,10 +174,23 @@ def _used_columns(
 
 
 def _resolvable(name: str, env: patsy.EvalEnvironment | None) -> bool:
-    """Whether patsy can evaluate ``name`` without the data."""
-    if name in _PATSY_BUILTINS or name in _FORMULA_NAMESPACE or hasattr(builtins, name):
+    """Whether patsy can evaluate ``name`` without the data. A Python builtin is not: a term
+    ``type`` that is not a column would evaluate to the builtin and drop out of the model."""
+    if name in _PATSY_BUILTINS or name in _FORMULA_NAMESPACE:
         return True
     return env is not None and name in env.namespace
+
+
+def _check_functions(code: str, formula: str, env: patsy.EvalEnvironment) -> None:
+    """Every function a term calls by name is patsy's, glmspec's, the namespace's or (when
+    the namespace has builtins) a Python builtin such as ``abs``."""
+    for name in formula_check.functions_in(code):
+        with_builtins = env is not SAFE_ENV and hasattr(builtins, name)
+        if not (_resolvable(name, env) or with_builtins):
+            hint = formula_check.OFFSET_HINT if name == "offset" else ""
+            raise FormulaError(
+                f"formula {formula!r} calls {name!r}, which is not a known function.{hint}"
+            )
 
 
 def _with_categoricals(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -387,6 +385,7 @@ def build_design(
     eval_env: patsy.EvalEnvironment | int = 0,
     freq_weights: Any = None,
     exposure: Any = None,
+    formula_mode: str = "python",
 ) -> Design:
     """Build the arrays for ``formula`` on ``data``.
 
@@ -408,6 +407,10 @@ def build_design(
         columns and counts, or drop those rows and record how many.
     eval_env : patsy.EvalEnvironment or int
         Namespace for names in the formula other than columns (``np`` is always available).
+    formula_mode : {"python", "safe"}
+        "python": terms are Python evaluated in ``eval_env`` (patsy's semantics); "safe":
+        terms are checked against :mod:`glmspec.design.formula_check`'s allowlist and evaluated with
+        only the allowed functions and no builtins (``eval_env`` is not used).
 
     Returns
     -------
@@ -416,10 +419,10 @@ def build_design(
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
     frame = _as_frame(data)
-    desc = _parse(formula)
+    desc = _parse(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
-    env = _eval_env(eval_env)
+    env = SAFE_ENV if formula_mode == "safe" else _eval_env(eval_env)
     columns = _used_columns(desc, frame, formula, env)
     weight_values = _column_or_array(weights, frame, "weights")
     offset_values = _column_or_array(offset, frame, "offset")

@@ -31,6 +31,7 @@ from glmspec.design import matrix as catmatrix
 from glmspec.design.build import (
     _FORMULA_NAMESPACE,
     _PASS_NA,
+    SAFE_ENV,
     _binomial_response,
     _build,
     _categorical_levels,
@@ -86,6 +87,7 @@ class BlockPlan:
     missing: str = "raise"
     classes: tuple | None = None
     intercept_only: bool = False
+    formula_mode: str = "python"
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __hash__(self) -> int:  # the token, so a worker's unpickled copy hits its cache
@@ -100,8 +102,11 @@ class BlockPlan:
         return [c for c in named if c is not None]
 
 
-def worker_env() -> patsy.EvalEnvironment:
-    """The namespace formulas are evaluated in on the workers: ``np`` and ``cbind`` only."""
+def worker_env(formula_mode: str = "python") -> patsy.EvalEnvironment:
+    """The namespace formulas are evaluated in on the workers: ``np`` and ``cbind`` only; in
+    safe mode the allowlisted functions without builtins, as in memory."""
+    if formula_mode == "safe":
+        return SAFE_ENV
     return patsy.EvalEnvironment([{}]).with_outer_namespace(_FORMULA_NAMESPACE)
 
 
@@ -121,8 +126,8 @@ def with_levels(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFrame:
 @lru_cache(maxsize=8)
 def _design_infos(plan: BlockPlan):
     """patsy's design infos for ``plan``, rebuilt once per worker process (cached by token)."""
-    desc = _parse(plan.formula)
-    env = worker_env()
+    desc = _parse(plan.formula, plan.formula_mode)
+    env = worker_env(plan.formula_mode)
     template = with_levels(plan.template, plan.levels)
     rhs = desc.rhs_termlist if not plan.intercept_only else [patsy.INTERCEPT]
     (rhs_info,) = patsy.design_matrix_builders(
@@ -225,7 +230,7 @@ def _lhs(info, frame: pd.DataFrame) -> patsy.DesignMatrix:
 
 def _class_codes(frame: pd.DataFrame, desc: patsy.ModelDesc, plan: BlockPlan) -> np.ndarray:
     (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
-    values = worker_env().eval(factor.code, inner_namespace=frame)
+    values = worker_env(plan.formula_mode).eval(factor.code, inner_namespace=frame)
     codes = pd.Categorical(np.asarray(values), categories=list(plan.classes)).codes
     return codes.astype(np.int64)
 
@@ -240,6 +245,7 @@ def learn_plan(
     freq_weights: str | None,
     exposure: str | None,
     missing: str,
+    formula_mode: str = "python",
 ) -> BlockPlan:
     """Learn the columns, factor levels and template of ``formula`` on ``ddf`` (one pass).
 
@@ -252,10 +258,10 @@ def learn_plan(
     """
     import dask
 
-    desc = _parse(formula)
+    desc = _parse(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
-    env = worker_env()
+    env = worker_env(formula_mode)
     meta = ddf._meta
     columns = _used_columns(desc, meta, formula, env)
     _refuse_stateful(desc, env, formula)
@@ -305,6 +311,7 @@ def learn_plan(
         exposure=exposure,
         missing=missing,
         classes=classes,
+        formula_mode=formula_mode,
     )
     try:
         _design_infos(plan)

@@ -81,6 +81,7 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         freq_weights=spec.freq_weights,
         exposure=spec.exposure,
         missing=spec.missing,
+        formula_mode=spec.formula_mode,
     )
     partitions = Partitions(ddf, plan)
     response = response_name(plan)

@@ -48,6 +48,7 @@ class ModelSpec:
     penalty: str | None = None
     alpha: float = 0.0
     l1_ratio: float = 0.0
+    formula_mode: str = "python"
 
 
 class _Results:

@@ -30,7 +30,7 @@ from glmspec.families import (
 )
 from glmspec.families.links import Link, get_link
 from glmspec.inference.covariance import check_cov_options, normalize_cov_type
-from glmspec.inference.separation import find_separation
+from glmspec.inference.separation import find_separation, find_zero_counts
 from glmspec.results.glm import GLMResults, ModelSpec
 from glmspec.results.multinomial import MultinomialResults
 from glmspec.results.negbin import NegBinResults
@@ -257,8 +257,12 @@ def fit_design(design, family: Family, spec: ModelSpec):
             theta_fit = ThetaFit(family.theta, float("nan"), False)
         return NegBinResults(spec, design, family, record, theta_fit)
     record = fit_irls(design.y, design.X, family, **solve)
-    binomial = family.name in BINOMIAL_RESPONSE
-    separation = _check_separation(design, record) if binomial else None
+    if family.name in BINOMIAL_RESPONSE:
+        separation = _check_separation(design, record)
+    elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
+        separation = _check_zero_counts(design, record)
+    else:
+        separation = None
     return GLMResults(spec, design, family, record, separation)
 
 
@@ -384,6 +388,20 @@ def _check_options(max_iter: int, tol: float) -> None:
         raise DataError(f"max_iter must be a positive integer, got {max_iter!r}.")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise DataError(f"tol must be a number in (0, 1), got {tol!r}.")
+
+
+def _check_zero_counts(design, record):
+    """Warn and return the direction along which zero counts make log-link estimates diverge
+    (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
+    numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
+    used = (design.prior_weights > 0) & (design.y == 0)
+    if record.converged and not np.any(record.mu[used] < _BOUNDARY):
+        return None
+    X = np.asarray(design.X)
+    found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
+    if found is not None:
+        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+    return found
 
 
 def _check_separation(design, record):

@@ -12,7 +12,7 @@ out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
 (negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
-"statsmodels" or "none", ``tol`` > 0) and ``[report]`` (``formats``: some of "html",
+"statsmodels" or "none", ``tol`` in (0, 1)) and ``[report]`` (``formats``: some of "html",
 "markdown", "json"; ``dir``: the reports' parent folder, relative to the spec file's folder and
 inside it: an absolute path, ``~`` or a ``..`` that leaves the spec's folder is a spec error).
 
@@ -159,8 +159,9 @@ class FittedModel:
 
     @property
     def ok(self) -> bool:
-        """Fitted, converged and (if checked) every check row passed."""
-        if self.results is None or not self.results.converged:
+        """Fitted, converged and (if checked) every check row passed; a check that was
+        requested but could not run (``check_error``) is not a pass."""
+        if self.results is None or not self.results.converged or self.check_error is not None:
             return False
         return self.check is None or bool(self.check.attrs.get("passed", False))
 
@@ -230,7 +231,8 @@ class Spec:
         Raises
         ------
         SpecError
-            Listing every problem found; its ``problems`` attribute holds them one per item.
+            Listing every problem found; its ``problems`` attribute holds them one per item, and
+        ``details`` the ``(where, key, message)`` of each problem that concerns a key.
         """
         base = Path.cwd() if base_dir is None else Path(base_dir)
         return _Builder(source, base, python_formulas).build(mapping, None)
@@ -367,7 +369,9 @@ def load_spec(path: Path | str, *, python_formulas: bool = False) -> Spec:
             mapping = tomllib.load(fh)
     except FileNotFoundError:
         raise SpecError(f"spec file {str(file)!r} does not exist.") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        raise SpecError(f"spec file {str(file)!r} cannot be read: {exc.strerror or exc}.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"spec file {str(file)!r} cannot be read as TOML: {exc}") from None
     builder = _Builder(str(file), file.resolve().parent, python_formulas)
     return builder.build(mapping, file.resolve())
@@ -389,6 +393,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame | None, str | None]:
         return None, f"data file {str(path)!r} {why}."
     try:
         frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        return None, f"data file {str(path)!r} cannot be read: {exc.strerror or exc}."
     except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
         return None, f"data file {str(path)!r} cannot be read: {_one_line(exc)}"
     if frame.shape[0] == 0:
@@ -479,6 +485,7 @@ class _Builder:
         self.source, self.base_dir = source, base_dir
         self.python_formulas = python_formulas  # formulas are Python, not checked
         self.problems: list[str] = []
+        self.details: list[tuple[str, str, str]] = []  # (where, key, message) of problem()
         self.frames: dict[Path, pd.DataFrame | None] = {}  # resolved path -> data or None
         self.names: dict[str, int] = {}  # model name -> index of its first use
         self.has_data = False  # a top-level 'data' key was given (valid or not)
@@ -487,6 +494,7 @@ class _Builder:
 
     def problem(self, where: str, key: str, message: str) -> None:
         self.problems.append(f"{where}, key {key!r}: {message}")
+        self.details.append((where, key, message))
 
     def keys(self, table: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
         """The known keys of ``table``; unknown ones are reported."""
@@ -542,8 +550,9 @@ class _Builder:
         against, tol = check.get("against", "statsmodels"), check.get("tol", 1e-6)
         if self.typed(against, str, "[check]", "against") and against not in CHECK_AGAINST:
             self.problem("[check]", "against", _not_one_of("check", against, CHECK_AGAINST))
-        if self.typed(tol, float, "[check]", "tol") and not tol > 0:
-            self.problem("[check]", "tol", f"must be a positive number, got {tol!r}.")
+        if self.typed(tol, float, "[check]", "tol") and not 0 < tol < 1:
+            # a relative tolerance of 1 or more would pass any number: compare() refuses it
+            self.problem("[check]", "tol", f"must be a number in (0, 1), got {tol!r}.")
         report = self.keys(top.get("report", {}), REPORT_KEYS, "[report]")
         formats, folder = report.get("formats", ["html", "markdown"]), report.get("dir", "reports")
         if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
@@ -560,6 +569,7 @@ class _Builder:
                 f"invalid spec {self.source}: {len(self.problems)} problem(s):\n{lines}"
             )
             err.problems = list(self.problems)
+            err.details = list(self.details)
             raise err
         spec = Spec(
             title=title,

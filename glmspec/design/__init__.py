@@ -4,5 +4,7 @@
 (parsing, missing values, weights and offsets, the response); :mod:`.plan` is the picklable
 plan that builds the matrix with numpy from patsy's ``DesignInfo`` (reused for new data and by
 every Dask partition); :mod:`.matrix` keeps many-level factors as integer codes
-(:class:`~glmspec.design.matrix.CategoricalBlockMatrix`). Imports only families and errors.
+(:class:`~glmspec.design.matrix.CategoricalBlockMatrix`); :mod:`.textcolumns` refuses text
+columns of numbers or dates that would silently become factors. Imports only families and
+errors.
 """

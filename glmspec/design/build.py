@@ -17,7 +17,11 @@ Response conventions, as R's ``glm``:
 
 from __future__ import annotations
 
+import ast
 import builtins
+import os
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,7 @@ from glmspec.design import formula_check
 from glmspec.design import matrix as catmatrix
 from glmspec.design import plan as fastdesign
 from glmspec.design.formula_check import cbind
+from glmspec.design.textcolumns import datetime_column_problem, text_values_problem
 from glmspec.errors import (
     DataError,
     FormulaError,
@@ -82,6 +87,10 @@ class Design:
         prior weights; None when not given.
     exposure : ndarray or None
         Exposure given to the fit; ``log(exposure)`` is already part of ``offset``.
+    constant_column : int or None
+        For a design given as arrays: the column found constant and nonzero, which is the
+        intercept (see :func:`glmspec.fit_arrays`); None for formula designs, whose intercept
+        is patsy's ``Intercept`` column.
     """
 
     y: np.ndarray
@@ -100,6 +109,7 @@ class Design:
     offset_given: bool = False
     freq_weights: np.ndarray | None = None
     exposure: np.ndarray | None = None
+    constant_column: int | None = None
 
     @property
     def total_weights(self) -> np.ndarray:
@@ -110,20 +120,76 @@ class Design:
 
     @property
     def has_intercept(self) -> bool:
-        """Whether the design contains patsy's intercept column."""
-        return "Intercept" in self.column_names
+        """Whether the design contains an intercept: patsy's ``Intercept`` column, or for
+        arrays a constant nonzero column (:attr:`constant_column`)."""
+        return self.constant_column is not None or "Intercept" in self.column_names
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
+def as_frame(data: Any, what: str = "data") -> pd.DataFrame:
+    """``data`` as a pandas DataFrame (never a copy of a DataFrame), or a :class:`DataError`
+    saying what ``data`` must be.
+
+    DataFrames of other libraries (polars, pyarrow tables, anything with ``to_pandas()`` or
+    the DataFrame interchange protocol ``__dataframe__``) are converted; ``None``, a path and
+    a numpy array are refused with the way to pass them.
+    """
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif data is None or isinstance(data, (str, os.PathLike, np.ndarray)):
+        raise DataError(_not_a_table(data, what))
+    elif hasattr(data, "to_pandas") or hasattr(data, "__dataframe__"):
+        frame = _converted(data, what)
     else:
         try:
             frame = pd.DataFrame(data)
         except (TypeError, ValueError) as exc:
-            raise DataError(f"data must be a DataFrame or a mapping of columns: {exc}") from exc
+            raise DataError(
+                f"{what} must be a pandas DataFrame or a mapping of column names to values, "
+                f"got {type(data).__name__}: {exc}"
+            ) from exc
     if frame.shape[0] == 0:
-        raise DataError("data has no rows.")
+        raise DataError(f"{what} has no rows.")
+    return frame
+
+
+def _not_a_table(data: Any, what: str) -> str:
+    """Why ``None``, a path or an array is not ``data``, and what to pass instead."""
+    need = f"{what} must be a pandas DataFrame (or a mapping of column names to values)"
+    if data is None:
+        return f"{what} is None; {need} holding the formula's columns."
+    if isinstance(data, np.ndarray):
+        return (
+            f"{what} is a numpy array; {need} with named columns: pd.DataFrame(array, "
+            "columns=[...]); or fit arrays without a formula with glmspec.fit_arrays(y, X)."
+        )
+    path = str(data)
+    reader = "pd.read_parquet" if path.lower().endswith(".parquet") else "pd.read_csv"
+    return (
+        f"{what} is the string {path!r}, not a table; {need}: read the file first, "
+        f"{reader}({path!r}), or give the path to the command line: glmspec fit FORMULA "
+        f"--data {path}."
+    )
+
+
+def _converted(data: Any, what: str) -> pd.DataFrame:
+    """A polars/pyarrow/interchange-protocol DataFrame as pandas, or a DataError."""
+    kind = f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
+    try:
+        if hasattr(data, "to_pandas"):  # polars, pyarrow
+            frame = data.to_pandas()
+        else:
+            with warnings.catch_warnings():
+                # pandas 3 deprecates the protocol; it is still the common ground of libraries
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                frame = pd.api.interchange.from_dataframe(data)
+    except Exception as exc:  # noqa: BLE001 - any converter failure means "pass pandas"
+        raise DataError(
+            f"{what} is a {kind}, which could not be converted to pandas ({exc}); pass a "
+            "pandas DataFrame."
+        ) from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} is a {kind}, not a table; pass a pandas DataFrame.")
     return frame
 
 
@@ -181,6 +247,88 @@ def _resolvable(name: str, env: patsy.EvalEnvironment | None) -> bool:
     return env is not None and name in env.namespace
 
 
+# Calls that state the intent to treat their first argument as a factor (R's factor(x) reaches
+# here already read as C(x), see formula_check.parse_formula).
+_FACTOR_CALLS = ("C",)
+
+
+def _declared_factor(code: str) -> str | None:
+    """The column a factor code declares a factor (``C(col, ...)``, ``C(Q("col"))``), or None."""
+    try:
+        node = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return None
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _FACTOR_CALLS
+        and node.args
+    ):
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Name):
+        return first.id
+    quoted = (
+        isinstance(first, ast.Call)
+        and isinstance(first.func, ast.Name)
+        and first.func.id == "Q"
+        and len(first.args) == 1
+        and isinstance(first.args[0], ast.Constant)
+        and isinstance(first.args[0].value, str)
+    )
+    return first.args[0].value if quoted else None
+
+
+def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
+    """Names a formula reads other than as ``C(column)``: a text column among them becomes a
+    factor without the formula saying so. The response of the binomial and multinomial
+    families (a factor response is theirs to read) is left out."""
+    categorical_response = family in ("binomial", "quasibinomial", "multinomial")
+    names: set[str] = set()
+    terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
+    for term in terms:
+        for factor in term.factors:
+            if _declared_factor(factor.code) is None:
+                names |= _names_in(factor.code)
+    return names
+
+
+def check_text_columns(
+    desc: patsy.ModelDesc, family: str, levels: dict[str, Any], dates: Iterable[str] = ()
+) -> None:
+    """Refuse text columns of numbers or dates, and datetime columns, that would silently
+    become factors.
+
+    Parameters
+    ----------
+    desc : patsy.ModelDesc
+    family : str
+        Canonical family name (a binomial or multinomial response may be text).
+    levels : dict
+        Each used *text* column's distinct non-missing values.
+    dates : iterable of str
+        The used columns of a datetime dtype.
+
+    Raises
+    ------
+    DataError
+        Naming the column and its offending values (see :mod:`glmspec.design.textcolumns`).
+    """
+    unstated = unstated_factor_columns(desc, family)
+    for name in dates:
+        if name in unstated:
+            raise DataError(datetime_column_problem(str(name)))
+    for name, values in levels.items():
+        if name in unstated:
+            problem = text_values_problem(str(name), values)
+            if problem is not None:
+                raise DataError(problem)
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+
+
 def _check_functions(code: str, formula: str, env: patsy.EvalEnvironment) -> None:
     """Every function a term calls by name is patsy's, glmspec's, the namespace's or (when
     the namespace has builtins) a Python builtin such as ``abs``."""
@@ -197,9 +345,8 @@ def _with_categoricals(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """A shallow copy of the used columns with strings turned into sorted Categoricals."""
     out = frame[columns].copy(deep=False)
     for name in columns:
-        col = out[name]
-        if pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
-            out[name] = pd.Categorical(col)
+        if _is_text(out[name]):
+            out[name] = pd.Categorical(out[name])
     return out
 
 
@@ -418,7 +565,7 @@ def build_design(
     """
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
-    frame = _as_frame(data)
+    frame = as_frame(data)
     desc = _parse(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
@@ -435,6 +582,11 @@ def build_design(
         (exposure if isinstance(exposure, str) else "exposure"): exposure_values,
     }
     extras = {k: v for k, v in extras.items() if v is not None}
+    used = _with_categoricals(frame, columns)
+    # the Categoricals' categories are the text columns' distinct values, found once
+    textual = {name: used[name].cat.categories for name in columns if _is_text(frame[name])}
+    dates = [name for name in columns if pd.api.types.is_datetime64_any_dtype(frame[name])]
+    check_text_columns(desc, family, textual, dates)
     missing_masks = _missing_rows(frame[columns], extras)
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:
@@ -449,7 +601,6 @@ def build_design(
             keep &= ~mask
         if not keep.any():
             raise DataError("every row has a missing value in a used column.")
-    used = _with_categoricals(frame, columns)
     if not keep.all():
         used = used.loc[keep]
     response_name = response_label(desc)
@@ -583,7 +734,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     """
     if design.design_info is None:
         return _array_rows(newdata, len(design.column_names))
-    frame = _as_frame(newdata)
+    frame = as_frame(newdata, "new data")
     info = design.design_info
     needed = set()
     for factor in info.factor_infos:

@@ -165,6 +165,33 @@ def constant_columns(X) -> list[int]:
     return [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
 
 
+# Rows looked at before a column is checked whole: a column that varies almost always varies
+# there, so the full check runs on the intercept (and the rare look-alikes) only.
+_CONSTANT_PROBE_ROWS = 64
+
+
+def intercept_column(X: np.ndarray) -> int | None:
+    """The column of ``X`` that is the intercept, as statsmodels' ``const_idx``: a column whose
+    values are all equal and nonzero; of several, the first column of ones, else the first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+
+    Returns
+    -------
+    int or None
+        Its index, or None when no column is constant and nonzero.
+    """
+    head = X[:_CONSTANT_PROBE_ROWS]
+    candidates = np.flatnonzero((head == head[0]).all(axis=0) & (head[0] != 0))
+    constant = [int(j) for j in candidates if np.all(X[:, j] == X[0, j])]
+    if not constant:
+        return None
+    ones = [j for j in constant if X[0, j] == 1]
+    return (ones or constant)[0]
+
+
 #: Factors with at least this many levels are kept as codes (below it dense BLAS is as fast).
 MIN_LEVELS = 32
 

@@ -40,6 +40,7 @@ from glmspec.design.build import (
     _nonfinite_design_rows,
     _parse,
     _used_columns,
+    check_text_columns,
     response_label,
 )
 from glmspec.design.plan import build_matrix
@@ -277,7 +278,7 @@ def learn_plan(
     per_partition = dask.compute(
         *[dask.delayed(_distinct)(part) for part in ddf[level_columns].to_delayed()]
     )
-    levels = {}
+    levels, textual = {}, {}
     for name in level_columns:
         dtype = meta[name].dtype
         if isinstance(dtype, pd.CategoricalDtype) and dtype.known:
@@ -285,6 +286,12 @@ def learn_plan(
         else:
             values = np.concatenate([found[name] for found in per_partition])
             levels[name] = tuple(pd.Categorical(values).categories)
+            if not isinstance(dtype, pd.CategoricalDtype):
+                textual[name] = levels[name]
+    # the in-memory rule, on the distinct values found over all partitions
+    dates = [n for n in columns if pd.api.types.is_datetime64_any_dtype(meta[n])]
+    textual = {n: v for n, v in textual.items() if not _numeric(meta[n]) and n not in dates}
+    check_text_columns(desc, family, textual, dates)
     # a few rows of the first partition; all partitions only if that one is empty
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # dask: "insufficient elements"
@@ -323,6 +330,10 @@ def learn_plan(
 def _distinct(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each column's distinct non-missing values in one partition."""
     return {name: pd.unique(frame[name].dropna().to_numpy()) for name in frame.columns}
+
+
+def _numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:

@@ -295,7 +295,8 @@ def loglik_block(block: Block, family: Family, coef, mu_const, scale: float) -> 
 def _means(block: Block, family: Family, coef, mu_const) -> np.ndarray:
     if coef is None and mu_const is not None:
         return np.full(len(block.y), float(mu_const))
-    return block_means(block, family.link, coef)[1]
+    eta, mu = block_means(block, family.link, coef)
+    return family.link.unclamp(eta, mu)  # the likelihood's means, as GLMResults'
 
 
 def theta_block(block: Block, coef: np.ndarray, link, theta: float | None) -> dict:

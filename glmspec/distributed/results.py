@@ -227,7 +227,8 @@ class DaskGLMResults(DaskResults, GLMResults):
         mu = self.family.link.inverse(eta)
         weights, _ = working_quantities(self.family, design.y, mu, eta, design.total_weights)
         with np.errstate(all="ignore"):
-            deviance = self.family.deviance(design.y, mu, design.total_weights)
+            exact = self.family.link.unclamp(eta, mu)
+            deviance = self.family.deviance(design.y, exact, design.total_weights)
         record = replace(
             self.record, eta=eta, mu=mu, deviance=float(deviance), working_weights=weights
         )

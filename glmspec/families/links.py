@@ -3,11 +3,22 @@
 A link maps the mean ``mu`` to the linear predictor ``eta = g(mu)``. Each link provides
 
 * ``link(mu)`` -- ``g(mu)``;
-* ``inverse(eta)`` -- ``g^{-1}(eta)`` (R's ``linkinv``);
+* ``inverse(eta)`` -- ``g^{-1}(eta)`` (R's ``linkinv``), clamped as R clamps it (below);
+* ``inverse_exact(eta)`` -- ``g^{-1}(eta)`` without the clamp, for the means results report;
+* ``unclamp(eta, mu)`` -- ``mu = inverse(eta)`` with every row the clamp moved set back to
+  its exact mean where that lies strictly inside the mean's range, for the likelihood;
 * ``mu_eta(eta)`` -- ``d mu / d eta`` (R's ``mu.eta``), used for IRLS weights;
 * ``mu_eta_deriv(eta)`` -- ``d^2 mu / d eta^2``, used for the observed information of
   non-canonical links;
 * ``valid_eta(eta)`` -- whether a linear predictor lies in the link's domain (R's ``valideta``).
+
+R clamps the inverses of the log and binomial links (``mu >= DBL_EPSILON``, logit's ``eta``
+within +-36) so IRLS weights never vanish. glmspec keeps those clamps inside the solver (its
+weights, scores and working responses use ``inverse``) and nowhere else: fitted and
+predicted means come from ``inverse_exact``, and the deviance and log-likelihood from
+``unclamp`` (a mean of exp(-700) is 9.9e-305, not 2.2e-16). Where the exact mean rounds onto
+the range's edge (``exp(eta)`` underflows below eta = -745, ``expit(eta)`` is 1.0 above 37)
+the likelihood keeps the clamped mean: a finite value where the exact one would be +-inf.
 
 Links are small immutable objects; :func:`get_link` turns a name such as ``"logit"`` or
 ``"power(0.5)"`` into one.
@@ -41,6 +52,34 @@ class Link:
     def inverse(self, eta: np.ndarray) -> np.ndarray:
         """Mean ``g^{-1}(eta)``."""
         raise NotImplementedError
+
+    def inverse_exact(self, eta: np.ndarray) -> np.ndarray:
+        """Mean ``g^{-1}(eta)`` without R's clamp (the same as :meth:`inverse` by default)."""
+        return self.inverse(eta)
+
+    #: The open interval of means; ``unclamp`` keeps an exact mean only strictly inside it.
+    mean_range: tuple[float, float] = (-np.inf, np.inf)
+
+    def clamped_rows(self, eta: np.ndarray, mu: np.ndarray) -> np.ndarray | None:
+        """Rows where :meth:`inverse` may differ from :meth:`inverse_exact`; None: no clamp."""
+        return None
+
+    def unclamp(self, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """``mu = inverse(eta)`` with the clamped rows at their exact means when finite.
+
+        A row keeps ``mu`` when its exact mean lies on or outside the open ``mean_range``
+        (rounded to 0 or 1, overflowed): there the exact likelihood would be infinite.
+        Returns ``mu`` itself (no copy) when no row was clamped.
+        """
+        rows = self.clamped_rows(np.asarray(eta), np.asarray(mu))
+        if rows is None or not rows.any():
+            return mu
+        with np.errstate(all="ignore"):
+            exact = self.inverse_exact(np.asarray(eta)[rows])
+        low, high = self.mean_range
+        out = np.array(mu, dtype=float, copy=True)
+        out[rows] = np.where((exact > low) & (exact < high), exact, out[rows])
+        return out
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
         """Derivative ``d mu / d eta`` of the inverse link."""
@@ -90,8 +129,16 @@ class Log(Link):
     def link(self, mu):
         return np.log(mu)
 
+    mean_range = (0.0, np.inf)
+
     def inverse(self, eta):
         return np.maximum(np.exp(eta), _TINY)
+
+    def inverse_exact(self, eta):
+        return np.exp(eta)
+
+    def clamped_rows(self, eta, mu):
+        return mu <= _TINY
 
     def mu_eta(self, eta):
         return np.maximum(np.exp(eta), _TINY)
@@ -108,9 +155,17 @@ class Logit(Link):
     def link(self, mu):
         return special.logit(mu)
 
+    mean_range = (0.0, 1.0)
+
     def inverse(self, eta):
         eta = np.clip(eta, -_THRESH, _THRESH)
         return special.expit(eta)
+
+    def inverse_exact(self, eta):
+        return special.expit(eta)
+
+    def clamped_rows(self, eta, mu):
+        return np.abs(eta) >= _THRESH
 
     def mu_eta(self, eta):
         # expit'(eta) = expit(eta) * expit(-eta), computed without overflow
@@ -130,8 +185,16 @@ class Probit(Link):
     def link(self, mu):
         return special.ndtri(mu)
 
+    mean_range = (0.0, 1.0)
+
     def inverse(self, eta):
         return special.ndtr(np.clip(eta, -self._bound, self._bound))
+
+    def inverse_exact(self, eta):
+        return special.ndtr(eta)
+
+    def clamped_rows(self, eta, mu):
+        return np.abs(eta) >= self._bound
 
     def mu_eta(self, eta):
         return np.maximum(np.exp(-0.5 * np.square(eta)) / np.sqrt(2 * np.pi), _TINY)
@@ -148,9 +211,16 @@ class CLogLog(Link):
     def link(self, mu):
         return np.log(-np.log1p(-np.asarray(mu, dtype=float)))
 
+    mean_range = (0.0, 1.0)
+
     def inverse(self, eta):
-        mu = -np.expm1(-np.exp(eta))
-        return np.clip(mu, _TINY, 1 - _TINY)
+        return np.clip(self.inverse_exact(eta), _TINY, 1 - _TINY)
+
+    def inverse_exact(self, eta):
+        return -np.expm1(-np.exp(eta))
+
+    def clamped_rows(self, eta, mu):
+        return (mu <= _TINY) | (mu >= 1 - _TINY)
 
     def mu_eta(self, eta):
         eta = np.minimum(eta, 700.0)
@@ -170,9 +240,18 @@ class Cauchit(Link):
     def link(self, mu):
         return np.tan(np.pi * (np.asarray(mu, dtype=float) - 0.5))
 
+    mean_range = (0.0, 1.0)
+
     def inverse(self, eta):
         eta = np.clip(eta, -self._bound, self._bound)
         return 0.5 + np.arctan(eta) / np.pi
+
+    def inverse_exact(self, eta):
+        # arctan2(1, -eta) / pi = 1/2 + arctan(eta) / pi, without cancelling for eta << 0
+        return np.arctan2(1.0, -np.asarray(eta, dtype=float)) / np.pi
+
+    def clamped_rows(self, eta, mu):
+        return np.abs(eta) >= self._bound
 
     def mu_eta(self, eta):
         return np.maximum(1.0 / (np.pi * (1.0 + np.square(eta))), _TINY)

@@ -26,6 +26,7 @@ from scipy import special
 
 from glmspec.errors import ConvergenceWarning, SpecificationError
 from glmspec.families.base import Family, reject_negative
+from glmspec.families.saddle import bd0
 
 #: Largest theta reported: beyond it the data show no overdispersion (a Poisson model).
 THETA_MAX = 1e10
@@ -118,7 +119,9 @@ class NegativeBinomial(Family):
 
     def unit_deviance(self, y, mu):
         theta = self._theta()
-        return 2.0 * (special.xlogy(y, y / mu) - (y + theta) * np.log((y + theta) / (mu + theta)))
+        # y log(y/mu) - (y + theta) log((y + theta)/(mu + theta)) as a difference of Loader's
+        # bd0 (the linear terms cancel): no loss of digits for counts of 1e10 and more
+        return 2.0 * (bd0(y, mu) - bd0(y + theta, mu + theta))
 
     def loglik_obs(self, y, mu, weights, scale=1.0, trials=None):
         return np.where(weights > 0, weights * _log_pmf(y, mu, self._theta()), 0.0)

@@ -29,6 +29,7 @@ from scipy import special
 
 from glmspec.errors import ResponseError, SpecificationError
 from glmspec.families.base import POWER, Family, reject_negative
+from glmspec.families.saddle import bd0
 
 _R_DISPERSION = (
     "full log-likelihood, R's logLik: each row's log-density times its prior weight, at the "
@@ -80,7 +81,8 @@ class Gamma(_PositiveContinuous):
         return 2.0 * np.asarray(mu, dtype=float)
 
     def unit_deviance(self, y, mu):
-        return -2.0 * (np.log(y / mu) - (y - mu) / mu)
+        # 2 (log(mu/y) + y/mu - 1) = 2 bd0(mu, y) / mu, without its cancellation near y = mu
+        return 2.0 * bd0(mu, y) / mu
 
     def loglik_obs(self, y, mu, weights, scale=1.0, trials=None):
         # R: dgamma(y, shape = 1/disp, scale = mu * disp, log = TRUE) * wt

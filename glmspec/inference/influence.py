@@ -87,12 +87,20 @@ class GLMInfluence:
             return resid / np.sqrt(self._fit.scale * (1.0 - self._h))
 
     @cached_property
+    def _freq_root(self) -> np.ndarray | float:
+        """``sqrt(f)``: a row with frequency weight ``f`` is deleted with all its copies, so
+        its residuals here carry the weight the solver gave it (results' residuals are per
+        copy, as statsmodels')."""
+        freq = getattr(self._fit.design, "freq_weights", None)
+        return 1.0 if freq is None else np.sqrt(freq)
+
+    @cached_property
     def _pearson(self) -> np.ndarray:
-        return np.asarray(self._fit.resid_pearson, dtype=float)
+        return np.asarray(self._fit.resid_pearson, dtype=float) * self._freq_root
 
     @cached_property
     def _deviance(self) -> np.ndarray:
-        return np.asarray(self._fit.resid_deviance, dtype=float)
+        return np.asarray(self._fit.resid_deviance, dtype=float) * self._freq_root
 
     @cached_property
     def resid_studentized(self) -> pd.Series:

@@ -74,7 +74,7 @@ class PredictionResults:
         self._df = df
         self.linpred = pd.Series(linpred, index=index, name="linpred")
         self.se_linpred = pd.Series(se_linpred, index=index, name="se_linpred")
-        mean = self._link.inverse(linpred)
+        mean = self._link.inverse_exact(linpred)
         self.predicted_mean = pd.Series(mean, index=index, name="mean")
         se = np.abs(self._link.mu_eta(linpred)) * se_linpred
         self.se_mean = pd.Series(se, index=index, name="mean_se")
@@ -91,7 +91,7 @@ class PredictionResults:
             return pd.DataFrame({"lower": lower, "upper": upper})
         if which != "mean":
             raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
-        ends = np.column_stack([self._link.inverse(lower), self._link.inverse(upper)])
+        ends = np.column_stack([self._link.inverse_exact(lower), self._link.inverse_exact(upper)])
         ends.sort(axis=1)
         return pd.DataFrame(ends, index=self.linpred.index, columns=["lower", "upper"])
 

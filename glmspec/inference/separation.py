@@ -11,12 +11,19 @@ program
                -1 <= b_j <= 1,
 
 has a positive optimum; the columns with non-zero ``b_j`` span the separating direction.
+
+Counts with the log link (Poisson, quasi-Poisson) have the same failure: the estimates do not
+exist exactly when some direction ``b`` has ``x_i' b <= 0`` on every row, ``= 0`` on the rows
+with a positive count and ``< 0`` on some row (Haberman 1974): along it the log-likelihood
+``sum y_i x_i' b - exp(x_i' b)`` rises forever, e.g. a factor level whose counts are all zero.
+That is the linear program above with the zero counts as "failures" and the positive counts as
+mixed rows (:func:`find_zero_counts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize
@@ -86,6 +93,20 @@ def find_separation(
         columns=tuple(column_names[j] for j in involved),
         direction=tuple(float(direction[j] / scale[j]) for j in involved),
     )
+
+
+def find_zero_counts(
+    X: np.ndarray, y: np.ndarray, prior: np.ndarray, column_names: Sequence[str]
+) -> Separation | None:
+    """Return the direction along which log-link counts make the estimates diverge, or None.
+
+    Parameters as :func:`find_separation`, with ``y`` the counts (``>= 0``).
+    """
+    # zero counts are "failures" (x'b <= 0), positive counts "mixed" (x'b = 0)
+    found = find_separation(X, np.where(np.asarray(y) > 0, 0.5, 0.0), prior, column_names)
+    if found is None:
+        return None
+    return replace(found, kind="zero-count", subject="a count of zero")
 
 
 def _linprog(c, a_ub, b_ub, a_eq, bounds):

@@ -145,7 +145,9 @@ def _weight_notes(res: Any) -> list[tuple[str, str]]:
             (
                 "freq_weights",
                 f"Frequency weights {freq!r}: each row stands for that many identical rows "
-                "(statsmodels freq_weights); nobs is their sum and df_resid = nobs - rank.",
+                "(statsmodels freq_weights); nobs is their sum and df_resid = nobs - rank. "
+                "Residuals (and the residual plots) are per row, those of one copy (statsmodels, "
+                "Stata); the deviance and Pearson chi2 sum them over every copy.",
             )
         )
     exposure = getattr(res.spec, "exposure", None)

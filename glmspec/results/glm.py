@@ -314,7 +314,7 @@ class GLMResults(_Results):
     @cached_property
     def pearson_chi2(self) -> float:
         """Pearson chi-square statistic."""
-        return inference.pearson_chi2(self.family, self.design.y, self.record.mu, self._prior)
+        return inference.pearson_chi2(self.family, self.design.y, self._mean, self._prior)
 
     @cached_property
     def scale(self) -> float:
@@ -326,7 +326,7 @@ class GLMResults(_Results):
         """Full log-likelihood as R's ``logLik`` (Gaussian at dispersion ``deviance/nobs``,
         Gamma and inverse Gaussian at ``deviance/sum(weights)``; NaN for quasi families and
         the Tweedie, see ``family.llf_convention``)."""
-        return self._loglik(self.record.mu, self.deviance)
+        return self._loglik(self._mean, self.deviance)
 
     def _loglik(self, mu: np.ndarray, deviance: float) -> float:
         d = self.design
@@ -373,7 +373,8 @@ class GLMResults(_Results):
     def _null_mu(self) -> np.ndarray:
         d = self.design
         if not d.has_intercept:
-            return self.family.link.inverse(d.offset)
+            link = self.family.link
+            return link.unclamp(d.offset, link.inverse(d.offset))
         if not np.any(d.offset):
             return np.full_like(d.y, np.average(d.y, weights=self._prior))
         null = fit_irls(
@@ -403,9 +404,19 @@ class GLMResults(_Results):
         return pd.Series(values, index=self.design.row_index, name=name)
 
     @cached_property
+    def _mean(self) -> np.ndarray:
+        """The means the likelihood is evaluated at: exact, except where the exact mean has
+        rounded onto the edge of its range (see :mod:`glmspec.families.links`); the solver's
+        ``record.mu`` is clamped as R clamps it, for the IRLS weights."""
+        return self.family.link.unclamp(self.record.eta, self.record.mu)
+
+    @cached_property
     def fittedvalues(self) -> pd.Series:
-        """Fitted means (response scale; binomial: probability of success)."""
-        return self._series(self.record.mu, "fittedvalues")
+        """Fitted means (response scale; binomial: probability of success), from the exact
+        inverse link (R reports ``exp(-700)`` as 2.2e-16; glmspec as 9.9e-305)."""
+        with np.errstate(over="ignore"):
+            values = self.family.link.inverse_exact(self.record.eta)
+        return self._series(values, "fittedvalues")
 
     @cached_property
     def linear_predictor(self) -> pd.Series:
@@ -415,23 +426,33 @@ class GLMResults(_Results):
     @cached_property
     def resid_response(self) -> pd.Series:
         """``y - mu``."""
-        return self._series(self.design.y - self.record.mu, "resid_response")
+        return self._series(self.design.y - self.fittedvalues.to_numpy(), "resid_response")
 
     @cached_property
     def resid_pearson(self) -> pd.Series:
-        """``(y - mu) sqrt(w / V(mu))``."""
+        """``(y - mu) sqrt(w / V(mu))`` with prior weights ``w``.
+
+        With ``freq_weights`` each row's residual is that of one of the identical rows it
+        stands for (statsmodels, Stata): frequency weights are not in ``w``;
+        ``pearson_chi2`` is still ``sum(f r^2)``.
+        """
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            mu = self.record.mu
-            values = (self.design.y - mu) * np.sqrt(self._prior / self.family.variance(mu))
+            mu = self._mean
+            w = self.design.prior_weights
+            values = (self.design.y - mu) * np.sqrt(w / self.family.variance(mu))
         return self._series(values, "resid_pearson")
 
     @cached_property
     def resid_deviance(self) -> pd.Series:
-        """``sign(y - mu) sqrt(w d(y, mu))``."""
+        """``sign(y - mu) sqrt(w d(y, mu))`` with prior weights ``w``.
+
+        With ``freq_weights``, per row of the duplicated data as :attr:`resid_pearson`;
+        ``deviance`` is still ``sum(f r^2)``.
+        """
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            y, mu = self.design.y, self.record.mu
+            y, mu = self.design.y, self._mean
             unit = np.clip(self.family.unit_deviance(y, mu), 0.0, None)
-            values = np.sign(y - mu) * np.sqrt(self._prior * unit)
+            values = np.sign(y - mu) * np.sqrt(self.design.prior_weights * unit)
         return self._series(values, "resid_deviance")
 
     @cached_property
@@ -469,6 +490,7 @@ class GLMResults(_Results):
         X = predict_matrix(self.design, newdata)
         eta = X @ self.record.coef + self._new_offset(newdata, offset)
         eta = eta + self._new_log_exposure(newdata, exposure)
-        values = eta if which == "linear" else self.family.link.inverse(eta)
+        with np.errstate(over="ignore"):
+            values = eta if which == "linear" else self.family.link.inverse_exact(eta)
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None
         return pd.Series(values, index=index, name="predicted_" + which)

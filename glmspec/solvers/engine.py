@@ -87,7 +87,13 @@ def evaluate_at(family, y, X, coef, offset, prior):
 
 
 def evaluate_rows(family, y, eta, mu, prior) -> float | None:
-    """Deviance of rows with linear predictor ``eta`` and mean ``mu``; None when invalid."""
+    """Deviance of rows with linear predictor ``eta`` and mean ``mu``; None when invalid.
+
+    ``mu`` is the link's clamped inverse (what the IRLS weights use); the deviance is taken
+    at the exact means where the clamp moved a row
+    (:meth:`~glmspec.families.links.Link.unclamp`), so the line search sees the deviance the
+    results report.
+    """
     # rows with zero prior weight do not count, whatever their linear predictor (R drops them)
     used = slice(None) if prior.all() else prior > 0
     if not family.link.valid_eta(eta[used]):
@@ -95,6 +101,7 @@ def evaluate_rows(family, y, eta, mu, prior) -> float | None:
     with np.errstate(all="ignore"):
         if not family.valid_mu(mu[used]):
             return None
+        mu = family.link.unclamp(eta, mu)
         deviance = family.deviance(y[used], mu[used], prior[used])
     return float(deviance) if np.isfinite(deviance) else None
 
@@ -214,6 +221,10 @@ class InMemoryRows:
         parts = noise_parts(self.family, self.X, self.y, mu, eta, point.coef, self.prior)
         return noise_from_parts([parts], factor)
 
+    def deviance_floor(self, point: Point) -> float:
+        eta, mu = point.rows
+        return deviance_floor(self.family, self.y, mu, eta, self.prior)
+
     def intercept_start(self) -> Point | None:
         ones = constant_columns(self.X)
         if not ones:
@@ -258,6 +269,25 @@ def noise_parts(family, X, y, mu, eta, coef, prior) -> tuple[float, np.ndarray |
     if not np.isfinite(top) or top == 0.0:
         return top, None
     return top, squares_matvec(X, (row_error / top) ** 2)
+
+
+def deviance_floor(family, y, mu, eta, prior) -> float:
+    """How far rounding the means alone moves the deviance: the line search's tolerance.
+
+    A mean carries a relative rounding error of about ``eps * (|eta_i| + 1)`` (``exp``
+    magnifies the linear predictor's own), which moves its row's deviance by
+    ``|d d_i / d eta_i| = 2 prior |y - mu| mu_eta / V`` times that; summed (a bound) with the
+    summation's ``eps * sqrt(n) * deviance``. For counts of 1e9 this is ~1e-9 of the
+    deviance, more than a Newton step near the optimum lowers it by. The cancellation of
+    nearly collinear columns in ``X @ coef`` is left out on purpose: it is no reason to
+    accept a rise (:func:`decrement_noise` covers it for the convergence test).
+    """
+    with np.errstate(all="ignore"):
+        mu_eta = np.abs(family.link.mu_eta(eta))
+        slope = 2.0 * prior * np.abs(y - mu) * (mu_eta / family.variance(mu))
+        deviance = abs(float(family.deviance(y, mu, prior)))
+        floor = _EPS * (float(np.dot(slope, np.abs(eta) + 1.0)) + np.sqrt(len(y)) * deviance)
+    return floor if np.isfinite(floor) else 0.0
 
 
 def noise_from_parts(parts: Sequence[tuple[float, np.ndarray | None]], factor) -> float:

@@ -105,10 +105,18 @@ class FitRecord:
     message: str
 
 
-def _line_search(rows, point: Point, delta: np.ndarray) -> tuple[Point, int] | None:
+def _line_search(
+    rows, point: Point, delta: np.ndarray, decrement: float = np.inf
+) -> tuple[Point, int, bool] | None:
     """Halve ``delta`` until the new point is valid and (from a ``point`` with coefficients)
-    its deviance does not rise."""
+    its deviance does not rise.
+
+    When the step's predicted decrease of the deviance (``decrement``) is below the
+    deviance's rounding floor, a rise within that floor is accepted: the deviance can no
+    longer tell the points apart, and the Newton step (from the accurate gradient) is trusted.
+    Returns the new point, the number of halvings and whether it was accepted so, or None."""
     base = np.zeros_like(delta) if point.coef is None else point.coef
+    floor = None
     for halvings in range(MAX_HALVINGS + 1):
         candidate = rows.evaluate(base + delta)
         if candidate is not None:
@@ -116,8 +124,16 @@ def _line_search(rows, point: Point, delta: np.ndarray) -> tuple[Point, int] | N
             rises = point.coef is not None and (
                 candidate.deviance > deviance_old + 1e-12 * abs(deviance_old)
             )
+            if rises and floor is None and np.isfinite(decrement):
+                # A rise within the deviance's rounding floor is no rise: counts of 1e9 and
+                # more make it ~1e-9 relative, more than a step near the optimum can lower it,
+                # so halving would shrink the (accurate) Newton step to nothing.
+                floor = rows.deviance_floor(point) if hasattr(rows, "deviance_floor") else 0.0
             if not rises:
-                return candidate, halvings
+                return candidate, halvings, False
+            within = floor is not None and candidate.deviance - deviance_old <= floor
+            if within and decrement <= floor:
+                return candidate, halvings, True
         if point.coef is None and candidate is None:
             break
         delta = 0.5 * delta
@@ -322,6 +338,8 @@ def irls(
     message = f"stopped after max_iter={max_iter} iterations"
     factor = None
     observed = stale = rough = False
+    # the last step changed the deviance by no more than its rounding floor (see _line_search)
+    flat = False
     for iteration in range(1, max_iter + 1):
         # the criterion needs relative_change < tol: until then the information only steers
         steering = relative_change >= tol and rows.single_precision
@@ -335,12 +353,14 @@ def irls(
             delta = factor.solve(gradient)
             decrement = float(gradient @ delta)
             noise = 0.0
-            if relative_change < tol and decrement / (abs(point.deviance) + 0.1) >= tol * tol:
+            # a change within the rounding floor is no measurable change (means of 1e174)
+            change = 0.0 if flat else relative_change
+            if change < tol and decrement / (abs(point.deviance) + 0.1) >= tol * tol:
                 noise = rows.noise(point, factor)
-            if _converged(relative_change, decrement, point.deviance, tol, noise):
+            if _converged(change, decrement, point.deviance, tol, noise):
                 converged = True
                 message = "converged"
-                final = _line_search(rows, point, delta)
+                final = _line_search(rows, point, delta, decrement)
                 if final is not None:
                     # The step moves the information by about sqrt(p * decrement / deviance)
                     # relative; refactor it at the returned coefficients when that exceeds 1e-8.
@@ -348,7 +368,7 @@ def irls(
                     stale = decrement * rows.n_columns > _STALE_DECREMENT * scale
                     point = final[0]
                 break
-        step = _line_search(rows, point, delta)
+        step = _line_search(rows, point, delta, decrement)
         if step is None and point.coef is None:
             # R gives up here; instead walk from the intercept-only fit towards the first step.
             fallback = rows.intercept_start()
@@ -370,7 +390,7 @@ def irls(
                     "boundary of the valid region (a fitted mean at the edge of the family's range)"
                 )
             break
-        new_point, halvings = step
+        new_point, halvings, flat = step
         relative_change = abs(new_point.deviance - point.deviance) / (abs(new_point.deviance) + 0.1)
         point = new_point
         history.append(Iteration(iteration, point.deviance, relative_change, decrement, halvings))

@@ -328,11 +328,11 @@ def irls(
         if point.coef is None:
             # First step from starting means: regress the working response, as glm.fit does.
             factor, product, rough = _expected_factor(rows, point, "working", steering)
-            delta = factor.solve(product)
+            delta = rows.solve(factor, point, "working", product)
             decrement = np.inf
         else:
             factor, observed, gradient, rough = _newton_factor(rows, family, point, steering)
-            delta = factor.solve(gradient)
+            delta = rows.solve(factor, point, "fisher", gradient)
             decrement = float(gradient @ delta)
             noise = 0.0
             if relative_change < tol and decrement / (abs(point.deviance) + 0.1) >= tol * tol:
@@ -389,6 +389,7 @@ def irls(
         # Standard errors use the expected information at the returned coefficients, as R's
         # summary.glm and statsmodels, in double precision.
         factor = rows.factorize(rows.system(point, "fisher")[0], point)
+    factor = factor.without_rows()
     if not converged and warn:
         warn_not_converged(name, iteration, message, history, tol)
     eta, mu, weights = rows.row_arrays(point)

@@ -8,10 +8,19 @@ True
 """
 
 from glmspec import datasets, errors
-from glmspec.anova import anova, lrtest
 from glmspec.api import fit
 from glmspec.arrays import fit_arrays
-from glmspec.compare import compare
+from glmspec.inference.anova import anova, lrtest
+from glmspec.verify.statsmodels import compare
+from glmspec.version import __version__
 
-__all__ = ["anova", "compare", "datasets", "errors", "fit", "fit_arrays", "lrtest"]
-__version__ = "0.1.0"
+__all__ = [
+    "__version__",
+    "anova",
+    "compare",
+    "datasets",
+    "errors",
+    "fit",
+    "fit_arrays",
+    "lrtest",
+]

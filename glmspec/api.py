@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import patsy
 
-from glmspec.design import build_design
+from glmspec.design.build import build_design
+from glmspec.design.formula_check import check_mode
 from glmspec.errors import (
     DataError,
     DomainWarning,
@@ -27,15 +28,16 @@ from glmspec.families import (
     check_family_params,
     get_family,
 )
-from glmspec.links import Link, get_link
-from glmspec.multinomial import fit_multinomial
-from glmspec.multinomial_results import MultinomialResults
-from glmspec.negbin_fit import NegBinResults, ThetaFit, fit_negbin
-from glmspec.penalized import Penalty, fit_penalized
-from glmspec.results import GLMResults, ModelSpec
-from glmspec.robust import check_cov_options, normalize_cov_type
-from glmspec.separation import find_separation
-from glmspec.solver import fit_irls
+from glmspec.families.links import Link, get_link
+from glmspec.inference.covariance import check_cov_options, normalize_cov_type
+from glmspec.inference.separation import find_separation, find_zero_counts
+from glmspec.results.glm import GLMResults, ModelSpec
+from glmspec.results.multinomial import MultinomialResults
+from glmspec.results.negbin import NegBinResults
+from glmspec.solvers.irls import fit_irls
+from glmspec.solvers.multinomial import fit_multinomial
+from glmspec.solvers.negbin import ThetaFit, fit_negbin
+from glmspec.solvers.penalized import Penalty, fit_penalized
 
 # R's glm.fit warns when fitted probabilities are within 10 * DBL_EPSILON of 0 or 1.
 _BOUNDARY = 10 * np.finfo(float).eps
@@ -61,6 +63,7 @@ def fit(
     penalty: str | None = None,
     alpha: float = 0.0,
     l1_ratio: float | None = None,
+    formula_mode: str = "python",
 ):
     """Fit a generalized linear model by maximum likelihood with glmspec's own solver.
 
@@ -105,24 +108,29 @@ def fit(
         Tweedie variance power in (1, 2); required for ``family="tweedie"``.
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
         Covariance behind ``params``/``bse``/``pvalues``/``conf_int``, Wald tests and
-        prediction intervals (see :mod:`glmspec.robust`). Robust covariances use normal (z)
-        tests, as statsmodels' GLM. Multinomial: nonrobust, HC0, HC1 or cluster.
+        prediction intervals (see :mod:`glmspec.inference.covariance`). Robust covariances use
+        normal (z) tests, as statsmodels' GLM. Multinomial: nonrobust, HC0, HC1 or cluster.
     groups : str or array-like, optional
         Cluster labels for ``cov_type="cluster"``: a column of ``data`` or one label per row.
     penalty : {None, "l2", "elastic_net"}
         Penalized fit of glum's and scikit-learn's objective ``deviance / (2 sum(w)) + alpha
         (l1_ratio |b|_1 + (1 - l1_ratio)/2 |b|^2)`` over every coefficient but the intercept
-        (:mod:`glmspec.penalized`). Penalized fits report no standard errors, tests or
+        (:mod:`glmspec.solvers.penalized`). Penalized fits report no standard errors, tests or
         statsmodels check.
     alpha : float
         Penalty strength (>= 0).
     l1_ratio : float, optional
         Elastic-net mixing in [0, 1]; required for ``"elastic_net"``, 0 for ``"l2"``.
+    formula_mode : {"python", "safe"}
+        ``"python"`` (default): patsy's semantics, formula terms are Python evaluated in the
+        caller's namespace. ``"safe"``: only columns, numbers, arithmetic and an allowlist of
+        functions (:mod:`glmspec.design.formula_check`), evaluated without Python's builtins -- for
+        formulas from a source you do not control; spec files and the CLI use it.
 
     Returns
     -------
     GLMResults or MultinomialResults
-        :class:`~glmspec.negbin_fit.NegBinResults` (with ``theta`` and ``theta_se``) for the
+        :class:`~glmspec.solvers.negbin.NegBinResults` (with ``theta`` and ``theta_se``) for the
         negative binomial.
 
     Raises
@@ -172,6 +180,7 @@ def fit(
             eval_env=patsy.EvalEnvironment.capture(1),
             freq_weights=freq_weights,
             exposure=exposure,
+            formula_mode=formula_mode,
         )
         cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
     spec = ModelSpec(
@@ -187,6 +196,7 @@ def fit(
         exposure=_describe(exposure),
         theta=theta,
         var_power=var_power,
+        formula_mode=check_mode(formula_mode),
         **_penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
     )
     if dask:
@@ -210,7 +220,7 @@ def fit_design(design, family: Family, spec: ModelSpec):
     """Fit a built design with a family: the solver (or glm.nb's alternation) and results.
 
     Shared by :func:`fit` and any other front end that builds a
-    :class:`~glmspec.design.Design` itself.
+    :class:`~glmspec.design.build.Design` itself.
 
     Parameters
     ----------
@@ -235,8 +245,7 @@ def fit_design(design, family: Family, spec: ModelSpec):
     if spec.penalty is not None:
         if isinstance(family, NegativeBinomial) and family.theta is None:
             raise SpecificationError("a penalized negative binomial fit needs a fixed theta=.")
-        mask = np.array([name != "Intercept" for name in design.column_names])
-        penalty = Penalty(spec.alpha, spec.l1_ratio, mask)
+        penalty = Penalty.except_intercept(spec.alpha, spec.l1_ratio, design.column_names)
         solve.pop("column_names")
         record = fit_penalized(design.y, design.X, family, penalty, **solve)
         return GLMResults(spec, design, family, record)
@@ -248,8 +257,12 @@ def fit_design(design, family: Family, spec: ModelSpec):
             theta_fit = ThetaFit(family.theta, float("nan"), False)
         return NegBinResults(spec, design, family, record, theta_fit)
     record = fit_irls(design.y, design.X, family, **solve)
-    binomial = family.name in BINOMIAL_RESPONSE
-    separation = _check_separation(design, record) if binomial else None
+    if family.name in BINOMIAL_RESPONSE:
+        separation = _check_separation(design, record)
+    elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
+        separation = _check_zero_counts(design, record)
+    else:
+        separation = None
     return GLMResults(spec, design, family, record, separation)
 
 
@@ -269,7 +282,7 @@ def fit_multinomial_design(design, spec: ModelSpec) -> MultinomialResults:
     """Fit a built multinomial design and check it for separation.
 
     The solver's own signal of separation (a fitted probability numerically 1) is replaced by
-    the linear program of :mod:`glmspec.separation`, run for each class against the others
+    the linear program of :mod:`glmspec.inference.separation`, run for each class against the others
     whenever a fitted probability reaches 0 or 1 or the fit did not converge; it names the
     class and the columns, and the result is kept as ``res.separation``.
     """
@@ -375,6 +388,20 @@ def _check_options(max_iter: int, tol: float) -> None:
         raise DataError(f"max_iter must be a positive integer, got {max_iter!r}.")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise DataError(f"tol must be a number in (0, 1), got {tol!r}.")
+
+
+def _check_zero_counts(design, record):
+    """Warn and return the direction along which zero counts make log-link estimates diverge
+    (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
+    numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
+    used = (design.prior_weights > 0) & (design.y == 0)
+    if record.converged and not np.any(record.mu[used] < _BOUNDARY):
+        return None
+    X = np.asarray(design.X)
+    found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
+    if found is not None:
+        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+    return found
 
 
 def _check_separation(design, record):

@@ -19,11 +19,12 @@ from glmspec.api import (
     fit_design,
     fit_multinomial_design,
 )
-from glmspec.design import Design
+from glmspec.design.build import Design
+from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
-from glmspec.links import Link
-from glmspec.results import ModelSpec
+from glmspec.families.links import Link
+from glmspec.results.glm import ModelSpec
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:
@@ -80,7 +81,11 @@ def fit_arrays(
         Response: numbers; for the binomial 0/1 or proportions (with ``weights`` = trials);
         for the multinomial class labels (the first in sorted order is the reference).
     X : array-like of shape (n, p)
-        Design matrix, including an intercept column if wanted.
+        Design matrix, including an intercept column if wanted. A column whose values are
+        all equal and nonzero is the intercept, whatever its name (as statsmodels: of several,
+        the first column of ones, else the first): the null model behind ``null_deviance``,
+        ``llnull`` and the pseudo R-squared is then the intercept-only model, else R's
+        no-intercept null model ``mu = linkinv(offset)``.
     family, link, weights, offset, max_iter, tol, freq_weights, theta, var_power
         As for :func:`glmspec.fit`.
     column_names : sequence of str, optional
@@ -131,6 +136,7 @@ def fit_arrays(
         weights_given=weights is not None,
         offset_given=offset is not None,
         freq_weights=freq,
+        constant_column=intercept_column(matrix),
     )
     family_obj = None
     if family_name != "multinomial":

@@ -2,21 +2,26 @@
 
 Exit status: 0 when every fit converged and every statsmodels check passed; 1 when a fit did
 not converge, failed, or a check failed (the report still says why); 2 for usage and spec
-errors, which print one clear line (``--debug`` shows the traceback).
+errors, which print one clear line, or for a spec with several problems a header and one
+line per problem (``--debug`` shows the traceback). ``glmspec fit`` tells its problems in the
+command line's words (``--missing drop``), and system errors name the path and the action.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from glmspec import datasets
-from glmspec.errors import GLMSpecError
+from glmspec.errors import GLMSpecError, SpecError
 from glmspec.report import write_report
 from glmspec.spec import FittedModel, Spec, load_spec
 
@@ -45,9 +50,70 @@ def _data_path(source: str) -> Path:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
+    with _doing("read the data file", path):
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+
+
+@contextmanager
+def _doing(action: str, path: Path | str) -> Iterator[None]:
+    """Turn a system error (``[Errno N] ...``) into one line naming the path and the action."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or " ".join(str(exc).split())
+        raise GLMSpecError(f"cannot {action} {str(path)!r}: {reason}.") from exc
+    except ValueError as exc:  # pandas' parser errors
+        raise GLMSpecError(f"cannot {action} {str(path)!r}: {' '.join(str(exc).split())}") from exc
+
+
+# `glmspec fit` builds a one-model spec from its arguments: its problems are told in the
+# command line's words (the spec's key -> the flag that set it).
+_FIT_FLAGS = {
+    "formula": "the formula",
+    "data": "--data",
+    "family": "--family",
+    "link": "--link",
+    "weights": "--weights",
+    "offset": "--offset",
+    "missing": "--missing",
+    "max_iter": "--max-iter",
+    "tol": "--tol",
+}
+_OPTION_WORDS = re.compile(r"\b(family|link|weights|offset|missing|max_iter|tol)=(?:'([^']*)')?")
+
+
+def _cli_words(text: str) -> str:
+    """A fit error in the command line's words: ``missing='drop'`` -> ``--missing drop``."""
+
+    def flag(match: re.Match) -> str:
+        value = "" if match[2] is None else f" {match[2]}"
+        return f"{_FIT_FLAGS[match[1]]}{value}"
+
+    return _OPTION_WORDS.sub(flag, text)
+
+
+def _fit_spec(mapping: dict, **options) -> Spec:
+    """The spec of ``glmspec fit`` (``options`` go to :meth:`Spec.from_dict`); its problems
+    name the flags, one per line."""
+    try:
+        return Spec.from_dict(mapping, source="glmspec fit", **options)
+    except SpecError as exc:
+        keyed = {f"{w}, key {k!r}: {m}": (w, k, m) for w, k, m in getattr(exc, "details", [])}
+        lines = []
+        for problem in exc.problems:
+            if problem not in keyed:
+                lines.append(_cli_words(problem))
+                continue
+            where, key, message = keyed[problem]
+            flag = "--check-tol" if where == "[check]" else _FIT_FLAGS.get(key, key)
+            lines.append(f"{flag}: {_cli_words(message)}")
+        if len(lines) == 1:
+            raise GLMSpecError(lines[0]) from None
+        err = GLMSpecError(f"glmspec fit: {len(lines)} problems with the arguments:")
+        err.problems = lines
+        raise err from None
 
 
 class _Progress:
@@ -117,7 +183,7 @@ def _finish(spec: Spec, fitted: list[FittedModel], out: Path | None, formats=Non
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, python_formulas=args.allow_python_formulas)
     formats = tuple(f.strip() for f in args.format.split(",")) if args.format else None
     progress = _Progress()
     # each solver iteration (a pass over the data on Dask) shows on the progress line
@@ -138,18 +204,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = {"link": args.link, "weights": args.weights, "offset": args.offset}
     model.update({k: v for k, v in options.items() if v is not None})
     model.update({"missing": args.missing, "max_iter": args.max_iter, "tol": args.tol})
-    spec = Spec.from_dict(
+    spec = _fit_spec(
         {
             "title": f"glmspec fit {args.formula}",
             "data": str(_data_path(args.data)),
             "model": [model],
             "check": {"against": "statsmodels" if args.compare else "none", "tol": args.check_tol},
-        }
+        },
+        python_formulas=args.allow_python_formulas,
     )
     fitted = spec.fit()
     item = fitted[0]
     if item.error is not None:
-        raise GLMSpecError(item.error)
+        raise GLMSpecError(_cli_words(item.error))
     print(item.results.summary())
     if item.check is not None:
         with pd.option_context("display.width", 200, "display.max_rows", 500):
@@ -164,7 +231,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, python_formulas=args.allow_python_formulas)
     names = [m.name for m in spec.models]
     if args.model not in names:
         raise GLMSpecError(f"spec has no model {args.model!r}; models: {', '.join(names)}.")
@@ -188,7 +255,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             wide = frame.drop(columns="mean").unstack()
             wide.columns = [f"{stat}_{cls}" for stat, cls in wide.columns]
             out = out.join(wide.set_axis(out.index))
-    out.to_csv(args.out, index=False)
+    with _doing("write the predictions to", args.out):
+        out.to_csv(args.out, index=False)
     print(f"wrote {len(out)} predictions of model {args.model!r} to {args.out}")
     return 0
 
@@ -198,6 +266,15 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         frame = datasets.load(name)
         print(f"{name:22s} {frame.shape[0]:7d} rows  {frame.shape[1]:3d} columns")
     return 0
+
+
+def _python_formulas_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-python-formulas",
+        action="store_true",
+        help="evaluate formula terms as Python code (default: columns, numbers, arithmetic and "
+        "an allowlist of functions only); use only with formulas you trust",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="report folder (default: the spec's [report] dir)")
     run.add_argument("--format", default=None, help="comma-separated subset of html,markdown")
     run.add_argument("--no-check", action="store_true", help="skip the statsmodels check")
+    _python_formulas_flag(run)
     run.set_defaults(handler=_cmd_run)
 
     fit = sub.add_parser(
@@ -241,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--compare", action="store_true", help="cross-check with statsmodels")
     fit.add_argument("--check-tol", type=float, default=1e-6, help="tolerance of the check")
     fit.add_argument("--report", default=None, help="write an HTML/Markdown report to this folder")
+    _python_formulas_flag(fit)
     fit.set_defaults(handler=_cmd_fit)
 
     predict = sub.add_parser(
@@ -261,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="add the mean's standard error and confidence interval at LEVEL (e.g. 0.95)",
     )
+    _python_formulas_flag(predict)
     predict.set_defaults(handler=_cmd_predict)
 
     listing = sub.add_parser(
@@ -283,8 +363,23 @@ def main(argv: list[str] | None = None) -> int:
     except (GLMSpecError, OSError, ValueError) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"glmspec: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        for line in _error_lines(exc, args.command):
+            print(line, file=sys.stderr)
         return 2
+
+
+def _error_lines(exc: Exception, command: str) -> list[str]:
+    """The error as printed: one line, or a header and one line per problem when a spec has
+    several."""
+    if isinstance(exc, OSError) and exc.strerror:
+        # a system error no step above wrapped: name the path and the command, not "[Errno N]"
+        path = f" on {str(exc.filename)!r}" if exc.filename else ""
+        return [f"glmspec: error: glmspec {command} failed{path}: {exc.strerror}."]
+    problems = getattr(exc, "problems", None)
+    if problems and len(problems) > 1:
+        header = " ".join(str(exc).splitlines()[0].split())
+        return [f"glmspec: error: {header}", *(f"  - {' '.join(p.split())}" for p in problems)]
+    return [f"glmspec: error: {' '.join(str(exc).split())}"]
 
 
 if __name__ == "__main__":

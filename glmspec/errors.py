@@ -68,8 +68,12 @@ class DomainWarning(GLMSpecWarning):
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
-    """Return a "did you mean" hint naming the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    """Return a "did you mean" hint naming the closest of ``choices``, or an empty string.
+
+    A choice that differs only in case comes first (``id`` -> ``ID``)."""
+    choices = list(choices)
+    same = [c for c in choices if str(c).lower() == str(name).lower()]
+    close = same or difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 

@@ -41,7 +41,7 @@ def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     Each block is scaled by ``sqrt(|w|)`` and multiplied with BLAS ``syrk`` (half the work of a
     general product), so the temporary memory is one block, not a copy of ``X``. Negative
     weights (observed information of non-canonical links) take a second ``syrk``. A design
-    that is not an ndarray (a :class:`~glmspec.catmatrix.CategoricalBlockMatrix`) computes
+    that is not an ndarray (a :class:`~glmspec.design.matrix.CategoricalBlockMatrix`) computes
     its own, exploiting its structure.
     """
     return gram_and_product(X, w)[0]

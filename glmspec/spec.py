@@ -5,12 +5,14 @@ A spec file (see ``datasets/*.toml``) has ``title`` (optional; default: the file
 ``engine`` ("pandas", the default, or "dask": ``data`` may then be a Parquet/CSV glob or
 folder, read lazily and fitted partition by partition on a ``dask.distributed`` cluster),
 ``scheduler`` (with "dask": the address of a running scheduler, ``"tcp://host:8786"``;
-default: a local cluster sized to this machine), ``[defaults]`` (fit() options a model leaves
+default: a local cluster sized to this machine), ``python_formulas`` (true: formula terms are
+evaluated as Python; default false: they are checked against :mod:`glmspec.design.formula_check`'s
+allowlist at validation), ``[defaults]`` (fit() options a model leaves
 out), one ``[[model]]`` table per model (``name``
 and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
 (negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
-"statsmodels" or "none", ``tol`` > 0) and ``[report]`` (``formats``: some of "html",
+"statsmodels" or "none", ``tol`` in (0, 1)) and ``[report]`` (``formats``: some of "html",
 "markdown", "json"; ``dir``: a relative dir is relative to the working directory at report time).
 
 Every problem of a spec is collected and raised together in one :class:`SpecError`, whose
@@ -33,9 +35,9 @@ import patsy
 
 from glmspec.api import PENALTIES
 from glmspec.api import fit as fit_model
-from glmspec.compare import compare
-from glmspec.design import MISSING_POLICIES, _names_in, _resolvable
-from glmspec.errors import GLMSpecError, SpecError, suggest
+from glmspec.design.build import MISSING_POLICIES, _names_in, _resolvable
+from glmspec.design.formula_check import check_safe, parse_formula
+from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
 from glmspec.families import (
     EXPOSURE_FAMILIES,
     FAMILIES,
@@ -45,10 +47,21 @@ from glmspec.families import (
     describe_allowed_links,
     link_allowed,
 )
-from glmspec.links import LINKS, get_link
-from glmspec.robust import COV_TYPES, normalize_cov_type
+from glmspec.families.links import LINKS, get_link
+from glmspec.inference.covariance import COV_TYPES, normalize_cov_type
+from glmspec.verify.statsmodels import compare
 
-TOP_KEYS = ("title", "data", "engine", "scheduler", "defaults", "model", "check", "report")
+TOP_KEYS = (
+    "title",
+    "data",
+    "engine",
+    "scheduler",
+    "python_formulas",
+    "defaults",
+    "model",
+    "check",
+    "report",
+)
 ENGINES = ("pandas", "dask")
 OPTION_KEYS = (
     "family",
@@ -144,8 +157,9 @@ class FittedModel:
 
     @property
     def ok(self) -> bool:
-        """Fitted, converged and (if checked) every check row passed."""
-        if self.results is None or not self.results.converged:
+        """Fitted, converged and (if checked) every check row passed; a check that was
+        requested but could not run (``check_error``) is not a pass."""
+        if self.results is None or not self.results.converged or self.check_error is not None:
             return False
         return self.check is None or bool(self.check.attrs.get("passed", False))
 
@@ -169,6 +183,7 @@ class Spec:
     report_dir: Path = Path("reports")
     engine: str = "pandas"
     scheduler: str | None = None
+    python_formulas: bool = False
     _frames: dict[Path, pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -183,7 +198,12 @@ class Spec:
 
     @classmethod
     def from_dict(
-        cls, mapping: Mapping[str, Any], base_dir: Path | str | None = None, source: str = "<dict>"
+        cls,
+        mapping: Mapping[str, Any],
+        base_dir: Path | str | None = None,
+        source: str = "<dict>",
+        *,
+        python_formulas: bool = False,
     ) -> Spec:
         """Build and validate a spec from a mapping with the TOML file's structure.
 
@@ -196,6 +216,9 @@ class Spec:
             when None.
         source : str
             Name used for the spec in error messages.
+        python_formulas : bool
+            Evaluate formula terms as Python (as the spec key ``python_formulas = true``);
+            by default they are checked against an allowlist (:mod:`glmspec.design.formula_check`).
 
         Returns
         -------
@@ -204,10 +227,11 @@ class Spec:
         Raises
         ------
         SpecError
-            Listing every problem found; its ``problems`` attribute holds them one per item.
+            Listing every problem found; its ``problems`` attribute holds them one per item, and
+        ``details`` the ``(where, key, message)`` of each problem that concerns a key.
         """
         base = Path.cwd() if base_dir is None else Path(base_dir)
-        return _Builder(source, base).build(mapping, None)
+        return _Builder(source, base, python_formulas).build(mapping, None)
 
     def data_path(self, entry: ModelEntry) -> Path | None:
         """The data file ``entry`` is fitted on (its own, else the spec's)."""
@@ -293,6 +317,7 @@ class Spec:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             options = {key: getattr(entry, key) for key in OPTION_KEYS}
+            options["formula_mode"] = "python" if self.python_formulas else "safe"
             try:
                 out.results = fit_model(entry.formula, frame, **options)
             except GLMSpecError as exc:
@@ -313,13 +338,16 @@ class Spec:
         return out
 
 
-def load_spec(path: Path | str) -> Spec:
+def load_spec(path: Path | str, *, python_formulas: bool = False) -> Spec:
     """Read and validate a TOML spec file.
 
     Parameters
     ----------
     path : Path or str
         The ``.toml`` file. Relative ``data`` paths in it are resolved against its folder.
+    python_formulas : bool
+        Evaluate formula terms as Python even if the spec does not say
+        ``python_formulas = true`` (the CLI's ``--allow-python-formulas``).
 
     Returns
     -------
@@ -337,9 +365,12 @@ def load_spec(path: Path | str) -> Spec:
             mapping = tomllib.load(fh)
     except FileNotFoundError:
         raise SpecError(f"spec file {str(file)!r} does not exist.") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        raise SpecError(f"spec file {str(file)!r} cannot be read: {exc.strerror or exc}.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"spec file {str(file)!r} cannot be read as TOML: {exc}") from None
-    return _Builder(str(file), file.resolve().parent).build(mapping, file.resolve())
+    builder = _Builder(str(file), file.resolve().parent, python_formulas)
+    return builder.build(mapping, file.resolve())
 
 
 def _one_line(exc: BaseException) -> str:
@@ -358,6 +389,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame | None, str | None]:
         return None, f"data file {str(path)!r} {why}."
     try:
         frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        return None, f"data file {str(path)!r} cannot be read: {exc.strerror or exc}."
     except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
         return None, f"data file {str(path)!r} cannot be read: {_one_line(exc)}"
     if frame.shape[0] == 0:
@@ -444,9 +477,11 @@ def _option_problem(key: str, value: Any) -> str | None:
 class _Builder:
     """Collects every problem of one spec while turning its mapping into a :class:`Spec`."""
 
-    def __init__(self, source: str, base_dir: Path) -> None:
+    def __init__(self, source: str, base_dir: Path, python_formulas: bool = False) -> None:
         self.source, self.base_dir = source, base_dir
+        self.python_formulas = python_formulas  # formulas are Python, not checked
         self.problems: list[str] = []
+        self.details: list[tuple[str, str, str]] = []  # (where, key, message) of problem()
         self.frames: dict[Path, pd.DataFrame | None] = {}  # resolved path -> data or None
         self.names: dict[str, int] = {}  # model name -> index of its first use
         self.has_data = False  # a top-level 'data' key was given (valid or not)
@@ -455,6 +490,7 @@ class _Builder:
 
     def problem(self, where: str, key: str, message: str) -> None:
         self.problems.append(f"{where}, key {key!r}: {message}")
+        self.details.append((where, key, message))
 
     def keys(self, table: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
         """The known keys of ``table``; unknown ones are reported."""
@@ -490,6 +526,12 @@ class _Builder:
                 self.problem("top level", "scheduler", 'is used only with engine = "dask".')
         if self.engine == "dask":
             self.dask_problem()
+        python = top.get("python_formulas", False)
+        if isinstance(python, bool):
+            self.python_formulas |= python
+        else:
+            msg = f"must be true or false, got {_type_name(python)} {python!r}."
+            self.problem("top level", "python_formulas", msg)
         self.has_data = "data" in top
         data = self.data_file(top["data"], "top level") if self.has_data else None
         defaults = self.options(self.keys(top.get("defaults", {}), OPTION_KEYS, "[defaults]"))
@@ -504,8 +546,9 @@ class _Builder:
         against, tol = check.get("against", "statsmodels"), check.get("tol", 1e-6)
         if self.typed(against, str, "[check]", "against") and against not in CHECK_AGAINST:
             self.problem("[check]", "against", _not_one_of("check", against, CHECK_AGAINST))
-        if self.typed(tol, float, "[check]", "tol") and not tol > 0:
-            self.problem("[check]", "tol", f"must be a positive number, got {tol!r}.")
+        if self.typed(tol, float, "[check]", "tol") and not 0 < tol < 1:
+            # a relative tolerance of 1 or more would pass any number: compare() refuses it
+            self.problem("[check]", "tol", f"must be a number in (0, 1), got {tol!r}.")
         report = self.keys(top.get("report", {}), REPORT_KEYS, "[report]")
         formats, folder = report.get("formats", ["html", "markdown"]), report.get("dir", "reports")
         if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
@@ -521,6 +564,7 @@ class _Builder:
                 f"invalid spec {self.source}: {len(self.problems)} problem(s):\n{lines}"
             )
             err.problems = list(self.problems)
+            err.details = list(self.details)
             raise err
         spec = Spec(
             title=title,
@@ -533,6 +577,7 @@ class _Builder:
             report_dir=Path(folder).expanduser(),
             engine=self.engine,
             scheduler=scheduler,
+            python_formulas=self.python_formulas,
         )
         spec._frames.update({p: f for p, f in self.frames.items() if f is not None})
         return spec
@@ -661,12 +706,25 @@ class _Builder:
         """Names a formula refers to that must be data columns (empty if it does not parse)."""
         if not isinstance(formula, str):
             return set()
-        try:
-            desc = patsy.ModelDesc.from_formula(formula) if "~" in formula else None
-        except patsy.PatsyError as exc:
-            self.problem(where, "formula", f"{formula!r} does not parse: {exc.message}.")
+        if "~" not in formula:
+            self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
             return set()
-        if desc is None or not desc.lhs_termlist:
+        try:
+            desc = parse_formula(formula)
+            if not self.python_formulas:
+                hint = (
+                    " To evaluate formula terms as Python, set python_formulas = true at the "
+                    "spec's top level (command line: --allow-python-formulas)."
+                )
+                check_safe(formula, desc, hint)
+        except FormulaError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, patsy.PatsyError):  # its message without the caret lines
+                self.problem(where, "formula", f"{formula!r} does not parse: {cause.message}.")
+            else:
+                self.problem(where, "formula", str(exc).removeprefix("formula "))
+            return set()
+        if not desc.lhs_termlist:
             self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
             return set()
         names: set[str] = set()

@@ -864,20 +864,21 @@ def _poisson_level_of_zeros():
     return pd.DataFrame({"y": np.where(g == "c", 0, rng.poisson(2, 60)), "g": g})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP: a Poisson factor level whose counts are all zero has no finite estimate "
-    "(its coefficient diverges to -inf, the Poisson analogue of separation), yet glmspec "
-    "reports converged=True without any warning here (coefficient -37.9, SE 1.5e7); on "
-    "other data it says only 'IRLS did not converge after 100 iterations ... last relative "
-    "deviance change 0'. Neither names the level. (R is silent too.) Fix: for log-link "
-    "count families run separation.py's LP with every row treated as a 'failure' where "
-    "y == 0 and free where y > 0 (a direction d with X d <= 0 on y == 0 rows, = 0 "
-    "elsewhere) and warn naming the columns.",
-)
 def test_poisson_level_of_zeros_is_named():
+    """The estimates do not exist (the LP of glmspec.separation finds the direction): the
+    warning, ``res.separation`` and the summary name the level; the other levels are kept."""
     res, caught = fit_recording("y ~ g", _poisson_level_of_zeros(), "poisson")
-    assert any("'g[T.c]'" in m for m in of(caught, Warning))
+    named = [m for m in of(caught, SeparationWarning) if "'g[T.c]'" in m]
+    assert named and "zero-count" in named[0]
+    assert res.separation is not None and res.separation.columns == ("g[T.c]",)
+    assert "'g[T.c]'" in str(res.summary())
+
+
+def test_poisson_without_a_level_of_zeros_is_not_flagged():
+    data = _poisson_level_of_zeros()
+    data.loc[data.index[data["g"] == "c"][0], "y"] = 1
+    res, caught = fit_recording("y ~ g", data, "poisson")
+    assert res.separation is None and not of(caught, SeparationWarning)
 
 
 def test_poisson_level_of_zeros_has_a_meaningless_standard_error():

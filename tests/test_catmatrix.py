@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import glmspec
-from glmspec import catmatrix
-from glmspec.catmatrix import CategoricalBlockMatrix
+from glmspec.design import matrix as catmatrix
+from glmspec.design.matrix import CategoricalBlockMatrix
 from glmspec.linalg import abs_matvec, squares_matvec, weighted_gram
 
 

@@ -22,7 +22,7 @@ from glmspec.errors import (
     UnknownFamilyError,
     UnknownLinkError,
 )
-from glmspec.negbin import theta_information, theta_ml, theta_score
+from glmspec.families.negbin import theta_information, theta_ml, theta_score
 from glmspec.report import build_tables
 from glmspec.spec import Spec, load_spec
 
@@ -254,7 +254,7 @@ def test_power_half_equals_sqrt(family):
     data = pd.DataFrame({"x": x, "y": y})
     # "sqrt" by name is one of R's okLinks for the Poisson families only; any family that
     # allows power(p) takes the Sqrt link object (R: link = power(0.5))
-    by_name = "sqrt" if "poisson" in family else glmspec.links.Sqrt()
+    by_name = "sqrt" if "poisson" in family else glmspec.families.links.Sqrt()
     sqrt = glmspec.fit("y ~ x", data, family, by_name)
     power = glmspec.fit("y ~ x", data, family, "power(0.5)")
     half = glmspec.fit("y ~ x", data, family, "power(1/2)")

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import glmspec
-from glmspec import fastdesign
-from glmspec.design import _with_categoricals
+from glmspec.design import plan as fastdesign
+from glmspec.design.build import _with_categoricals
 from tests.hypothesis_profiles import profile_name
 
 settings.load_profile(profile_name())
@@ -95,7 +95,7 @@ PARTIAL = [
 
 
 def _categorical(frame):
-    """Text columns as Categoricals (all levels), as glmspec.design hands them to patsy."""
+    """Text columns as Categoricals (all levels), as glmspec.design.build hands them to patsy."""
     return _with_categoricals(frame, list(frame.columns))
 
 

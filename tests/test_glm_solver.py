@@ -22,10 +22,10 @@ from scipy import stats
 import glmspec
 from glmspec.errors import ConvergenceWarning, FitError, SingularDesignError
 from glmspec.families import get_family
-from glmspec.irls_rows import observed_weights, working_quantities
+from glmspec.families.links import get_link
 from glmspec.linalg import factorize, weighted_gram
-from glmspec.links import get_link
-from glmspec.solver import fit_irls
+from glmspec.solvers.engine import observed_weights, working_quantities
+from glmspec.solvers.irls import fit_irls
 
 ALL_PAIRS = [
     ("gaussian", "identity"),

@@ -30,8 +30,8 @@ from statsmodels.stats.outliers_influence import MLEInfluence
 import glmspec
 from glmspec import datasets
 from glmspec.errors import DataError, SpecificationError
-from glmspec.robust import COV_TYPES, robust_cov, robust_results
-from glmspec.wald import coefficient_names, wald_test, wald_test_terms
+from glmspec.inference.covariance import COV_TYPES, robust_cov, robust_results
+from glmspec.inference.wald import coefficient_names, wald_test, wald_test_terms
 
 RTOL = 1e-6
 SM_FIT = {"method": "IRLS", "maxiter": 1000, "tol": 1e-13, "rtol": 0.0, "tol_criterion": "params"}

@@ -19,12 +19,12 @@ import statsmodels.api as sm
 from statsmodels.stats.outliers_influence import MLEInfluence
 
 import glmspec
-from glmspec.design import predict_matrix
-from glmspec.influence import get_influence
-from glmspec.prediction import get_prediction
-from glmspec.residuals import resid_anscombe
-from glmspec.robust import robust_cov
-from glmspec.wald import wald_test
+from glmspec.design.build import predict_matrix
+from glmspec.inference.covariance import robust_cov
+from glmspec.inference.influence import get_influence
+from glmspec.inference.prediction import get_prediction
+from glmspec.inference.residuals import resid_anscombe
+from glmspec.inference.wald import wald_test
 
 RTOL = 1e-6
 SM_FIT = {"method": "IRLS", "maxiter": 1000, "tol": 1e-13, "rtol": 0.0, "tol_criterion": "params"}

@@ -8,7 +8,7 @@ import pytest
 
 from glmspec import datasets
 from glmspec.errors import GLMSpecWarning, ResponseError, SeparationWarning
-from glmspec.multinomial import (
+from glmspec.solvers.multinomial import (
     BlockSums,
     InMemoryMultinomialRows,
     MultinomialRows,

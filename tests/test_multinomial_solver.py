@@ -1,4 +1,4 @@
-"""Tests of the multinomial logit solver :mod:`glmspec.multinomial`."""
+"""Tests of the multinomial logit solver :mod:`glmspec.solvers.multinomial`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import patsy
 import pytest
 import statsmodels.api as sm
 
-from glmspec import datasets, multinomial_factor, multinomial_rows
+from glmspec import datasets
 from glmspec.errors import (
     ConvergenceWarning,
     GLMSpecWarning,
@@ -18,8 +18,9 @@ from glmspec.errors import (
     SingularDesignError,
 )
 from glmspec.families import get_family
-from glmspec.multinomial import covariance, fit_multinomial, log_softmax, loglik_derivatives
-from glmspec.solver import fit_irls
+from glmspec.solvers import multinomial_factor, multinomial_rows
+from glmspec.solvers.irls import fit_irls
+from glmspec.solvers.multinomial import covariance, fit_multinomial, log_softmax, loglik_derivatives
 
 pytestmark = pytest.mark.filterwarnings("error::glmspec.errors.GLMSpecWarning")
 

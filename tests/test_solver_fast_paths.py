@@ -1,5 +1,5 @@
 """The solver's fast paths for large designs: the subsample start
-(``glmspec.solver._subsample_start``) and single-precision steps far from the optimum
+(``glmspec.solvers.irls._subsample_start``) and single-precision steps far from the optimum
 (``glmspec.linalg.gram_and_product(single=True)``).
 
 Neither changes the loop's criterion or the information at the estimates, so a fast fit must
@@ -15,12 +15,12 @@ import warnings
 import numpy as np
 import pytest
 
-import glmspec.irls_rows as irls_rows
-import glmspec.solver as solver
+import glmspec.solvers.engine as irls_rows
+import glmspec.solvers.irls as solver
 from glmspec.errors import ConvergenceWarning
 from glmspec.families import get_family
 from glmspec.linalg import gram_and_product
-from glmspec.solver import fit_irls
+from glmspec.solvers.irls import fit_irls
 
 FAMILIES = [("poisson", None), ("binomial", None), ("gamma", "log"), ("binomial", "probit")]
 

@@ -342,7 +342,7 @@ def test_check_and_report_values(folder: Path) -> None:
     text = SPECTOR + '[check]\nagainst = "R"\ntol = 0\n[report]\nformats = ["html", "pdf"]\n'
     message = problems_of(write(folder, text))
     assert "[check], key 'against': unknown check 'R'; allowed: statsmodels, none." in message
-    assert "[check], key 'tol': must be a positive number, got 0." in message
+    assert "[check], key 'tol': must be a number in (0, 1), got 0." in message
     assert "[report], key 'formats': unknown format 'pdf'; allowed: html, markdown, json." in (
         message
     )

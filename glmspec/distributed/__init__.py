@@ -4,5 +4,5 @@
 only then: ``pip install glmspec[dask]``). The design is learned once on the client
 (:mod:`.design`), every sum over rows is computed partition by partition on the workers and
 reduced (:mod:`.engine`), and the loop, convergence test and inference are the in-memory
-code (:func:`glmspec.solver.irls`). Results: :mod:`.results`.
+code (:func:`glmspec.solvers.irls.irls`). Results: :mod:`.results`.
 """

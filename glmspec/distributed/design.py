@@ -6,7 +6,7 @@ level present in one partition only is still a column), and patsy's ``DesignInfo
 a small *template* frame whose categorical columns carry those complete levels. Each worker
 then turns its partition into a :class:`Block` of arrays -- the same response, design columns
 (many-level factors as integer codes), weights and offset as the in-memory
-:func:`glmspec.design.build_design` -- with that design.
+:func:`glmspec.design.build.build_design` -- with that design.
 
 patsy cannot pickle a ``DesignInfo``, so what travels to the workers is a :class:`BlockPlan`
 (the formula, the template and the options); each worker process rebuilds the identical
@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from glmspec import catmatrix
-from glmspec.design import (
+from glmspec.design import matrix as catmatrix
+from glmspec.design.build import (
     _FORMULA_NAMESPACE,
     _PASS_NA,
+    SAFE_ENV,
     _binomial_response,
     _build,
     _categorical_levels,
@@ -39,17 +40,18 @@ from glmspec.design import (
     _nonfinite_design_rows,
     _parse,
     _used_columns,
+    check_text_columns,
     response_label,
 )
+from glmspec.design.plan import build_matrix
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
-from glmspec.fastdesign import build_matrix
 
 _TEMPLATE_ROWS = 20
 
 
 @dataclass(frozen=True)
 class Block:
-    """One partition's arrays, as :class:`glmspec.design.Design` holds them for all rows;
+    """One partition's arrays, as :class:`glmspec.design.build.Design` holds them for all rows;
     ``keep`` marks the partition's rows that are used (not dropped for missing values)."""
 
     y: np.ndarray
@@ -86,6 +88,7 @@ class BlockPlan:
     missing: str = "raise"
     classes: tuple | None = None
     intercept_only: bool = False
+    formula_mode: str = "python"
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __hash__(self) -> int:  # the token, so a worker's unpickled copy hits its cache
@@ -100,8 +103,11 @@ class BlockPlan:
         return [c for c in named if c is not None]
 
 
-def worker_env() -> patsy.EvalEnvironment:
-    """The namespace formulas are evaluated in on the workers: ``np`` and ``cbind`` only."""
+def worker_env(formula_mode: str = "python") -> patsy.EvalEnvironment:
+    """The namespace formulas are evaluated in on the workers: ``np`` and ``cbind`` only; in
+    safe mode the allowlisted functions without builtins, as in memory."""
+    if formula_mode == "safe":
+        return SAFE_ENV
     return patsy.EvalEnvironment([{}]).with_outer_namespace(_FORMULA_NAMESPACE)
 
 
@@ -121,8 +127,8 @@ def with_levels(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFrame:
 @lru_cache(maxsize=8)
 def _design_infos(plan: BlockPlan):
     """patsy's design infos for ``plan``, rebuilt once per worker process (cached by token)."""
-    desc = _parse(plan.formula)
-    env = worker_env()
+    desc = _parse(plan.formula, plan.formula_mode)
+    env = worker_env(plan.formula_mode)
     template = with_levels(plan.template, plan.levels)
     rhs = desc.rhs_termlist if not plan.intercept_only else [patsy.INTERCEPT]
     (rhs_info,) = patsy.design_matrix_builders(
@@ -157,7 +163,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     Raises
     ------
     MissingValueError, ResponseError, DataError
-        As :func:`glmspec.design.build_design` would for these rows; the caller adds the
+        As :func:`glmspec.design.build.build_design` would for these rows; the caller adds the
         partition number.
     """
     desc, rhs_info, lhs_info = _design_infos(plan)
@@ -225,7 +231,7 @@ def _lhs(info, frame: pd.DataFrame) -> patsy.DesignMatrix:
 
 def _class_codes(frame: pd.DataFrame, desc: patsy.ModelDesc, plan: BlockPlan) -> np.ndarray:
     (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
-    values = worker_env().eval(factor.code, inner_namespace=frame)
+    values = worker_env(plan.formula_mode).eval(factor.code, inner_namespace=frame)
     codes = pd.Categorical(np.asarray(values), categories=list(plan.classes)).codes
     return codes.astype(np.int64)
 
@@ -240,6 +246,7 @@ def learn_plan(
     freq_weights: str | None,
     exposure: str | None,
     missing: str,
+    formula_mode: str = "python",
 ) -> BlockPlan:
     """Learn the columns, factor levels and template of ``formula`` on ``ddf`` (one pass).
 
@@ -252,10 +259,10 @@ def learn_plan(
     """
     import dask
 
-    desc = _parse(formula)
+    desc = _parse(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
-    env = worker_env()
+    env = worker_env(formula_mode)
     meta = ddf._meta
     columns = _used_columns(desc, meta, formula, env)
     _refuse_stateful(desc, env, formula)
@@ -271,7 +278,7 @@ def learn_plan(
     per_partition = dask.compute(
         *[dask.delayed(_distinct)(part) for part in ddf[level_columns].to_delayed()]
     )
-    levels = {}
+    levels, textual = {}, {}
     for name in level_columns:
         dtype = meta[name].dtype
         if isinstance(dtype, pd.CategoricalDtype) and dtype.known:
@@ -279,6 +286,12 @@ def learn_plan(
         else:
             values = np.concatenate([found[name] for found in per_partition])
             levels[name] = tuple(pd.Categorical(values).categories)
+            if not isinstance(dtype, pd.CategoricalDtype):
+                textual[name] = levels[name]
+    # the in-memory rule, on the distinct values found over all partitions
+    dates = [n for n in columns if pd.api.types.is_datetime64_any_dtype(meta[n])]
+    textual = {n: v for n, v in textual.items() if not _numeric(meta[n]) and n not in dates}
+    check_text_columns(desc, family, textual, dates)
     # a few rows of the first partition; all partitions only if that one is empty
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # dask: "insufficient elements"
@@ -305,6 +318,7 @@ def learn_plan(
         exposure=exposure,
         missing=missing,
         classes=classes,
+        formula_mode=formula_mode,
     )
     try:
         _design_infos(plan)
@@ -316,6 +330,10 @@ def learn_plan(
 def _distinct(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each column's distinct non-missing values in one partition."""
     return {name: pd.unique(frame[name].dropna().to_numpy()) for name in frame.columns}
+
+
+def _numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:
@@ -355,7 +373,7 @@ def _refuse_stateful(desc, env, formula: str) -> None:
 
 
 def response_name(plan: BlockPlan) -> str:
-    """The response's label, as :attr:`glmspec.design.Design.response_name`."""
+    """The response's label, as :attr:`glmspec.design.build.Design.response_name`."""
     return response_label(_design_infos(plan)[0])
 
 
@@ -369,5 +387,5 @@ def response_classes(plan: BlockPlan) -> tuple | None:
 
 
 def categorical_levels(plan: BlockPlan) -> dict[str, tuple]:
-    """Each categorical factor's levels, as :attr:`glmspec.design.Design.factor_levels`."""
+    """Each categorical factor's levels, as :attr:`glmspec.design.build.Design.factor_levels`."""
     return _categorical_levels(design_info(plan))

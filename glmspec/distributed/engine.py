@@ -1,9 +1,9 @@
 """Sums over the partitions of a Dask DataFrame: the row engine of a distributed IRLS fit.
 
-:func:`glmspec.solver.irls` asks its engine for sums over rows (deviance, ``X'WX``, ``X'v``,
+:func:`glmspec.solvers.irls.irls` asks its engine for sums over rows (deviance, ``X'WX``, ``X'v``,
 the decrement's rounding floor); :class:`DaskRows` computes each as one task per partition --
 the partition's :class:`~glmspec.distributed.design.Block` is built inside the worker and the
-per-block functions of :mod:`glmspec.solver` run on it -- and adds the results in a tree
+per-block functions of :mod:`glmspec.solvers.irls` run on it -- and adds the results in a tree
 reduction (:func:`tree_sum`). Only ``p x p`` matrices and scalars reach the client, where the
 loop, the convergence test and the factorisation run unchanged.
 
@@ -24,8 +24,10 @@ import numpy as np
 from glmspec.distributed.design import Block, BlockPlan, build_block
 from glmspec.errors import GLMSpecError
 from glmspec.families import Family
-from glmspec.inference import pearson_chi2
-from glmspec.irls_rows import (
+from glmspec.families.negbin import ArrayThetaRows
+from glmspec.inference.dispersion import pearson_chi2
+from glmspec.linalg import factorize_gram
+from glmspec.solvers.engine import (
     Point,
     evaluate_at,
     noise_from_parts,
@@ -34,8 +36,6 @@ from glmspec.irls_rows import (
     starting_point,
     working_quantities,
 )
-from glmspec.linalg import factorize_gram
-from glmspec.negbin import ArrayThetaRows
 
 _TREE_ARITY = 8
 
@@ -161,7 +161,9 @@ def scan_block(
     }
 
 
-def _check_response(family: Family):
+def response_check(family: Family):
+    """``family.check_response`` as a function of one partition's arrays (run on each)."""
+
     def check(y, prior, name):
         family.check_response(y, prior, name)
 
@@ -201,14 +203,14 @@ def block_means(block: Block, link, coef: np.ndarray | None) -> tuple[np.ndarray
 
 
 def noise_block(block: Block, family: Family, coef: np.ndarray) -> dict:
-    """This block's :func:`glmspec.irls_rows.noise_parts` at ``coef``."""
+    """This block's :func:`glmspec.solvers.engine.noise_parts` at ``coef``."""
     eta, mu = block_means(block, family.link, coef)
     return {"noise": [noise_parts(family, block.X, block.y, mu, eta, coef, block.weights)]}
 
 
 class DaskRows:
-    """The engine :func:`glmspec.solver.irls` runs on for Dask data (see
-    :class:`glmspec.irls_rows.InMemoryRows` for the methods)."""
+    """The engine :func:`glmspec.solvers.irls.irls` runs on for Dask data (see
+    :class:`glmspec.solvers.engine.InMemoryRows` for the methods)."""
 
     #: the evaluation pass computes the systems (in double precision) before they are asked for
     single_precision = False
@@ -296,7 +298,8 @@ def loglik_block(block: Block, family: Family, coef, mu_const, scale: float) -> 
 def _means(block: Block, family: Family, coef, mu_const) -> np.ndarray:
     if coef is None and mu_const is not None:
         return np.full(len(block.y), float(mu_const))
-    return block_means(block, family.link, coef)[1]
+    eta, mu = block_means(block, family.link, coef)
+    return family.link.unclamp(eta, mu)  # the likelihood's means, as GLMResults'
 
 
 def theta_block(block: Block, coef: np.ndarray, link, theta: float | None) -> dict:
@@ -309,7 +312,7 @@ def theta_block(block: Block, coef: np.ndarray, link, theta: float | None) -> di
 
 
 class DaskThetaRows:
-    """:class:`glmspec.negbin.ArrayThetaRows`' sums, added over the partitions (one pass
+    """:class:`glmspec.families.negbin.ArrayThetaRows`' sums, added over the partitions (one pass
     each) at the means of an IRLS record's coefficients."""
 
     def __init__(self, partitions: Partitions, record, link) -> None:

@@ -16,16 +16,16 @@ from glmspec.distributed.engine import (
     DaskRows,
     DaskThetaRows,
     Partitions,
-    _check_response,
     raise_partition_errors,
+    response_check,
     scan_block,
 )
 from glmspec.distributed.results import DaskGLMResults, DaskNegBinResults, PartitionedDesign
 from glmspec.errors import DataError, SpecificationError
 from glmspec.families import Family, NegativeBinomial
-from glmspec.negbin_fit import ThetaFit, fit_negbin_rows
-from glmspec.results import ModelSpec
-from glmspec.solver import irls
+from glmspec.results.glm import ModelSpec
+from glmspec.solvers.irls import irls
+from glmspec.solvers.negbin import ThetaFit, fit_negbin_rows
 
 log = logging.getLogger("glmspec.distributed")
 
@@ -81,10 +81,11 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         freq_weights=spec.freq_weights,
         exposure=spec.exposure,
         missing=spec.missing,
+        formula_mode=spec.formula_mode,
     )
     partitions = Partitions(ddf, plan)
     response = response_name(plan)
-    check = None if family is None else _check_response(family)
+    check = None if family is None else response_check(family)
     # the IRLS start's sums come with the scan, except where the first fit is of another
     # family (glm.nb starts with a Poisson fit) or not IRLS (multinomial)
     ml_theta = isinstance(family, NegativeBinomial) and family.theta is None

@@ -1,9 +1,10 @@
 """Multinomial fits on Dask data: the in-memory Newton loop on sums from the partitions.
 
-:func:`glmspec.multinomial.fit_multinomial_rows` asks its engine for the starting sums and
+:func:`glmspec.solvers.multinomial.fit_multinomial_rows` asks its engine for the starting sums and
 for the log-likelihood, score and block information at given coefficients;
-:class:`DaskMultinomialRows` computes each with :func:`~glmspec.multinomial.block_start_sums`
-and :func:`~glmspec.multinomial.block_derivatives` on every partition's block, in the workers,
+:class:`DaskMultinomialRows` computes each with
+:func:`~glmspec.solvers.multinomial.block_start_sums` and
+:func:`~glmspec.solvers.multinomial.block_derivatives` on every partition's block, in the workers,
 and adds them in a tree reduction. Fallbacks that need the rows themselves (the QR of an
 ill-conditioned information) are not available; the loop then goes on as its docstring says.
 """
@@ -21,19 +22,19 @@ from glmspec.distributed.engine import Block, Partitions, raise_partition_errors
 from glmspec.distributed.results import (
     SAMPLE_ROWS,
     DaskResults,
-    _intercept_plan,
-    _not_offered,
+    intercept_plan,
+    not_offered,
 )
 from glmspec.errors import SpecificationError
 from glmspec.linalg import factorize_gram
-from glmspec.multinomial import (
+from glmspec.results.multinomial import MultinomialResults, class_probabilities
+from glmspec.solvers.multinomial import (
     MultinomialRows,
     StartSums,
     block_derivatives,
     block_start_sums,
     fit_multinomial_rows,
 )
-from glmspec.multinomial_results import MultinomialResults, _probabilities
 
 
 def _start_block(block: Block, n_classes: int) -> dict:
@@ -47,7 +48,7 @@ def _derivatives_block(block: Block, n_classes: int, theta: np.ndarray, want: bo
 
 def _confusion_block(block: Block, n_classes: int, coef: np.ndarray) -> dict:
     """Counts of rows by observed class and most probable class (``pred_table``)."""
-    predicted = _probabilities(block.X @ coef + block.offset[:, None]).argmax(axis=1)
+    predicted = class_probabilities(block.X @ coef + block.offset[:, None]).argmax(axis=1)
     table = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(table, (block.y, predicted), 1)
     return {"table": table}
@@ -91,7 +92,7 @@ def fit_multinomial_dask(ddf: Any, partitions: Partitions, design, spec) -> Dask
 
 
 class DaskMultinomialResults(DaskResults, MultinomialResults):
-    """:class:`~glmspec.multinomial_results.MultinomialResults` of a fit on Dask data."""
+    """:class:`~glmspec.results.multinomial.MultinomialResults` of a fit on Dask data."""
 
     def __init__(self, spec, design, record, ddf, partitions: Partitions):
         MultinomialResults.__init__(self, spec, design, record, None)
@@ -107,7 +108,7 @@ class DaskMultinomialResults(DaskResults, MultinomialResults):
             used = totals[totals > 0]
             return float(np.sum(used * np.log(used / totals.sum())))
         if d.has_intercept:
-            partitions = Partitions(self.data, _intercept_plan(d.plan))
+            partitions = Partitions(self.data, intercept_plan(d.plan))
             rows = DaskMultinomialRows(partitions, k, 1)
             return fit_multinomial_rows(rows, max_iter=self.spec.max_iter, tol=self.spec.tol).loglik
         zeros = np.zeros((k - 1) * len(d.column_names))
@@ -127,15 +128,15 @@ class DaskMultinomialResults(DaskResults, MultinomialResults):
 
     @cached_property
     def resid_response(self):
-        raise _not_offered("resid_response")
+        raise not_offered("resid_response")
 
     @cached_property
     def resid_pearson(self):
-        raise _not_offered("resid_pearson")
+        raise not_offered("resid_pearson")
 
     @cached_property
     def resid_deviance(self):
-        raise _not_offered("resid_deviance")
+        raise not_offered("resid_deviance")
 
     def predict(self, newdata: Any = None, which: str = "mean", offset: Any = None):
         """As :meth:`MultinomialResults.predict`; Dask ``newdata`` (or none: the fitted data)
@@ -156,7 +157,7 @@ class DaskMultinomialResults(DaskResults, MultinomialResults):
         if key not in self._samples:
             design = self._design_of(self._sample_frame(n, seed))
             eta = design.X @ self.record.coef + design.offset[:, None]
-            record = replace(self.record, probs=_probabilities(eta))
+            record = replace(self.record, probs=class_probabilities(eta))
             view = MultinomialResults(self.spec, design, record, None)
             self._samples[key] = view
         return self._samples[key]

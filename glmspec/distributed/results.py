@@ -1,4 +1,5 @@
-"""Results of a fit on Dask data: :class:`~glmspec.results.GLMResults` with sums from the workers.
+"""Results of a fit on Dask data: :class:`~glmspec.results.glm.GLMResults` with sums from the
+workers.
 
 Coefficients, covariance, tests and intervals are the in-memory code (they need only the
 ``p x p`` information). What needs every row -- the Pearson chi-square, the log-likelihood,
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.design import Design
+from glmspec.design.build import Design
 from glmspec.distributed.design import BlockPlan, build_block, design_info
 from glmspec.distributed.engine import (
     DaskRows,
@@ -26,10 +27,11 @@ from glmspec.distributed.engine import (
     statistics_block,
 )
 from glmspec.errors import SpecificationError
-from glmspec.irls_rows import working_quantities
-from glmspec.negbin_fit import NegBinResults, ThetaFit
-from glmspec.results import GLMResults
-from glmspec.solver import irls
+from glmspec.results.glm import GLMResults
+from glmspec.results.negbin import NegBinResults
+from glmspec.solvers.engine import working_quantities
+from glmspec.solvers.irls import irls
+from glmspec.solvers.negbin import ThetaFit
 
 #: Rows drawn for the report's plots and the statsmodels check.
 SAMPLE_ROWS = 5000
@@ -37,7 +39,7 @@ SAMPLE_ROWS = 5000
 
 @dataclass(frozen=True)
 class PartitionedDesign:
-    """What :class:`~glmspec.design.Design` describes, for rows that stay in the partitions."""
+    """What :class:`~glmspec.design.build.Design` describes, for rows kept in the partitions."""
 
     plan: BlockPlan
     column_names: tuple[str, ...]
@@ -68,7 +70,8 @@ class PartitionedDesign:
         return "Intercept" in self.column_names
 
 
-def _not_offered(what: str) -> SpecificationError:
+def not_offered(what: str) -> SpecificationError:
+    """The error for a result that needs every row in memory."""
     return SpecificationError(
         f"{what} needs every row in memory and is not offered for a fit on Dask data; fit a "
         "sample in memory (ddf.sample(...).compute()) for it."
@@ -135,15 +138,15 @@ class DaskResults:
 
     def get_influence(self, observed: bool = True):
         """Not offered: influence measures need every row's leverage in memory."""
-        raise _not_offered("get_influence()")
+        raise not_offered("get_influence()")
 
     def anova(self, test: str | None = None):
         """Not offered: the sequential anova refits nested designs in memory."""
-        raise _not_offered("res.anova()")
+        raise not_offered("res.anova()")
 
     def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
         """Not offered: sandwich covariances are not computed on Dask data."""
-        raise _not_offered("get_robustcov_results()")
+        raise not_offered("get_robustcov_results()")
 
     def __getstate__(self):
         # shipped to workers by predict(): they need the coefficients and design, not the data
@@ -154,7 +157,7 @@ class DaskResults:
 
 
 class DaskGLMResults(DaskResults, GLMResults):
-    """:class:`~glmspec.results.GLMResults` of a fit whose rows live in Dask partitions."""
+    """:class:`~glmspec.results.glm.GLMResults` of a fit whose rows live in Dask partitions."""
 
     def __init__(self, spec, design, family, record, ddf, partitions: Partitions):
         GLMResults.__init__(self, spec, design, family, record)  # not the NB subclass's
@@ -188,7 +191,7 @@ class DaskGLMResults(DaskResults, GLMResults):
             mean = d.weighted_mean
             deviance = self._sums(statistics_block, self.family, None, mean)["deviance"]
             return None, mean, deviance
-        plan = _intercept_plan(d.plan)
+        plan = intercept_plan(d.plan)
         partitions = Partitions(self.data, plan)
         rows = DaskRows(partitions, self.family, ("Intercept",), d.weighted_mean)
         record = irls(rows, self.family, max_iter=self.spec.max_iter, tol=self.spec.tol)
@@ -224,7 +227,8 @@ class DaskGLMResults(DaskResults, GLMResults):
         mu = self.family.link.inverse(eta)
         weights, _ = working_quantities(self.family, design.y, mu, eta, design.total_weights)
         with np.errstate(all="ignore"):
-            deviance = self.family.deviance(design.y, mu, design.total_weights)
+            exact = self.family.link.unclamp(eta, mu)
+            deviance = self.family.deviance(design.y, exact, design.total_weights)
         record = replace(
             self.record, eta=eta, mu=mu, deviance=float(deviance), working_weights=weights
         )
@@ -262,7 +266,7 @@ class DaskGLMResults(DaskResults, GLMResults):
 
     @cached_property
     def resid_anscombe(self):
-        raise _not_offered("resid_anscombe")
+        raise not_offered("resid_anscombe")
 
     def predict(
         self, newdata: Any = None, which: str = "mean", offset: Any = None, exposure: Any = None
@@ -313,7 +317,8 @@ def _row_values(frame: pd.DataFrame, res: DaskGLMResults, which: str) -> pd.Seri
     return getattr(res._view(frame), which).rename(which)
 
 
-def _intercept_plan(plan: BlockPlan) -> BlockPlan:
+def intercept_plan(plan: BlockPlan) -> BlockPlan:
+    """The same plan building the intercept column only (for the null model)."""
     from uuid import uuid4
 
     return replace(plan, intercept_only=True, token=uuid4().hex)

@@ -9,6 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+#: Significance level of the Wald intervals shown (95% intervals, as ``conf_int()``).
+ALPHA = 0.05
+#: Confidence level of the intervals, for labels.
+LEVEL = 0.95
+
 
 def number(x: Any) -> float | int | None:
     """A plain Python number (NaN and infinities kept; the JSON writer turns them into null)."""

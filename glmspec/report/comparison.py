@@ -1,10 +1,11 @@
 """Model comparison across a spec: information criteria and tests of nested pairs.
 
 Every pair of fitted, converged models is ordered by parameter count and tried with
-:func:`glmspec.anova.check_nested`; for nested pairs the analysis of deviance
-(:func:`glmspec.anova.anova`, R's ``anova(small, big, test="Chisq")``, plus the F test when
-the dispersion is estimated) and the likelihood-ratio test (:func:`glmspec.anova.lrtest`) are
-reported. Pairs that cannot be compared are listed with the reason.
+:func:`glmspec.inference.anova.check_nested`; for nested pairs the analysis of deviance
+(:func:`glmspec.inference.anova.anova`, R's ``anova(small, big, test="Chisq")``, plus the F test
+when the dispersion is estimated) and the likelihood-ratio test
+(:func:`glmspec.inference.anova.lrtest`) are reported. Pairs that cannot be compared are listed with
+the reason.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from glmspec.anova import anova, check_nested, lrtest
 from glmspec.errors import ModelComparisonError
+from glmspec.inference.anova import anova, check_nested, lrtest
 from glmspec.report._data import n_params, number
 
 

@@ -1,8 +1,8 @@
 """Render the report tables to HTML, Markdown and JSON.
 
 The templates in ``templates/`` only format values that :func:`glmspec.report.build_tables`
-computed; numbers go through :func:`glmspec.summary.format_number` (significant digits) and
-p-values through :func:`glmspec.summary.format_pvalue`. The HTML page is self-contained: CSS
+computed; numbers go through :func:`glmspec.results.summary.format_number` (significant digits) and
+p-values through :func:`glmspec.results.summary.format_pvalue`. The HTML page is self-contained: CSS
 inline, plots embedded as base64 PNG data URIs, no scripts and no external resources. The
 HTML template is autoescaped; the Markdown template escapes table cells with ``md_cell``.
 """
@@ -17,10 +17,10 @@ from typing import Any
 
 import jinja2
 
-import glmspec
 from glmspec.report._data import json_ready
 from glmspec.report.plots import Plot
-from glmspec.summary import format_number, format_pvalue
+from glmspec.results.summary import format_number, format_pvalue
+from glmspec.version import __version__
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 #: Significant digits of estimates and statistics in the tables.
@@ -74,7 +74,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(num=fmt_number, pval=fmt_pvalue, md=md_cell, code=md_code)
-    env.globals.update(DIGITS=DIGITS, CHECK_DIGITS=CHECK_DIGITS, version=glmspec.__version__)
+    env.globals.update(DIGITS=DIGITS, CHECK_DIGITS=CHECK_DIGITS, version=__version__)
     return env
 
 
@@ -157,7 +157,7 @@ def results_json(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]])
             ],
         }
     document = {
-        "generator": f"glmspec {glmspec.__version__}",
+        "generator": f"glmspec {__version__}",
         "title": tables["title"],
         "spec": tables["spec"],
         "banner": tables["banner"],

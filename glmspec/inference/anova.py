@@ -1,0 +1,270 @@
+"""Comparisons of nested models: R's ``anova(m1, m2, ..., test=)`` and a likelihood-ratio test.
+
+Models are comparable only when they are fitted to the same response, weights and rows with
+the same family and link, and when each design's column space contains the previous one's.
+Anything else raises :class:`ModelComparisonError`.
+
+:func:`anova` follows R's ``anova.glm`` for several models: deviance differences are scaled
+by the dispersion of the *largest* model; the test is ``"Chisq"`` (deviance difference /
+dispersion against chi-square) for families with fixed dispersion and ``"F"`` (difference /
+df / dispersion against F with the largest model's residual df) when it is estimated.
+:func:`lrtest` is the plain likelihood-ratio test ``2 (llf_big - llf_small)`` against
+chi-square, as statsmodels' ``compare_lr_test``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from glmspec.errors import ModelComparisonError
+from glmspec.solvers.irls import fit_irls
+from glmspec.solvers.penalized import Penalty, fit_penalized
+
+_NEST_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class LRTest:
+    """Likelihood-ratio test of a smaller model against a bigger one."""
+
+    statistic: float
+    df: int
+    pvalue: float
+
+
+def _n_params(res) -> int:
+    return int(np.size(np.asarray(res.params)))
+
+
+def _label(res, i: int) -> str:
+    return f"model {i + 1} ({res.spec.formula!r})"
+
+
+def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
+    """Raise :class:`ModelComparisonError` unless ``small`` is nested in ``big`` on the same data.
+
+    Nesting is checked on the column spaces (so ``x`` nests in ``2*x + z``), not on names.
+    """
+    a, b = small.design, big.design
+    if small.family.name != big.family.name or small.family.link.name != big.family.link.name:
+        raise ModelComparisonError(
+            f"{names[0]} and {names[1]} use different families or links "
+            f"({small.family.name}/{small.family.link.name} vs "
+            f"{big.family.name}/{big.family.link.name}); they cannot be compared."
+        )
+    dask = [getattr(r, "engine", None) == "dask" for r in (small, big)]
+    if any(dask):
+        same_rows = all(dask) and _same_dask_rows(small, big)
+    else:
+        same_rows = (
+            a.y.shape == b.y.shape
+            and np.array_equal(a.y, b.y)
+            and np.array_equal(a.prior_weights, b.prior_weights)
+            and np.array_equal(a.offset, b.offset)
+            and _same_optional(getattr(a, "freq_weights", None), getattr(b, "freq_weights", None))
+        )
+    if not same_rows:
+        raise ModelComparisonError(
+            f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights, "
+            "frequency weights and offset must be identical); refit both on the same rows."
+        )
+    if _n_params(small) > _n_params(big):
+        raise ModelComparisonError(
+            f"{names[0]} has more parameters than {names[1]}; give the smaller model first."
+        )
+    if any(dask):
+        # the rows stay on the workers: the spans are compared on the same sampled rows
+        a, b = small.sample_results().design, big.sample_results().design
+    small_x, big_x = np.asarray(a.X), np.asarray(b.X)
+    coef, *_ = np.linalg.lstsq(big_x, small_x, rcond=None)
+    residual = np.linalg.norm(small_x - big_x @ coef, axis=0)
+    scale = np.maximum(np.linalg.norm(small_x, axis=0), 1e-300)
+    outside = [
+        n for n, r, s in zip(a.column_names, residual, scale, strict=True) if r > _NEST_TOL * s
+    ]
+    if outside:
+        raise ModelComparisonError(
+            f"{names[0]} is not nested in {names[1]}: column(s) {outside} are not in the span "
+            f"of {names[1]}'s design."
+        )
+
+
+def _same_dask_rows(small, big) -> bool:
+    """Two Dask fits of the same Dask DataFrame with the same response, weights, offset and
+    rows kept."""
+    a, b = small.design, big.design
+    options = ("weights", "offset", "freq_weights", "exposure", "missing")
+    return (
+        small.data is big.data
+        and a.response_name == b.response_name
+        and all(getattr(small.spec, k) == getattr(big.spec, k) for k in options)
+        and (a.n_rows, a.n_dropped) == (b.n_rows, b.n_dropped)
+    )
+
+
+def _same_optional(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(a, b)
+
+
+def _theta(res) -> float | None:
+    return getattr(res.family, "theta", None)
+
+
+def lrtest(small, big) -> LRTest:
+    """Likelihood-ratio test ``2 (llf_big - llf_small)`` on the difference in parameters.
+
+    The parameter count includes an estimated negative binomial theta (as R's
+    ``anova.negbin``), so models with different estimated thetas are compared correctly.
+
+    Raises
+    ------
+    ModelComparisonError
+        The models are not nested, not fitted to the same data, or have no log-likelihood
+        (quasi families, Tweedie: use :func:`anova`'s F test).
+    """
+    check_nested(small, big)
+    if not (np.isfinite(small.llf) and np.isfinite(big.llf)):
+        raise ModelComparisonError(
+            f"the {big.family.name} family has no log-likelihood, so there is no "
+            "likelihood-ratio test; use glmspec.anova (F test on the deviance)."
+        )
+    statistic = max(2.0 * (big.llf - small.llf), 0.0)
+    df = _n_params(big) - _n_params(small)
+    return LRTest(statistic, df, float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan"))
+
+
+def anova(*models, test: str | None = None) -> pd.DataFrame:
+    """Analysis of deviance for a sequence of nested models, as R's ``anova(m1, m2, ...)``.
+
+    Parameters
+    ----------
+    *models : GLMResults
+        Two or more fits, from smallest to largest.
+    test : {"Chisq", "F"}, optional
+        Default: ``"Chisq"`` for fixed dispersion, ``"F"`` when the dispersion is estimated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Resid. Df``, ``Resid. Dev``, ``Df``, ``Deviance``, the test statistic (``F``
+        for the F test) and ``Pr(>Chi)`` or ``Pr(>F)``; one row per model.
+    """
+    if len(models) < 2:
+        raise ModelComparisonError("anova needs at least two models.")
+    thetas = {_theta(m) for m in models}
+    if len(thetas) > 1:
+        raise ModelComparisonError(
+            "negative binomial models with different theta have deviances on different "
+            "scales; compare them with glmspec.lrtest (as R's anova.negbin)."
+        )
+    for i in range(len(models) - 1):
+        check_nested(models[i], models[i + 1], (_label(models[i], i), _label(models[i + 1], i + 1)))
+    largest = models[-1]
+    fixed = largest.family.fixed_scale
+    test = test or ("Chisq" if fixed else "F")
+    if test not in ("Chisq", "F"):
+        raise ModelComparisonError(f"test must be 'Chisq' or 'F', got {test!r}.")
+    dispersion = largest.scale
+    rows = []
+    for i, res in enumerate(models):
+        row = {"Resid. Df": res.df_resid, "Resid. Dev": res.deviance}
+        if i:
+            prev = models[i - 1]
+            df = prev.df_resid - res.df_resid
+            dev = prev.deviance - res.deviance
+            row.update({"Df": df, "Deviance": dev})
+            if test == "Chisq":
+                row["Pr(>Chi)"] = float(stats.chi2.sf(dev / dispersion, df))
+            else:
+                f_stat = dev / df / dispersion
+                row["F"] = f_stat
+                row["Pr(>F)"] = float(stats.f.sf(f_stat, df, largest.df_resid))
+        rows.append(row)
+    table = pd.DataFrame(rows, index=[f"model {i + 1}" for i in range(len(models))])
+    table.attrs["test"] = test
+    table.attrs["dispersion"] = dispersion
+    return table
+
+
+def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
+    """Sequential analysis of deviance of one fit, as R's ``anova(fit, test=...)``.
+
+    Terms are added in the formula's order (patsy's term order); each row gives the drop in
+    deviance when that term joins the previous ones. Statistics use the full model's
+    dispersion: ``"Chisq"`` (deviance / dispersion against chi-square) when the dispersion is
+    fixed, ``"F"`` (deviance / df / dispersion against F on the full model's residual df)
+    when it is estimated, as R.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``NULL`` then the term names; columns ``Df``, ``Deviance``, ``Resid. Df``,
+        ``Resid. Dev`` and ``Pr(>Chi)``, or ``F`` and ``Pr(>F)``.
+    """
+    design = res.design
+    if design.design_info is None or getattr(res, "model_kind", "glm") != "glm":
+        raise ModelComparisonError(
+            "sequential anova needs a GLM fitted from a formula (glmspec.fit)."
+        )
+    test = test or ("Chisq" if res.family.fixed_scale else "F")
+    if test not in ("Chisq", "F"):
+        raise ModelComparisonError(f"test must be 'Chisq' or 'F', got {test!r}.")
+    X = np.asarray(design.X)
+    has_intercept = design.has_intercept
+    names, resid_df, resid_dev, columns = ["NULL"], [res.nobs - int(has_intercept)], [], []
+    resid_dev.append(res.null_deviance)
+    for term, cols in design.design_info.term_slices.items():
+        columns += range(cols.start, cols.stop)
+        if term.name() == "Intercept":
+            continue
+        if len(columns) == X.shape[1]:
+            deviance, df_resid = res.deviance, res.df_resid
+        else:
+            deviance, df_resid = _refit_columns(res, X[:, columns], columns)
+        names.append(term.name())
+        resid_df.append(df_resid)
+        resid_dev.append(deviance)
+    table = pd.DataFrame({"Resid. Df": resid_df, "Resid. Dev": resid_dev}, index=names)
+    table.insert(0, "Deviance", -table["Resid. Dev"].diff())
+    table.insert(0, "Df", -table["Resid. Df"].diff())
+    dispersion = res.scale
+    if test == "Chisq":
+        table["Pr(>Chi)"] = stats.chi2.sf(table["Deviance"] / dispersion, table["Df"])
+    else:
+        table["F"] = table["Deviance"] / table["Df"] / dispersion
+        table["Pr(>F)"] = stats.f.sf(table["F"], table["Df"], res.df_resid)
+    table.attrs["test"], table.attrs["dispersion"] = test, dispersion
+    return table
+
+
+def _refit_columns(res, X: np.ndarray, columns: list[int]) -> tuple[float, float]:
+    """Deviance and residual df of the same model (family with its fitted theta or var_power,
+    weights, offset, penalty) on a subset of the design's columns.
+
+    Only the solver runs, as :func:`glmspec.fitting.fit_design` would run it; the separation
+    check and the results object are not needed for two numbers.
+    """
+    design, spec = res.design, res.spec
+    names = tuple(design.column_names[j] for j in columns)
+    X = np.ascontiguousarray(X)
+    solve = dict(
+        prior_weights=design.total_weights,
+        offset=design.offset,
+        max_iter=spec.max_iter,
+        tol=spec.tol,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if spec.penalty is not None:
+            penalty = Penalty.except_intercept(spec.alpha, spec.l1_ratio, names)
+            record = fit_penalized(design.y, X, res.family, penalty, **solve)
+        else:
+            record = fit_irls(design.y, X, res.family, column_names=names, **solve)
+    return record.deviance, res.nobs - len(columns)

@@ -1,0 +1,186 @@
+"""Printable model summaries, with the content of R's ``summary.glm``.
+
+The summary is built once as data (:attr:`Summary.coefficients`, :attr:`Summary.info`,
+:attr:`Summary.warnings`) and rendered to text by :meth:`Summary.as_text`; reports render the
+same data with their own templates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from glmspec.inference.information import flat_params
+
+
+def format_pvalue(p: float) -> str:
+    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits."""
+    if not np.isfinite(p):
+        return "nan"
+    return "<1e-16" if p < 1e-16 else f"{p:.3g}"
+
+
+def format_number(x: float, digits: int = 6) -> str:
+    """A number with ``digits`` significant digits, without trailing noise."""
+    if isinstance(x, (int, np.integer)):
+        return str(x)
+    if x is None or np.isnan(x):
+        return "NA"  # as R prints a missing value (e.g. the llf of a quasi family)
+    if not np.isfinite(x):
+        return str(x)
+    return f"{x:.{digits}g}"
+
+
+class Summary:
+    """Summary of a fit: model information, coefficient table and warnings."""
+
+    def __init__(self, res, alpha: float = 0.05) -> None:
+        self.alpha = alpha
+        self.coefficients = _coefficient_table(res, alpha)
+        self.info = _info(res)
+        self.warnings = _warnings(res)
+
+    def as_text(self) -> str:
+        """Render as plain text, like R's ``print(summary(fit))``."""
+        info = self.info
+        lines = [
+            f"Generalized linear model: {info['family_label']} family, {info['link']} link",
+            f"Formula: {info['formula']}",
+            f"Observations: {info['nobs']} (dropped for missing values: {info['n_dropped']})"
+            f"   Df residuals: {format_number(info['df_resid'])}"
+            f"   Df model: {format_number(info['df_model'])}",
+            f"Dispersion: {format_number(info['scale'])}"
+            f" ({'fixed' if info['scale_fixed'] else 'Pearson chi2 / df_resid'})"
+            f"   Converged: {'yes' if info['converged'] else 'NO'} after {info['n_iter']} "
+            "iterations",
+        ]
+        if info.get("theta") is not None:
+            lines.append(_theta_line(info))
+        lines += [
+            "",
+            self._coefficient_text(),
+            "",
+        ]
+        if info.get("null_deviance") is not None:
+            lines.append(
+                f"Null deviance:     {format_number(info['null_deviance'], 8)} on "
+                f"{format_number(info['df_null'])} degrees of freedom"
+            )
+        lines += [
+            f"Residual deviance: {format_number(info['deviance'], 8)} on "
+            f"{format_number(info['df_resid'])} degrees of freedom",
+            _llf_line(info),
+        ]
+        if info.get("pearson_chi2") is not None:
+            lines.append(f"Pearson chi2: {format_number(info['pearson_chi2'], 8)}")
+        lines += [f"WARNING: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def _coefficient_text(self) -> str:
+        table = self.coefficients.copy()
+        stat = "t value" if self.info["use_t"] else "z value"
+        shown = pd.DataFrame(index=table.index)
+        shown["Estimate"] = table["estimate"].map(format_number)
+        shown["Std. Error"] = table["std_error"].map(format_number)
+        shown[stat] = table["statistic"].map(lambda v: f"{v:.3f}")
+        shown[f"Pr(>|{stat[0]}|)"] = table["p_value"].map(format_pvalue)
+        lo, hi = self.alpha / 2, 1 - self.alpha / 2
+        shown[f"[{lo:g}"] = table["lower"].map(format_number)
+        shown[f"{hi:g}]"] = table["upper"].map(format_number)
+        return shown.to_string()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+
+def _theta_line(info: dict) -> str:
+    """R's ``glm.nb`` line: theta, its SE, and statsmodels' alpha = 1/theta."""
+    theta = format_number(info["theta"])
+    alpha = format_number(1.0 / info["theta"])
+    if info["theta_estimated"]:
+        return (
+            f"Theta: {theta} (Std. Err. {format_number(info['theta_se'])}; ML estimate, "
+            f"glm.nb)   statsmodels alpha = 1/theta = {alpha}"
+        )
+    return f"Theta: {theta} (fixed)   statsmodels alpha = 1/theta = {alpha}"
+
+
+def _llf_line(info: dict) -> str:
+    """Log-likelihood, AIC and BIC; NA with the reason when the family has no likelihood."""
+    if not info["has_loglik"]:
+        return f"Log-likelihood: NA   AIC: NA   BIC: NA ({info['llf_convention']})"
+    return (
+        f"Log-likelihood: {format_number(info['llf'], 8)}   AIC: "
+        f"{format_number(info['aic'], 8)}   BIC: {format_number(info['bic'], 8)}"
+    )
+
+
+def _coefficient_table(res, alpha: float) -> pd.DataFrame:
+    ci = res.conf_int(alpha)
+    long = flat_params
+    table = pd.DataFrame(
+        {
+            "estimate": long(res.params),
+            "std_error": long(res.bse),
+            "statistic": long(res.tvalues),
+            "p_value": long(res.pvalues),
+        }
+    )
+    table["lower"] = ci[0].to_numpy()
+    table["upper"] = ci[1].to_numpy()
+    if isinstance(table.index, pd.MultiIndex):
+        table.index = [f"{cls}: {name}" for cls, name in table.index]
+    return table
+
+
+def _info(res) -> dict:
+    fixed = res.family.fixed_scale
+    has_null = getattr(res, "null_deviance", None) is not None
+    return {
+        "formula": res.spec.formula,
+        "family": res.family.name,
+        "link": res.family.link.name,
+        "nobs": res.nobs,
+        "n_dropped": res.n_dropped,
+        "df_resid": res.df_resid,
+        "df_model": res.df_model,
+        "df_null": res.nobs - int(res.design.has_intercept),
+        "scale": res.scale,
+        "scale_fixed": fixed,
+        "use_t": res.use_t,
+        "converged": res.converged,
+        "n_iter": res.n_iter,
+        "llf": res.llf,
+        "aic": res.aic,
+        "bic": res.bic,
+        "deviance": res.deviance,
+        "null_deviance": res.null_deviance if has_null else None,
+        "pearson_chi2": getattr(res, "pearson_chi2", None),
+        "family_label": getattr(res.family, "label", res.family.name),
+        "has_loglik": getattr(res.family, "has_loglik", True),
+        "llf_convention": getattr(res.family, "llf_convention", None),
+        "theta": getattr(res, "theta", None),
+        "theta_se": getattr(res, "theta_se", None),
+        "theta_estimated": getattr(res, "theta_estimated", None),
+    }
+
+
+def _warnings(res) -> list[str]:
+    found = []
+    if not res.converged:
+        found.append(
+            f"the solver did not converge ({res.record.message}); estimates are unreliable."
+        )
+    penalty = getattr(res.spec, "penalty", None)
+    if penalty is not None:
+        found.append(
+            f"penalized fit ({penalty}, alpha={res.spec.alpha:g}, l1_ratio={res.spec.l1_ratio:g}): "
+            "the estimates are shrunk, so standard errors, tests and intervals are not given."
+        )
+    separation = getattr(res, "separation", None)
+    if separation is not None:
+        found.append(separation.describe())
+    return found

@@ -1,0 +1,1 @@
+"""Verification against a reference implementation: :mod:`.statsmodels` (``glmspec.compare``)."""

@@ -21,7 +21,6 @@ import pandas as pd
 import pytest
 
 import glmspec
-from glmspec import negbin
 from glmspec.errors import (
     ConvergenceWarning,
     DataError,
@@ -31,10 +30,10 @@ from glmspec.errors import (
     MissingValueError,
     SpecificationError,
 )
-from glmspec.families import get_family
-from glmspec.irls_rows import InMemoryRows, Point
-from glmspec.penalized import Penalty, fit_penalized
-from glmspec.solver import fit_irls, irls
+from glmspec.families import get_family, negbin
+from glmspec.solvers.engine import InMemoryRows, Point
+from glmspec.solvers.irls import fit_irls, irls
+from glmspec.solvers.penalized import Penalty, fit_penalized
 
 # --------------------------------------------------------------------------------------------
 # The IRLS loop
@@ -304,7 +303,7 @@ def test_negbin_of_underdispersed_counts_warns_that_theta_is_very_large():
 
 
 def negbin_fit_threshold() -> float:
-    from glmspec.negbin_fit import THETA_LARGE
+    from glmspec.solvers.negbin import THETA_LARGE
 
     return THETA_LARGE
 

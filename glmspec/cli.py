@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import traceback
@@ -33,6 +34,11 @@ EXAMPLE_FIT = (
 EXAMPLE_PREDICT = (
     "example:\n  glmspec predict datasets/restaurant_visitors.toml --model weather "
     "--data datasets/restaurant_visitors.csv --out predictions.csv --interval 0.95"
+)
+
+FORCE_HELP = (
+    "replace an existing folder at the report's place even if glmspec did not write it "
+    "(its contents are deleted); files, links and input-data folders are never replaced"
 )
 
 
@@ -174,8 +180,10 @@ def _status_line(item: FittedModel) -> str:
     return f"  {item.entry.name}: " + "; ".join(parts)
 
 
-def _finish(spec: Spec, fitted: list[FittedModel], out: Path | None, formats=None, name=None):
-    report = write_report(spec, fitted, out_dir=out, formats=formats, name=name)
+def _finish(
+    spec: Spec, fitted: list[FittedModel], out: Path | None, formats=None, name=None, force=False
+):
+    report = write_report(spec, fitted, out_dir=out, formats=formats, name=name, force=force)
     for item in fitted:
         print(_status_line(item))
     print(f"report: {report / 'index.html'}")
@@ -196,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         solver_log.removeHandler(handler)
     progress.done()
-    return _finish(spec, fitted, Path(args.out) if args.out else None, formats)
+    return _finish(spec, fitted, Path(args.out) if args.out else None, formats, force=args.force)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -223,8 +231,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print(f"\nCross-check against statsmodels (tolerance {args.check_tol:g}):")
             print(item.check.to_string(index=False, float_format=lambda v: f"{v:.10g}"))
     if args.report:
-        target = Path(args.report)
-        return _finish(spec, fitted, target.parent, name=target.name)
+        target = Path(os.path.abspath(args.report))  # "." names the working directory itself
+        return _finish(spec, fitted, target.parent, name=target.name, force=args.force)
     print()
     print(_status_line(item))
     return _exit_status(fitted)
@@ -297,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="report folder (default: the spec's [report] dir)")
     run.add_argument("--format", default=None, help="comma-separated subset of html,markdown")
     run.add_argument("--no-check", action="store_true", help="skip the statsmodels check")
+    run.add_argument("--force", action="store_true", help=FORCE_HELP)
     _python_formulas_flag(run)
     run.set_defaults(handler=_cmd_run)
 
@@ -319,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--compare", action="store_true", help="cross-check with statsmodels")
     fit.add_argument("--check-tol", type=float, default=1e-6, help="tolerance of the check")
     fit.add_argument("--report", default=None, help="write an HTML/Markdown report to this folder")
+    fit.add_argument("--force", action="store_true", help=FORCE_HELP)
     _python_formulas_flag(fit)
     fit.set_defaults(handler=_cmd_fit)
 

@@ -87,3 +87,8 @@ class ModelComparisonError(GLMSpecError, ValueError):
 
 class SpecError(GLMSpecError, ValueError):
     """An invalid spec file: the message names the file, the model and the key."""
+
+
+class ReportTargetError(GLMSpecError):
+    """A report cannot be written where asked without destroying what glmspec did not write
+    (a user's folder or file, a symbolic link, the input data), or another run holds it."""

@@ -14,7 +14,7 @@ upper-triangular ``R`` with ``X' W X = R' R``:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg
@@ -130,10 +130,16 @@ def squares_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GramFactor:
-    """Upper-triangular ``r`` with ``X' W X = r' r``, and how it was obtained."""
+    """Upper-triangular ``r`` with ``X' W X = r' r``, and how it was obtained.
+
+    ``row_q`` (QR factors asked for it only) is ``Q`` of ``sqrt(W) X = Q r`` with each row
+    divided by its ``sqrt(w)`` (zero where ``w`` is zero): :meth:`solve_rows` then solves a
+    system ``X' v`` as least squares, without the normal equations.
+    """
 
     r: np.ndarray
     method: str
+    row_q: np.ndarray | None = field(default=None, kw_only=True, repr=False)
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """Solve ``(r' r) x = rhs``."""
@@ -148,6 +154,19 @@ class GramFactor:
             half, _ = lapack.dtrtrs(r.T, rhs, lower=1, trans=0)
             solution, _ = lapack.dtrtrs(r.T, half, lower=1, trans=1)
         return solution
+
+    def solve_rows(self, v: np.ndarray) -> np.ndarray:
+        """Solve ``(r' r) x = X' v`` given ``v`` (needs ``row_q``).
+
+        This is the least-squares solution ``r^{-1} Q' (v / sqrt(w))`` of a QR: its error is
+        about ``kappa * eps`` relative, where solving ``r' r x = X' v`` (the semi-normal
+        equations) loses another factor ``kappa``, the condition number of ``sqrt(W) X``.
+        """
+        return linalg.solve_triangular(self.r, self.row_q.T @ v, check_finite=False)
+
+    def without_rows(self) -> GramFactor:
+        """The same factor without ``row_q`` (n x p: not worth keeping in a result)."""
+        return self if self.row_q is None else GramFactor(self.r, self.method)
 
     def inverse_diagonal(self) -> np.ndarray:
         """Diagonal of ``(X' W X)^{-1}``."""
@@ -186,10 +205,12 @@ def factorize(
     w: np.ndarray,
     column_names: Sequence[str] | None = None,
     gram: np.ndarray | None = None,
+    keep_rows: bool = False,
 ) -> GramFactor:
     """Factor ``X' diag(w) X``, by Cholesky when well conditioned, else by QR of ``sqrt(w) X``.
 
-    ``gram`` is ``X' diag(w) X`` when the caller has computed it already.
+    ``gram`` is ``X' diag(w) X`` when the caller has computed it already. ``keep_rows=True``
+    keeps a QR factor's ``row_q`` (see :class:`GramFactor`) for :meth:`GramFactor.solve_rows`.
 
     Raises
     ------
@@ -198,7 +219,7 @@ def factorize(
         the columns it is a combination of.
     """
     factor = factor_gram(weighted_gram(X, w) if gram is None else gram)
-    return factor if factor is not None else _qr_factor(X, w, column_names)
+    return factor if factor is not None else _qr_factor(X, w, column_names, keep_rows)
 
 
 def factorize_gram(gram: np.ndarray, column_names: Sequence[str] | None = None) -> GramFactor:
@@ -243,8 +264,11 @@ def check_rank(X: np.ndarray, column_names: Sequence[str] | None = None) -> None
     _qr_factor(X, np.ones(X.shape[0]), column_names)
 
 
-def _qr_factor(X: np.ndarray, w: np.ndarray, column_names: Sequence[str] | None) -> GramFactor:
-    weighted = np.asarray(X) * np.sqrt(w)[:, None]
+def _qr_factor(
+    X: np.ndarray, w: np.ndarray, column_names: Sequence[str] | None, keep_rows: bool = False
+) -> GramFactor:
+    root_w = np.sqrt(w)
+    weighted = np.asarray(X) * root_w[:, None]
     norms = np.linalg.norm(weighted, axis=0)
     safe = np.where(norms > 0, norms, 1.0)
     scaled = weighted / safe
@@ -253,10 +277,17 @@ def _qr_factor(X: np.ndarray, w: np.ndarray, column_names: Sequence[str] | None)
     rank = int(np.sum(diag > _RANK_TOL * diag[0])) if diag.size and diag[0] > 0 else 0
     if rank < X.shape[1]:
         raise SingularDesignError(_aliased_message(r_piv, pivot, rank, safe, norms, column_names))
-    (r,) = linalg.qr(scaled, mode="r", check_finite=False)
+    if keep_rows:
+        q, r = linalg.qr(scaled, mode="economic", check_finite=False)
+    else:
+        (r,) = linalg.qr(scaled, mode="r", check_finite=False)
     r = np.triu(r[: X.shape[1]])
     signs = np.where(np.diag(r) < 0, -1.0, 1.0)
-    return GramFactor((r * signs[:, None]) * norms[None, :], "qr")
+    row_q = None
+    if keep_rows:
+        # sqrt(W) X = (Q S)(S r) diag(norms) for the signs S; rows of zero weight take no part
+        row_q = q * signs[None, :] / np.where(root_w > 0, root_w, np.inf)[:, None]
+    return GramFactor((r * signs[:, None]) * norms[None, :], "qr", row_q=row_q)
 
 
 def _aliased_message(r_piv, pivot, rank, col_scale, norms, column_names) -> str:

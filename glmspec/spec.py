@@ -13,7 +13,8 @@ and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, `
 ``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
 (negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
 "statsmodels" or "none", ``tol`` in (0, 1)) and ``[report]`` (``formats``: some of "html",
-"markdown", "json"; ``dir``: a relative dir is relative to the working directory at report time).
+"markdown", "json"; ``dir``: the reports' parent folder, relative to the spec file's folder and
+inside it: an absolute path, ``~`` or a ``..`` that leaves the spec's folder is a spec error).
 
 Every problem of a spec is collected and raised together in one :class:`SpecError`, whose
 message names the file, the model, the key and the allowed values. Each data file is read once.
@@ -22,12 +23,13 @@ message names the file, the model, the key and the allowed values. Each data fil
 from __future__ import annotations
 
 import glob
+import os
 import re
 import tomllib
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import pandas as pd
@@ -169,8 +171,10 @@ class Spec:
     """A validated spec: where the data is, which models to fit, how to check and report.
 
     ``data`` and every ``ModelEntry.data`` are absolute paths. ``check_against`` is
-    ``"statsmodels"`` or None (``against = "none"``: no cross-check). ``report_dir`` is kept as
-    written: a relative path is relative to the working directory when the report is written.
+    ``"statsmodels"`` or None (``against = "none"``: no cross-check). ``report_dir`` is the
+    spec's ``[report] dir`` resolved against the spec file's folder (``from_dict``: against
+    ``base_dir``); a relative ``report_dir`` given to the constructor is relative to the
+    working directory when the report is written.
     """
 
     title: str
@@ -212,8 +216,8 @@ class Spec:
         mapping : Mapping
             Same keys as the TOML file (``[[model]]`` is a list of dicts under ``"model"``).
         base_dir : Path or str, optional
-            Folder that relative ``data`` paths are resolved against; the working directory
-            when None.
+            Folder that relative ``data`` paths and ``[report] dir`` are resolved against;
+            the working directory when None.
         source : str
             Name used for the spec in error messages.
         python_formulas : bool
@@ -557,7 +561,8 @@ class _Builder:
             for fmt in formats:
                 if fmt not in REPORT_FORMATS:
                     self.problem("[report]", "formats", _not_one_of("format", fmt, REPORT_FORMATS))
-        self.typed(folder, str, "[report]", "dir")
+        if self.typed(folder, str, "[report]", "dir"):
+            self.check_report_dir(folder)
         if self.problems:
             lines = "\n".join(f"  - {p}" for p in self.problems)
             err = SpecError(
@@ -574,13 +579,32 @@ class _Builder:
             check_against=None if against == "none" else against,
             check_tol=float(tol),
             report_formats=tuple(dict.fromkeys(formats)),
-            report_dir=Path(folder).expanduser(),
+            report_dir=self.base_dir / os.path.normpath(folder),
             engine=self.engine,
             scheduler=scheduler,
             python_formulas=self.python_formulas,
         )
         spec._frames.update({p: f for p, f in self.frames.items() if f is not None})
         return spec
+
+    def check_report_dir(self, folder: str) -> None:
+        """Report a ``[report] dir`` that could point outside the spec's folder: a spec is
+        data from anywhere, and its reports must not land in ``~/.ssh`` or ``/etc``."""
+        normal = os.path.normpath(folder.replace("\\", "/")) if folder else "."
+        if folder.startswith("~"):
+            why = "starts with '~'"
+        elif PurePosixPath(normal).is_absolute() or PureWindowsPath(folder).anchor:
+            why = "is an absolute path"
+        elif normal == ".." or normal.startswith("../"):
+            why = "leaves the spec's folder ('..')"
+        else:
+            return
+        self.problem(
+            "[report]",
+            "dir",
+            f"{folder!r} {why}; it must be a folder inside the spec's folder (relative to it), "
+            'e.g. "reports". To write elsewhere, use --out on the command line.',
+        )
 
     def data_file(self, value: Any, where: str) -> Path | None:
         """Resolve a data path and read the file once; None when it is unusable."""

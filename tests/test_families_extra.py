@@ -272,7 +272,7 @@ class CheckFamily:
 
     def test_truth_recovered(self):
         if self.truth is None:
-            return
+            pytest.skip("real data: no known coefficients to recover")
         truth = pd.Series(self.truth)[self.res.params.index]
         z = (self.res.params - truth) / self.res.bse
         assert np.all(np.abs(z) < N_SE), f"estimates too far from the truth:\n{z}"

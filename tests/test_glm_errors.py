@@ -275,7 +275,7 @@ def test_formula_naming_a_missing_column(data, formula, missing, suggestion):
 
 @pytest.mark.parametrize("formula", ["count ~ x +", "count x", "~ x", "count ~ x ~ z", ""])
 def test_malformed_formula(data, formula):
-    with pytest.raises(FormulaError):
+    with pytest.raises(FormulaError, match="formula"):
         glmspec.fit(formula, data, "poisson")
 
 
@@ -296,7 +296,9 @@ def test_every_row_missing(data):
 
 @pytest.mark.parametrize("max_iter, tol", [(0, 1e-8), (2.5, 1e-8), (100, 0.0), (100, 2.0)])
 def test_bad_solver_options(data, max_iter, tol):
-    with pytest.raises(DataError):
+    with pytest.raises(
+        DataError, match=f"max_iter .*{max_iter}" if max_iter != 100 else f"tol .*{tol}"
+    ):
         glmspec.fit("count ~ x", data, "poisson", max_iter=max_iter, tol=tol)
 
 
@@ -331,7 +333,7 @@ def test_linear_combination_and_constant_columns(data):
 
 
 def test_more_columns_than_rows(data):
-    with pytest.raises(SingularDesignError):
+    with pytest.raises(SingularDesignError, match="rank 2 < 3 columns.*column 'z'"):
         glmspec.fit("count ~ x + z", data.iloc[:2], "poisson")
 
 
@@ -478,6 +480,36 @@ BAD_FITS = {
 }
 
 
+# what each message must name (the column, option or value at fault)
+BAD_FIT_NAMES = {
+    "unknown family": "'poison'",
+    "family object type": "family .*NoneType",
+    "unknown link": "'sqr'.*Did you mean 'sqrt'",
+    "link type": "link .*int",
+    "link for family": "'logit' .*poisson",
+    "missing value": "'x': 1 row",
+    "inf value": "'x': 1 row",
+    "negative count": "'neg' .*negative",
+    "binomial range": "'count' .*outside \\[0, 1\\]",
+    "three classes": "'group' has 3 classes",
+    "negative weights": "weights must be non-negative",
+    "string weights": "weights column 'group' must be numeric",
+    "short weights": "weights has shape \\(2,\\)",
+    "2-d offset": "offset has shape \\(200, 2\\)",
+    "missing column": "'nothere'",
+    "unknown function": "'foo'",
+    "numpy attribute": "nosuch",
+    "log of negative": "'np.log\\(x\\)'",
+    "bad syntax": "count ~ \\(x",
+    "formula type": "formula .*None",
+    "dummy trap": "'is_b' = \\+1 \\* 'C\\(group\\)\\[T.b\\]'",
+    "duplicate": "'x2' = \\+2 \\* 'x'",
+    "binomial three count columns": "'count \\+ neg'",
+    "missing option": "missing .*'skip'",
+    "max_iter": "max_iter .*-1",
+}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_FITS))
 def test_bad_fit_input_raises_glmspec_error(data, case):
     spec = dict(BAD_FITS[case])
@@ -494,7 +526,7 @@ def test_bad_fit_input_raises_glmspec_error(data, case):
     formula = spec.pop("formula")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(GLMSpecError):
+        with pytest.raises(GLMSpecError, match=BAD_FIT_NAMES[case]):
             glmspec.fit(formula, frame, **spec)
 
 
@@ -505,11 +537,18 @@ BAD_PREDICTIONS = {
     "empty newdata": lambda res, new: res.predict(new.iloc[:0]),
     "not a frame": lambda res, new: res.predict([1.0, 2.0]),
 }
+BAD_PREDICTION_NAMES = {
+    "unseen level": "'C\\(group\\)' .*\\['zz'\\]",
+    "missing column": "lacks column\\(s\\) \\['x'\\]",
+    "missing value": "'x': 5 row",
+    "empty newdata": "no rows",
+    "not a frame": "lacks column\\(s\\) \\['group', 'x'\\]",
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PREDICTIONS))
 def test_bad_prediction_input_raises_glmspec_error(fitted, data, case):
-    with pytest.raises(GLMSpecError):
+    with pytest.raises(GLMSpecError, match=BAD_PREDICTION_NAMES[case]):
         BAD_PREDICTIONS[case](fitted, data.iloc[:5])
 
 
@@ -533,6 +572,8 @@ def test_predict_wrong_length_offset(data):
     ],
     ids=["predict-which", "conf_int-alpha", "pseudo_rsquared-kind"],
 )
-def test_bad_result_method_arguments_raise_glmspec_error(fitted, call):
-    with pytest.raises(GLMSpecError):
+def test_bad_result_method_arguments_raise_glmspec_error(fitted, call, request):
+    option = {"predict-which": "which .*'median'", "conf_int-alpha": "alpha .*1.5"}
+    name = option.get(request.node.callspec.id, "kind .*'r2'")
+    with pytest.raises(GLMSpecError, match=name):
         call(fitted)

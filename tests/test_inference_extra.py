@@ -18,7 +18,6 @@ parameter tolerance. Reference choices:
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
@@ -450,14 +449,10 @@ class TestErrors:
 
 
 # --------------------------------------------------------------------------------------------
-# fit(cov_type=, groups=) and the results methods (skipped until the lead wires them in)
+# fit(cov_type=, groups=) and the results methods
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    "cov_type" not in inspect.signature(glmspec.fit).parameters,
-    reason="glmspec.fit has no cov_type= yet",
-)
 class TestFitWiring:
     formula = "visitors ~ hour + C(weekday) + rain + temperature"
     constraint = "hour = 0, C(weekday)[T.Tue] = C(weekday)[T.Wed]"

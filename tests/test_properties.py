@@ -35,7 +35,6 @@ well-posed fits. The properties:
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
@@ -207,10 +206,6 @@ def test_duplicated_rows_versus_prior_weight_two(family, case):
         assert weighted.aic == pytest.approx(doubled.aic, rel=1e-10)
 
 
-FREQ_WEIGHTS = "freq_weights" in inspect.signature(glmspec.fit).parameters
-
-
-@pytest.mark.skipif(not FREQ_WEIGHTS, reason="glmspec.fit has no freq_weights option")
 @given(family=st.sampled_from(GLM_FAMILIES), case=cases)
 def test_duplicated_rows_equal_frequency_weight_two(family, case):
     data, formula = make_data(family, **case)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import re
 import warnings
 from html.parser import HTMLParser
@@ -17,7 +18,7 @@ from scipy import stats
 
 import glmspec
 import glmspec.report.plots as report_plots
-from glmspec.errors import SpecificationError
+from glmspec.errors import GLMSpecError, SpecificationError
 from glmspec.report import build_tables, write_report
 from glmspec.spec import FittedModel, ModelEntry, Spec
 
@@ -217,7 +218,8 @@ def party_report(tmp_path_factory):
 def test_writes_every_file(restaurant, restaurant_report):
     folder, _ = restaurant_report
     assert folder.name == "restaurant_visitors"
-    assert {p.name for p in folder.iterdir()} == {"index.html", "index.md", "results.json", "plots"}
+    files = {p.name for p in folder.iterdir()}
+    assert files == {".glmspec-report", "index.html", "index.md", "results.json", "plots"}
     for name in ("base", "full", "quad"):
         for key in ("forest", "observed_fitted", "residuals_fitted", "qq"):
             png = (folder / "plots" / f"{name}_{key}.png").read_bytes()
@@ -459,7 +461,8 @@ def test_check_disabled_and_estimated_dispersion(tmp_path):
     spec = Spec("Linear", entries, check_against=None, report_formats=("html",))
     fitted = [fit_entry(e, data, check=False) for e in entries]
     folder = write_report(spec, fitted, out_dir=tmp_path)
-    assert {p.name for p in folder.iterdir()} == {"index.html", "results.json", "plots"}
+    files = {p.name for p in folder.iterdir()}
+    assert files == {".glmspec-report", "index.html", "results.json", "plots"}
     html = (folder / "index.html").read_text(encoding="utf-8")
     assert "check disabled" in html and "t value" in html and "Pr(&gt;F)" in html
     doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
@@ -476,7 +479,7 @@ def test_check_disabled_and_estimated_dispersion(tmp_path):
 def test_formats_option(restaurant, tmp_path):
     spec, fitted = restaurant
     folder = write_report(spec, fitted[:1], out_dir=tmp_path, formats=["json"])
-    assert [p.name for p in folder.iterdir()] == ["results.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [".glmspec-report", "results.json"]
     with pytest.raises(SpecificationError, match="unknown report format"):
         write_report(spec, fitted[:1], out_dir=tmp_path, formats=["pdf"])
 
@@ -522,19 +525,26 @@ def test_failed_render_keeps_previous_report(restaurant, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging left
 
 
-def test_failed_swap_restores_previous_report(restaurant, tmp_path, monkeypatch):
+@pytest.mark.parametrize("exchange", [True, False])
+def test_failed_swap_restores_previous_report(restaurant, tmp_path, monkeypatch, exchange):
     spec, fitted = restaurant
     folder = write_report(spec, fitted[:1], out_dir=tmp_path, formats=["json"])
     before = _snapshot(folder)
-    real_rename = __import__("os").rename
+    real_rename = os.rename
 
-    def flaky_rename(src, dst):
-        if ".tmp-" in str(src):
-            raise OSError("disk trouble")
+    def flaky_rename(src, dst, *args):
+        if "glmspec-staging-" in str(src):
+            raise OSError(5, "disk trouble")
+        if args:  # renameat2: exchange or no-replace
+            return False
         return real_rename(src, dst)
 
-    monkeypatch.setattr("glmspec.report.writer.os.rename", flaky_rename)
-    with pytest.raises(OSError, match="disk trouble"):
+    # the renameat2 exchange, or the fallback's second rename after the first moved it aside
+    monkeypatch.setattr("glmspec.report.swap.os.rename", flaky_rename)
+    monkeypatch.setattr(
+        "glmspec.report.swap._renameat2", flaky_rename if exchange else lambda *a: False
+    )
+    with pytest.raises(GLMSpecError, match="disk trouble"):
         write_report(spec, fitted, out_dir=tmp_path, formats=["json"])
     assert _snapshot(folder) == before
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]

@@ -82,7 +82,7 @@ def test_restaurant_spec_contents() -> None:
     assert spec.title == "Lunchtime visitors"
     assert spec.stem == "restaurant_visitors"
     assert spec.report_formats == ("html", "markdown")
-    assert spec.report_dir == Path("reports")
+    assert spec.report_dir == DATA_DIR.resolve() / "reports"  # relative to the spec's folder
     by_name = {m.name: m for m in spec.models}
     assert {m.family for m in spec.models} == {"poisson"}
     assert by_name["weather_sqrt"].link == "sqrt" and by_name["base"].link is None
@@ -163,7 +163,7 @@ def test_relative_data_resolved_from_spec_folder_not_cwd(folder: Path, monkeypat
     monkeypatch.chdir(elsewhere)
     spec = load_spec(Path("..") / "specs" / "s.toml")
     assert spec.data == folder.resolve() / "spector.csv"
-    assert spec.report_dir == Path("reports")  # kept relative: relative to the cwd
+    assert spec.report_dir == folder.resolve() / "specs" / "reports"  # the spec's, not the cwd
     assert all(f.ok for f in spec.fit())
 
 
@@ -177,7 +177,7 @@ def test_check_none_and_check_false_skip_statsmodels(folder: Path) -> None:
     text = SPECTOR + '[check]\nagainst = "none"\n[report]\nformats = ["json"]\ndir = "out"\n'
     spec = load_spec(write(folder, text))
     assert spec.check_against is None and spec.report_formats == ("json",)
-    assert spec.report_dir == Path("out")
+    assert spec.report_dir == folder.resolve() / "out"
     assert all(f.check is None and f.ok for f in spec.fit())
     assert all(f.check is None for f in load_spec(write(folder, SPECTOR)).fit(check=False))
 

@@ -259,6 +259,9 @@ class DaskRows:
     def factorize(self, gram: np.ndarray, point: Point):
         return factorize_gram(gram, self.column_names)
 
+    def solve(self, factor, point: Point, kind: str, rhs: np.ndarray) -> np.ndarray:
+        return factor.solve(rhs)
+
     def noise(self, point: Point, factor) -> float:
         return noise_from_parts(self._pass(noise_block, self.family, point.coef)["noise"], factor)
 

@@ -1,22 +1,21 @@
-"""Write a report folder atomically: ``index.html``, ``index.md``, ``results.json``, ``plots/``.
+"""Write a report folder safely: ``index.html``, ``index.md``, ``results.json``, ``plots/``.
 
-Everything is built in a hidden staging folder next to the target (same file system), then
-swapped into place with two renames: the old report is renamed aside, the new one renamed
-into its place, and only then is the old one deleted. A failure while building (a plot or
-template raising, a full disk) deletes the staging folder and leaves the previous report
-untouched; a failure of the second rename puts the old report back.
+Everything is built in a hidden staging folder next to the target (same file system) and
+swapped into place by :mod:`glmspec.report.swap`, which replaces an existing target only when
+it is a glmspec report (marked by a ``.glmspec-report`` file written with every report), and
+swaps atomically, so a failure or a crash at any moment leaves the previous report or the new
+one, complete. A failure while building (a plot or template raising, a full disk) deletes the
+staging folder and leaves the previous report untouched.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from glmspec.errors import SpecificationError
+from glmspec.errors import ReportTargetError, SpecificationError
+from glmspec.report import swap
 from glmspec.report.plots import Plot, model_plots
 from glmspec.report.render import plot_file, render_html, render_markdown, results_json
 from glmspec.report.tables import ALPHA, build_tables
@@ -33,6 +32,7 @@ def write_report(
     out_dir: str | os.PathLike[str] | None = None,
     formats: Iterable[str] | None = None,
     name: str | None = None,
+    force: bool = False,
 ) -> Path:
     """Write the report of ``fitted`` to ``<out_dir or spec.report_dir>/<name or spec.stem>/``.
 
@@ -48,7 +48,11 @@ def write_report(
         Any of ``"html"``, ``"markdown"`` (``"md"``), ``"json"``; default
         ``spec.report_formats``. ``results.json`` is always written.
     name : str, optional
-        Name of the report folder; default ``spec.stem``.
+        Name of the report folder; default ``spec.stem``. One visible folder name.
+    force : bool
+        Replace an existing folder at the target even when glmspec did not write it (its
+        contents are deleted). Never replaces a plain file, a symbolic link, a folder holding
+        the spec's input data, or the working directory, the home folder or their parents.
 
     Returns
     -------
@@ -60,24 +64,39 @@ def write_report(
     ------
     glmspec.errors.SpecificationError
         An unknown format.
+    glmspec.errors.ReportTargetError
+        The target may not be replaced (see ``force``), or another run kept it locked; checked
+        before anything is built, and nothing is written.
     Exception
         Whatever failed while building the report; the previous report is then unchanged
         and no partial report is left behind.
     """
     chosen = normalise_formats(spec.report_formats if formats is None else formats)
-    root = Path(spec.report_dir if out_dir is None else out_dir)
-    root.mkdir(parents=True, exist_ok=True)
     folder = name or spec.stem
-    target = root / folder
-    staging = _fresh_path(root, f".{folder}.tmp-")
-    os.mkdir(staging)
+    swap.check_folder_name(folder)
+    root = Path(spec.report_dir if out_dir is None else out_dir)
+    if root.is_symlink() and not root.is_dir():
+        raise ReportTargetError(f"report folder {root} is a broken symbolic link.")
     try:
-        _build(staging, spec, list(fitted), chosen)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportTargetError(
+            f"cannot create the report folder {root}: {exc.strerror or exc}."
+        ) from exc
+    target = Path(os.path.realpath(root)) / folder
+    inputs = _inputs(spec)
+    swap.check_target(target, inputs, force)  # refuse before the (slow) build
+    try:
+        with swap.staging_folder(target.parent, folder) as staging:
+            _build(staging, spec, list(fitted), chosen)
+            swap.publish(staging, target, inputs, force)
+    except OSError as exc:  # a full disk, no permission: say what glmspec was doing
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ReportTargetError(
+            f"could not write the report {target}: {exc.strerror or exc}{where}; the previous "
+            "report is unchanged."
+        ) from exc
+    return root / folder
 
 
 def normalise_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -125,31 +144,7 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _fresh_path(root: Path, prefix: str) -> Path:
-    """A path in ``root`` that does not exist yet (hidden, unique)."""
-    while True:
-        candidate = root / f"{prefix}{uuid.uuid4().hex[:12]}"
-        if not os.path.lexists(candidate):
-            return candidate
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``; an existing target is moved aside and deleted after."""
-    if not os.path.lexists(target):
-        os.rename(staging, target)
-        return
-    backup = _fresh_path(target.parent, f".{target.name}.old-")
-    os.rename(target, backup)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(backup, target)
-        raise
-    _remove(backup)
-
-
-def _remove(path: Any) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        os.unlink(path)
+def _inputs(spec: Spec) -> list[Path]:
+    """The files a report is made from: the spec file and every data file."""
+    paths = [spec.path, spec.data, *(entry.data for entry in spec.models)]
+    return list(dict.fromkeys(p for p in paths if p is not None))

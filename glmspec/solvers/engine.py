@@ -124,12 +124,18 @@ def row_system(family, X, y, eta, mu, offset, prior, kind: str, working=None, si
     ``single`` as :func:`glmspec.linalg.gram_and_product`.
     """
     weights, score = working_quantities(family, y, mu, eta, prior) if working is None else working
-    if kind == "working":
-        response = eta - offset + score / np.where(weights > 0, weights, 1.0)
-        return gram_and_product(X, weights, weights * response, single=single)
+    v = system_vector(kind, eta, offset, (weights, score))
     if kind == "observed":
         weights = observed_weights(family, y, mu, eta, weights, prior)
-    return gram_and_product(X, weights, score, single=single)
+    return gram_and_product(X, weights, v, single=single)
+
+
+def system_vector(kind: str, eta, offset, working) -> np.ndarray:
+    """``v`` of the right-hand side ``X' v`` of :func:`row_system`'s system of ``kind``."""
+    weights, score = working
+    if kind == "working":
+        return weights * (eta - offset + score / np.where(weights > 0, weights, 1.0))
+    return score
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +171,8 @@ class InMemoryRows:
       (for a step far from the optimum);
     * ``factorize(gram, point)`` -- a :class:`GramFactor` of the Fisher information, raising
       :class:`~glmspec.errors.SingularDesignError` for an aliased design;
+    * ``solve(factor, point, kind, rhs)`` -- the step ``(X'WX)^{-1} rhs`` for ``rhs`` from
+      ``system(point, kind)``;
     * ``noise(point, factor)`` -- see :func:`decrement_noise`;
     * ``intercept_start()`` -- the intercept-only point, or None without an intercept column;
     * ``row_arrays(point)`` -- ``(eta, mu, working_weights)`` for the record (None each when
@@ -214,7 +222,18 @@ class InMemoryRows:
         factor = factor_gram(gram)
         if factor is not None:
             return factor
-        return factorize(self.X, self._working(point)[0], self.column_names, gram=gram)
+        working = self._working(point)[0]
+        return factorize(self.X, working, self.column_names, gram=gram, keep_rows=True)
+
+    def solve(self, factor: GramFactor, point: Point, kind: str, rhs: np.ndarray) -> np.ndarray:
+        # An ill-conditioned design's QR factor solves the step as least squares from the rows:
+        # solving R'R delta = rhs would lose a factor of the condition number (1e10: two
+        # digits of the standard errors), which the line search cannot win back because the
+        # deviance change of such a correction is below the deviance's rounding.
+        if factor.row_q is None:
+            return factor.solve(rhs)
+        eta, _ = point.rows
+        return factor.solve_rows(system_vector(kind, eta, self.offset, self._working(point)))
 
     def noise(self, point: Point, factor: GramFactor) -> float:
         eta, mu = point.rows

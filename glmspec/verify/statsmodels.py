@@ -26,6 +26,9 @@ the ``convention`` column says so:
 * Prior weights are statsmodels' ``var_weights``; frequency weights its ``freq_weights``;
   ``nobs`` is compared with statsmodels' ``wnobs`` (its ``nobs`` counts rows).
 * Multinomial: statsmodels' ``MNLogit``, which supports neither weights nor offsets.
+* Robust covariances (``cov_type``): statsmodels is fitted with the same covariance, and
+  HC1-HC3 are R's ``sandwich`` formulas evaluated from statsmodels' pieces; see
+  :mod:`glmspec.verify.robust`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import pandas as pd
 
 from glmspec.errors import SpecificationError
 from glmspec.families.links import Power
+from glmspec.verify.robust import fit_options, glm_bse, multinomial_bse
 
 _SM_FAMILIES = {
     "gaussian": "Gaussian",
@@ -205,8 +209,9 @@ def _statsmodels_glm(res):
         atol=1e-13,
         rtol=1e-12,
         scale="X2" if family.name in _QUASI else None,
+        **fit_options(res, used),
     )
-    return model, fitted
+    return model, fitted, used
 
 
 def _llf_row(res, model, sm_res, notes):
@@ -239,7 +244,7 @@ def _llf_row(res, model, sm_res, notes):
 
 
 def _glm_rows(res, notes):
-    model, sm_res = _statsmodels_glm(res)
+    model, sm_res, used = _statsmodels_glm(res)
     names = list(res.design.column_names)
     family = res.family
     rows = list(_coefficient_rows(names, res.params, np.asarray(sm_res.params), res.bse))
@@ -249,8 +254,8 @@ def _glm_rows(res, notes):
         scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels fit(scale='X2'))"
     else:
         scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels default)"
-    bse_label = "sqrt(diag(scale * inv(X'WX))), expected information"
-    rows += _bse_rows(names, res.bse, np.asarray(sm_res.bse), bse_label)
+    sm_bse, bse_label = glm_bse(res, model, sm_res, used)
+    rows += _bse_rows(names, res.bse, sm_bse, bse_label)
     null_label = "intercept-only model with the offset"
     sm_null = sm_res.null_deviance
     if not res.design.has_intercept:
@@ -345,16 +350,17 @@ def _multinomial_rows(res):
             "cannot be cross-checked."
         )
     sm_res = sm.MNLogit(design.y, np.asarray(design.X)).fit(
-        method="newton", maxiter=1000, tol=1e-12, disp=False
+        method="newton", maxiter=1000, tol=1e-12, disp=False, **fit_options(res)
     )
+    sm_bse, bse_label = multinomial_bse(res, sm_res)
     names = list(design.column_names)
     rows = []
     for k, cls in enumerate(res.params.columns):
         labels = [f"{n} [{cls}]" for n in names]
         ours, theirs = res.params[cls].to_numpy(), np.asarray(sm_res.params)[:, k]
-        se_ours, se_theirs = res.bse[cls].to_numpy(), np.asarray(sm_res.bse)[:, k]
+        se_ours, se_theirs = res.bse[cls].to_numpy(), sm_bse[:, k]
         rows += _coefficient_rows(labels, ours, theirs, se_ours)
-        rows += _bse_rows(labels, se_ours, se_theirs, "sqrt(diag(inv(Hessian)))")
+        rows += _bse_rows(labels, se_ours, se_theirs, bse_label)
     rows += [
         ("llf", "full log-likelihood", res.llf, sm_res.llf, abs(sm_res.llf)),
         ("deviance", "-2 llf", res.deviance, -2 * sm_res.llf, abs(2 * sm_res.llf)),

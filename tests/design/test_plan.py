@@ -8,15 +8,12 @@ import numpy as np
 import pandas as pd
 import patsy
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import glmspec
 from glmspec.design import plan as fastdesign
 from glmspec.design.columns import with_categoricals
-from tests.hypothesis_profiles import profile_name
-
-settings.load_profile(profile_name())
 
 PASS_NA = patsy.NAAction(NA_types=[])
 

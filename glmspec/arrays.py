@@ -13,18 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.api import (
-    _check_options,
-    check_multinomial_link,
-    fit_design,
-    fit_multinomial_design,
-)
 from glmspec.design.build import Design
 from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, MissingValueError, SpecificationError
 from glmspec.families import Family, canonical_family_name, get_family
 from glmspec.families.links import Link
-from glmspec.results.glm import ModelSpec
+from glmspec.fitting import fit_design, fit_multinomial_design
+from glmspec.options import FitOptions, check_multinomial_link, check_options
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:
@@ -97,7 +92,7 @@ def fit_arrays(
         ``predict`` takes a matrix with the same columns.
     """
     family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
-    _check_options(max_iter, tol)
+    check_options(max_iter, tol)
     matrix = _matrix(X)
     n, p = matrix.shape
     names = tuple(column_names) if column_names is not None else tuple(f"x{j}" for j in range(p))
@@ -141,7 +136,7 @@ def fit_arrays(
     family_obj = None
     if family_name != "multinomial":
         family_obj = get_family(family, link, theta=theta, var_power=var_power)
-    spec = ModelSpec(
+    spec = FitOptions(
         formula="y ~ X (arrays)",
         family=family_name,
         link="softmax" if family_obj is None else family_obj.link.name,

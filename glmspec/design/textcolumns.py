@@ -19,11 +19,19 @@ Writing ``C(column)`` states the intent to treat the column as a factor and is a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import patsy
+import patsy.builtins
+
+from glmspec.design import formula_check
+from glmspec.errors import (
+    DataError,
+)
 
 __all__ = ["datetime_column_problem", "text_values_problem"]
 
@@ -100,3 +108,86 @@ def datetime_column_problem(name: str) -> str:
         "level per date. Convert it to a number (e.g. the day of the year, or days since the "
         f"first date), or write C({_as_term(name)}) to treat it as a factor on purpose."
     )
+
+
+# Calls that state the intent to treat their first argument as a factor (R's factor(x) reaches
+# here already read as C(x), see formula_check.parse_formula).
+FACTOR_CALLS = ("C",)
+
+
+def declared_factor(code: str) -> str | None:
+    """The column a factor code declares a factor (``C(col, ...)``, ``C(Q("col"))``), or None."""
+    try:
+        node = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return None
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in FACTOR_CALLS
+        and node.args
+    ):
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Name):
+        return first.id
+    quoted = (
+        isinstance(first, ast.Call)
+        and isinstance(first.func, ast.Name)
+        and first.func.id == "Q"
+        and len(first.args) == 1
+        and isinstance(first.args[0], ast.Constant)
+        and isinstance(first.args[0].value, str)
+    )
+    return first.args[0].value if quoted else None
+
+
+def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
+    """Names a formula reads other than as ``C(column)``: a text column among them becomes a
+    factor without the formula saying so. The response of the binomial and multinomial
+    families (a factor response is theirs to read) is left out."""
+    categorical_response = family in ("binomial", "quasibinomial", "multinomial")
+    names: set[str] = set()
+    terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
+    for term in terms:
+        for factor in term.factors:
+            if declared_factor(factor.code) is None:
+                names |= formula_check.names_in(factor.code)
+    return names
+
+
+def check_text_columns(
+    desc: patsy.ModelDesc, family: str, levels: dict[str, Any], dates: Iterable[str] = ()
+) -> None:
+    """Refuse text columns of numbers or dates, and datetime columns, that would silently
+    become factors.
+
+    Parameters
+    ----------
+    desc : patsy.ModelDesc
+    family : str
+        Canonical family name (a binomial or multinomial response may be text).
+    levels : dict
+        Each used *text* column's distinct non-missing values.
+    dates : iterable of str
+        The used columns of a datetime dtype.
+
+    Raises
+    ------
+    DataError
+        Naming the column and its offending values (see :mod:`glmspec.design.textcolumns`).
+    """
+    unstated = unstated_factor_columns(desc, family)
+    for name in dates:
+        if name in unstated:
+            raise DataError(datetime_column_problem(str(name)))
+    for name, values in levels.items():
+        if name in unstated:
+            problem = text_values_problem(str(name), values)
+            if problem is not None:
+                raise DataError(problem)
+
+
+def is_text_column(column: pd.Series) -> bool:
+    """Whether a column holds text (object or string dtype)."""
+    return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)

@@ -28,22 +28,22 @@ import pandas as pd
 import patsy
 
 from glmspec.design import matrix as catmatrix
-from glmspec.design.build import (
-    _FORMULA_NAMESPACE,
-    _PASS_NA,
+from glmspec.design.columns import missing_rows
+from glmspec.design.formula import (
+    FORMULA_NAMESPACE,
+    PASS_NA,
     SAFE_ENV,
-    _binomial_response,
-    _build,
-    _categorical_levels,
-    _missing_rows,
-    _names_in,
-    _nonfinite_design_rows,
-    _parse,
-    _used_columns,
-    check_text_columns,
+    build_terms,
+    design_info_levels,
+    nonfinite_design_rows,
+    parse_model_formula,
     response_label,
+    used_columns,
 )
+from glmspec.design.formula_check import names_in
 from glmspec.design.plan import build_matrix
+from glmspec.design.response import binomial_response
+from glmspec.design.textcolumns import check_text_columns
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
 
 _TEMPLATE_ROWS = 20
@@ -108,7 +108,7 @@ def worker_env(formula_mode: str = "python") -> patsy.EvalEnvironment:
     safe mode the allowlisted functions without builtins, as in memory."""
     if formula_mode == "safe":
         return SAFE_ENV
-    return patsy.EvalEnvironment([{}]).with_outer_namespace(_FORMULA_NAMESPACE)
+    return patsy.EvalEnvironment([{}]).with_outer_namespace(FORMULA_NAMESPACE)
 
 
 def with_levels(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFrame:
@@ -127,16 +127,16 @@ def with_levels(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFrame:
 @lru_cache(maxsize=8)
 def _design_infos(plan: BlockPlan):
     """patsy's design infos for ``plan``, rebuilt once per worker process (cached by token)."""
-    desc = _parse(plan.formula, plan.formula_mode)
+    desc = parse_model_formula(plan.formula, plan.formula_mode)
     env = worker_env(plan.formula_mode)
     template = with_levels(plan.template, plan.levels)
     rhs = desc.rhs_termlist if not plan.intercept_only else [patsy.INTERCEPT]
     (rhs_info,) = patsy.design_matrix_builders(
-        [rhs], lambda: iter([template]), env, NA_action=_PASS_NA
+        [rhs], lambda: iter([template]), env, NA_action=PASS_NA
     )
     lhs_info = None
     if plan.family != "multinomial":
-        lhs_info = _build(desc.lhs_termlist, template, env).design_info
+        lhs_info = build_terms(desc.lhs_termlist, template, env).design_info
     return desc, rhs_info, lhs_info
 
 
@@ -153,7 +153,7 @@ def partition_problems(frame: pd.DataFrame, plan: BlockPlan) -> dict[str, int]:
     """Counts of missing or infinite values per used column in one partition."""
     columns = [c for c in plan.template.columns if c in frame.columns]
     extras = {name: _column(frame, name) for name in plan.extra_columns()}
-    masks = _missing_rows(frame[columns], extras)
+    masks = missing_rows(frame[columns], extras)
     return {name: int(mask.sum()) for name, mask in masks.items()}
 
 
@@ -170,7 +170,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     columns = list(plan.template.columns)
     extras = {name: _column(frame, name) for name in plan.extra_columns()}
     keep = np.ones(len(frame), dtype=bool)
-    masks = _missing_rows(frame[columns], extras)
+    masks = missing_rows(frame[columns], extras)
     if masks:
         if plan.missing == "raise":
             detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in masks.items())
@@ -180,7 +180,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     used = with_levels(frame.loc[keep, columns], plan.levels)
     X = _matrix(rhs_info, used, plan)
     lhs = None if lhs_info is None else _lhs(lhs_info, used)
-    bad = _nonfinite_design_rows(X, rhs_info, lhs)
+    bad = nonfinite_design_rows(X, rhs_info, lhs)
     if bad:
         if plan.missing == "raise":
             detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
@@ -206,7 +206,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     if plan.family == "multinomial":
         y = _class_codes(used, desc, plan)
     elif plan.family in ("binomial", "quasibinomial"):
-        y, trials, _ = _binomial_response(lhs, response_label(desc))
+        y, trials, _ = binomial_response(lhs, response_label(desc))
         prior = prior * trials
     else:
         y = np.asarray(lhs, dtype=float)[:, 0]
@@ -215,17 +215,17 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
 
 def _matrix(info, frame: pd.DataFrame, plan: BlockPlan):
     if plan.family != "multinomial":
-        coded = catmatrix.from_patsy(info, frame, _names_in)
+        coded = catmatrix.from_patsy(info, frame, names_in)
         if coded is not None:
             return coded
     matrix = build_matrix(info, frame)
     if matrix is None:
-        (matrix,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
+        (matrix,) = patsy.build_design_matrices([info], frame, NA_action=PASS_NA)
     return np.ascontiguousarray(matrix, dtype=float)
 
 
 def _lhs(info, frame: pd.DataFrame) -> patsy.DesignMatrix:
-    (lhs,) = patsy.build_design_matrices([info], frame, NA_action=_PASS_NA)
+    (lhs,) = patsy.build_design_matrices([info], frame, NA_action=PASS_NA)
     return lhs
 
 
@@ -259,12 +259,12 @@ def learn_plan(
     """
     import dask
 
-    desc = _parse(formula, formula_mode)
+    desc = parse_model_formula(formula, formula_mode)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'.")
     env = worker_env(formula_mode)
     meta = ddf._meta
-    columns = _used_columns(desc, meta, formula, env)
+    columns = used_columns(desc, meta, formula, env)
     _refuse_stateful(desc, env, formula)
     for what, name in (
         ("weights", weights),
@@ -303,7 +303,7 @@ def learn_plan(
     classes = None
     if family == "multinomial":
         (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
-        (response,) = [c for c in _names_in(factor.code) if c in columns]
+        (response,) = [c for c in names_in(factor.code) if c in columns]
         classes = levels[response]
         if len(classes) < 2:
             raise ResponseError(f"multinomial response {response!r} has fewer than two classes.")
@@ -347,7 +347,7 @@ def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) ->
                 or family == "multinomial"
                 and term in (desc.lhs_termlist)
             ):
-                inside_c |= _names_in(factor.code)
+                inside_c |= names_in(factor.code)
     out = []
     for name in columns:
         dtype = meta[name].dtype
@@ -382,10 +382,10 @@ def response_classes(plan: BlockPlan) -> tuple | None:
     if plan.classes is not None:
         return plan.classes
     lhs_info = _design_infos(plan)[2]
-    levels = _categorical_levels(lhs_info) if lhs_info is not None else {}
+    levels = design_info_levels(lhs_info) if lhs_info is not None else {}
     return next(iter(levels.values())) if levels else None
 
 
 def categorical_levels(plan: BlockPlan) -> dict[str, tuple]:
     """Each categorical factor's levels, as :attr:`glmspec.design.build.Design.factor_levels`."""
-    return _categorical_levels(design_info(plan))
+    return design_info_levels(design_info(plan))

@@ -23,7 +23,7 @@ from glmspec.distributed.engine import (
 from glmspec.distributed.results import DaskGLMResults, DaskNegBinResults, PartitionedDesign
 from glmspec.errors import DataError, SpecificationError
 from glmspec.families import Family, NegativeBinomial
-from glmspec.results.glm import ModelSpec
+from glmspec.options import FitOptions
 from glmspec.solvers.irls import irls
 from glmspec.solvers.negbin import ThetaFit, fit_negbin_rows
 
@@ -49,7 +49,7 @@ def check_dask_options(
         raise SpecificationError("penalized fits are not available on Dask data.")
 
 
-def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLMResults:
+def fit_dask(formula: str, ddf: Any, family: Family, spec: FitOptions) -> DaskGLMResults:
     """Fit ``formula`` on the Dask DataFrame ``ddf``: the same loop as in memory, with every
     sum over rows computed partition by partition on the workers.
 
@@ -60,7 +60,7 @@ def fit_dask(formula: str, ddf: Any, family: Family, spec: ModelSpec) -> DaskGLM
         Not modified, and never collected to the client.
     family : Family
         With its link.
-    spec : ModelSpec
+    spec : FitOptions
         Options; weights, offset, freq_weights and exposure must be column names.
 
     Returns

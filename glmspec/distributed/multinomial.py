@@ -26,6 +26,7 @@ from glmspec.distributed.results import (
     not_offered,
 )
 from glmspec.errors import SpecificationError
+from glmspec.fitting import fit_multinomial_design
 from glmspec.linalg import factorize_gram
 from glmspec.results.multinomial import MultinomialResults, class_probabilities
 from glmspec.solvers.multinomial import (
@@ -164,8 +165,6 @@ class DaskMultinomialResults(DaskResults, MultinomialResults):
 
     def sample_fit(self, n: int = SAMPLE_ROWS, seed: int = 0) -> MultinomialResults:
         """glmspec's in-memory fit of :meth:`sample_results`' rows (for the statsmodels check)."""
-        from glmspec.api import fit_multinomial_design
-
         return fit_multinomial_design(self.sample_results(n, seed).design, self.spec)
 
 

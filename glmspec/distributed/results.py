@@ -27,6 +27,7 @@ from glmspec.distributed.engine import (
     statistics_block,
 )
 from glmspec.errors import SpecificationError
+from glmspec.fitting import fit_design
 from glmspec.results.glm import GLMResults
 from glmspec.results.negbin import NegBinResults
 from glmspec.solvers.engine import working_quantities
@@ -301,8 +302,6 @@ class DaskGLMResults(DaskResults, GLMResults):
     def sample_fit(self, n: int = SAMPLE_ROWS, seed: int = 0) -> GLMResults:
         """glmspec's in-memory fit of the rows of :meth:`sample_results` (for the statsmodels
         check, which needs the rows in memory)."""
-        from glmspec.api import fit_design
-
         return fit_design(self.sample_results(n, seed).design, self.family, self.spec)
 
 

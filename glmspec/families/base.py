@@ -186,7 +186,7 @@ def reject_negative(y: np.ndarray, column: str, requirement: str) -> None:
         )
 
 
-def _check_counts(y: np.ndarray, column: str, family: str) -> None:
+def check_counts(y: np.ndarray, column: str, family: str) -> None:
     reject_negative(y, column, f"the {family} family needs counts >= 0.")
     fractional = int(np.count_nonzero(y != np.round(y)))
     if fractional:

@@ -52,7 +52,7 @@ from glmspec.errors import (
 from glmspec.families.base import (
     POWER,
     Family,
-    _check_counts,
+    check_counts,
     describe_allowed_links,
     link_allowed,
     reject_negative,
@@ -152,7 +152,7 @@ class Poisson(Family):
 
     def check_response(self, y, weights, column):
         super().check_response(y, weights, column)
-        _check_counts(y, column, "Poisson")
+        check_counts(y, column, "Poisson")
 
 
 class Binomial(Family):

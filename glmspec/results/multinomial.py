@@ -20,7 +20,8 @@ from glmspec.design.build import Design, predict_matrix
 from glmspec.errors import SpecificationError
 from glmspec.inference import covariance as _robust
 from glmspec.inference.separation import Separation
-from glmspec.results.glm import ModelSpec, _Results
+from glmspec.options import ModelSpec
+from glmspec.results.base import ResultsBase
 from glmspec.solvers.multinomial import (
     MultinomialFitRecord,
     covariance,
@@ -44,7 +45,7 @@ class MultinomialFamily:
         return "MultinomialFamily(link='softmax')"
 
 
-class MultinomialResults(_Results):
+class MultinomialResults(ResultsBase):
     """Results of :func:`glmspec.fit` with ``family="multinomial"``."""
 
     family = MultinomialFamily()

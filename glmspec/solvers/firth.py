@@ -31,7 +31,7 @@ from scipy import linalg
 from glmspec.errors import ConvergenceWarning, FitError, SpecificationError
 from glmspec.families import Family
 from glmspec.linalg import factorize
-from glmspec.solvers.irls import FitRecord, Iteration
+from glmspec.solvers.newton import FitRecord, Iteration
 
 #: The (family, link) pairs with Firth's canonical-link adjustment.
 FIRTH_MODELS = (("binomial", "logit"), ("poisson", "log"))

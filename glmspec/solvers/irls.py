@@ -8,7 +8,8 @@ The loop follows R's ``glm.fit``, in named steps:
    :func:`glmspec.linalg.factorize` (Cholesky, or QR when ill-conditioned);
 3. :func:`_line_search` -- step halving while the linear predictor leaves the link's domain, the
    mean leaves the family's, or the deviance rises;
-4. :func:`_converged` -- the relative change of the deviance is below ``tol`` (R's criterion,
+4. :func:`glmspec.solvers.newton.is_converged` -- the relative change of the deviance is below
+``tol`` (R's criterion,
    relative to ``|deviance| + 0.1``) *and* the gradient is negligible: the Newton decrement
    ``g' (X'WX)^{-1} g`` (the predicted further decrease of the deviance, and a bound on the
    squared step in standard-error units) is below ``tol**2`` on the same scale.
@@ -32,18 +33,22 @@ from a row engine (:mod:`glmspec.solvers.engine`), so the same loop runs on Dask
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from glmspec.errors import ConvergenceWarning, FitError
+from glmspec.errors import FitError
 from glmspec.families import Family
-from glmspec.linalg import GramFactor, factor_gram
+from glmspec.linalg import factor_gram
 from glmspec.solvers.engine import InMemoryRows, Point
+from glmspec.solvers.newton import (
+    MAX_HALVINGS,
+    FitRecord,
+    Iteration,
+    is_converged,
+    warn_not_converged,
+)
 
-MAX_HALVINGS = 30
 _STALE_DECREMENT = 1e-16
 _SINGLE_RCOND_MIN = 1e-4
 
@@ -54,55 +59,6 @@ _SUBSAMPLE_ROWS_PER_COLUMN = 50  # ... and at least 50 rows per column
 _SUBSAMPLE_MAX_ITER = 25
 
 log = logging.getLogger("glmspec.solver")
-
-
-@dataclass(frozen=True)
-class Iteration:
-    """One accepted IRLS step."""
-
-    iteration: int
-    deviance: float
-    relative_change: float
-    decrement: float
-    halvings: int
-
-
-@dataclass(frozen=True)
-class FitRecord:
-    """Everything the solver computed; read-only.
-
-    Attributes
-    ----------
-    coef : ndarray
-        Maximum-likelihood coefficients.
-    eta, mu : ndarray
-        Linear predictor (offset included) and mean at ``coef``.
-    deviance : float
-        ``sum(prior_weights * unit_deviance)`` at ``coef``.
-    factor : GramFactor
-        Factor of the Fisher information ``X' W X`` (dispersion 1) at convergence.
-    working_weights : ndarray
-        IRLS weights ``prior * mu_eta^2 / V(mu)`` matching ``factor``.
-    converged : bool
-        True only when the convergence criterion was met.
-    n_iter : int
-        Number of IRLS iterations (factorisations of ``X'WX``) on all the rows; those of a
-        subsample start are not counted.
-    history : tuple of Iteration
-    message : str
-        Why the loop stopped.
-    """
-
-    coef: np.ndarray
-    eta: np.ndarray
-    mu: np.ndarray
-    deviance: float
-    factor: GramFactor
-    working_weights: np.ndarray
-    converged: bool
-    n_iter: int
-    history: tuple[Iteration, ...]
-    message: str
 
 
 def _line_search(
@@ -177,29 +133,6 @@ def _expected_factor(rows, point: Point, kind: str, rough: bool):
             return factor, rhs, True
     gram, rhs = rows.system(point, kind)
     return rows.factorize(gram, point), rhs, False
-
-
-def warn_not_converged(
-    solver: str, iteration: int, message: str, history: Sequence[Iteration], tol: float
-) -> None:
-    """The :class:`ConvergenceWarning` of a solver that stopped before its criterion."""
-    last = history[-1].relative_change if history else float("nan")
-    warnings.warn(
-        f"{solver} did not converge after {iteration} iterations ({message}); last relative "
-        f"deviance change {last:.3g}, tolerance {tol:g}. Estimates are not reliable.",
-        ConvergenceWarning,
-        stacklevel=3,
-    )
-
-
-def _converged(
-    relative_change: float, decrement: float, deviance: float, tol: float, noise: float = 0.0
-) -> bool:
-    # The decrement bounds the squared size of the step in standard-error units, so tol**2
-    # makes coefficients accurate to about tol standard errors, not sqrt(tol). ``noise`` is
-    # the decrement that rounding errors alone produce at the optimum.
-    scale = abs(deviance) + 0.1
-    return relative_change < tol and (decrement / scale < tol * tol or decrement <= noise)
 
 
 def fit_irls(
@@ -357,7 +290,7 @@ def irls(
             change = 0.0 if flat else relative_change
             if change < tol and decrement / (abs(point.deviance) + 0.1) >= tol * tol:
                 noise = rows.noise(point, factor)
-            if _converged(change, decrement, point.deviance, tol, noise):
+            if is_converged(change, decrement, point.deviance, tol, noise):
                 converged = True
                 message = "converged"
                 final = _line_search(rows, point, delta, decrement)

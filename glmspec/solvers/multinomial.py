@@ -30,7 +30,7 @@ The loop
    ``p = 100``, one information pass costs about 16 score passes);
 4. step halving while the log-likelihood decreases; the trial point's pass computes the score
    (and, when wanted, the information) too, so an accepted step costs one pass;
-5. stop at a point with fresh information where :func:`glmspec.solvers.irls._converged` holds
+5. stop at a point with fresh information where :func:`glmspec.solvers.newton.is_converged` holds
    (relative deviance change below ``tol``, Newton decrement below ``tol**2`` relative to
    ``|deviance| + 0.1``) and either the decrement is below ``_POLISH * tol**2`` (the
    coefficients are then within about ``1e-3 tol`` standard errors of the optimum) or the
@@ -55,7 +55,6 @@ import numpy as np
 
 from glmspec.errors import ResponseError, SeparationWarning
 from glmspec.linalg import GramFactor
-from glmspec.solvers.irls import MAX_HALVINGS, Iteration, _converged, warn_not_converged
 from glmspec.solvers.multinomial_factor import (
     PseudoInverseFactor,
     deviance_change,
@@ -75,6 +74,7 @@ from glmspec.solvers.multinomial_rows import (
     block_start_sums,
     log_softmax,
 )
+from glmspec.solvers.newton import MAX_HALVINGS, Iteration, is_converged, warn_not_converged
 
 __all__ = [
     "BlockSums",
@@ -339,7 +339,7 @@ def fit_multinomial_rows(
         factor_here = fresh
         delta = quasi_newton_direction(factor, pairs, sums.gradient)
         decrement = float(sums.gradient @ delta)
-        converged = fresh and _converged(relative_change, decrement, -2.0 * sums.loglik, tol)
+        converged = fresh and is_converged(relative_change, decrement, -2.0 * sums.loglik, tol)
         if converged and (decrement <= polish or final):
             message = "converged"
             break
@@ -391,7 +391,7 @@ def fit_multinomial_rows(
         factor = factor or pinv_factor(sums.information)
         if method == "lbfgs":
             decrement = float(sums.gradient @ factor.solve(sums.gradient))
-            converged = _converged(relative_change, decrement, -2.0 * sums.loglik, tol)
+            converged = is_converged(relative_change, decrement, -2.0 * sums.loglik, tol)
             message = "converged (L-BFGS-B)" if converged else "L-BFGS-B did not meet the criterion"
     if not converged:
         warn_not_converged("multinomial fit", n_iter, message, history, tol)

@@ -18,8 +18,8 @@ from scipy import linalg, optimize
 
 from glmspec.errors import GLMSpecWarning
 from glmspec.linalg import GramFactor, factor_gram
-from glmspec.solvers.irls import Iteration
 from glmspec.solvers.multinomial_rows import MultinomialRows, StartSums, log_softmax
+from glmspec.solvers.newton import Iteration
 
 _MEMORY = 10  # BFGS pairs kept on top of the last factored information
 _RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
@@ -62,6 +62,7 @@ def _ill_conditioned_factor(info: np.ndarray) -> GramFactor | None:
 
 
 def pinv_factor(info: np.ndarray) -> GramFactor:
+    """The pseudo-inverse factor of a numerically singular information, with a warning."""
     warnings.warn(
         "the Fisher information is numerically singular at the estimates; standard errors "
         "use its pseudo-inverse and may be meaningless.",

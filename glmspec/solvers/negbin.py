@@ -25,7 +25,8 @@ from glmspec.errors import ConvergenceWarning, DomainWarning
 from glmspec.families import Family, Poisson
 from glmspec.families.negbin import ArrayThetaRows, NegativeBinomial, theta_ml_rows
 from glmspec.solvers.engine import InMemoryRows
-from glmspec.solvers.irls import FitRecord, irls
+from glmspec.solvers.irls import irls
+from glmspec.solvers.newton import FitRecord
 
 #: Above this theta the data are practically Poisson (Var = mu + mu^2/theta ~ mu): warn.
 THETA_LARGE = 1e6

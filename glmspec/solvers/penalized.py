@@ -26,7 +26,7 @@ from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
 from glmspec.linalg import factorize, gram_and_product
 from glmspec.solvers.engine import InMemoryRows, evaluate_at, working_quantities
-from glmspec.solvers.irls import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
+from glmspec.solvers.newton import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
 
 _CD_SWEEPS = 1000
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from glmspec.design.build import Design
 from glmspec.families import Family
-from glmspec.solvers.irls import FitRecord, fit_irls
+from glmspec.solvers.irls import fit_irls
+from glmspec.solvers.newton import FitRecord
 from glmspec.solvers.penalized import Penalty, fit_penalized
 
 

@@ -18,7 +18,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "datasets"
+DATA_DIR = Path(__file__).resolve().parents[2] / "datasets"
 BUNDLED = ["anes96", "cpunish", "restaurant_visitors", "scotland", "spector", "star98"]
 
 SPECTOR = """

@@ -18,13 +18,8 @@ VISITORS = "visitors ~ hour + C(weekday) + rain + temperature + event"
 
 
 @pytest.fixture(scope="module")
-def visitors():
-    return datasets.load("restaurant_visitors")
-
-
-@pytest.fixture(scope="module")
-def visitors_fit(visitors):
-    return glmspec.fit(VISITORS, visitors, "poisson")
+def visitors_fit(visitors_data):
+    return glmspec.fit(VISITORS, visitors_data, "poisson")
 
 
 def _exposure_data(n=800, seed=0):
@@ -49,7 +44,7 @@ def _exposure_data(n=800, seed=0):
 # --------------------------------------------------------------------------------------------
 
 
-def test_every_attribute_exists_with_type_and_index(visitors, visitors_fit):
+def test_every_attribute_exists_with_type_and_index(visitors_data, visitors_fit):
     res = visitors_fit
     names = list(datasets.truth("restaurant_visitors"))
     assert list(res.params.index) == names  # patsy's names, in design order
@@ -70,7 +65,7 @@ def test_every_attribute_exists_with_type_and_index(visitors, visitors_fit):
         assert isinstance(value, numbers.Real) and np.isfinite(value), name
     for name in ("df_resid", "df_model", "nobs", "n_iter"):
         assert isinstance(getattr(res, name), numbers.Real), name
-    assert res.nobs == len(visitors) == 3000
+    assert res.nobs == len(visitors_data) == 3000
     assert res.df_model == len(names) - 1
     assert res.df_resid == res.nobs - len(names)
     assert res.converged is True
@@ -86,8 +81,8 @@ def test_every_attribute_exists_with_type_and_index(visitors, visitors_fit):
         res.linear_predictor,
     ):
         assert isinstance(series, pd.Series)
-        assert series.index.equals(visitors.index)
-        assert len(series) == len(visitors)
+        assert series.index.equals(visitors_data.index)
+        assert len(series) == len(visitors_data)
     cov = res.cov_params()
     assert isinstance(cov, pd.DataFrame) and list(cov.index) == names
     np.testing.assert_allclose(np.sqrt(np.diag(cov)), res.bse, rtol=1e-12)
@@ -210,9 +205,9 @@ def test_binomial_count_residuals_are_on_the_proportion_scale():
 # --------------------------------------------------------------------------------------------
 
 
-def test_predict_mean_and_linear(visitors, visitors_fit):
+def test_predict_mean_and_linear(visitors_data, visitors_fit):
     res = visitors_fit
-    new = visitors.iloc[[5, 17, 2999, 0]]
+    new = visitors_data.iloc[[5, 17, 2999, 0]]
     mean = res.predict(new)
     linear = res.predict(new, which="linear")
     assert isinstance(mean, pd.Series) and mean.index.equals(new.index)

@@ -8,15 +8,12 @@ import numpy as np
 import pandas as pd
 import patsy
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import glmspec
 from glmspec.design import plan as fastdesign
-from glmspec.design.build import _with_categoricals
-from tests.hypothesis_profiles import profile_name
-
-settings.load_profile(profile_name())
+from glmspec.design.columns import with_categoricals
 
 PASS_NA = patsy.NAAction(NA_types=[])
 
@@ -96,7 +93,7 @@ PARTIAL = [
 
 def _categorical(frame):
     """Text columns as Categoricals (all levels), as glmspec.design.build hands them to patsy."""
-    return _with_categoricals(frame, list(frame.columns))
+    return with_categoricals(frame, list(frame.columns))
 
 
 def _patsy(info, frame):
@@ -122,7 +119,7 @@ def _check_equal(got, info, frame):
 def test_simple_terms_give_patsys_matrix(formula, strings_as_categorical):
     frame = _frame()
     if strings_as_categorical:
-        frame = _with_categoricals(frame, list(frame.columns))
+        frame = with_categoricals(frame, list(frame.columns))
     info = _info(formula, frame)
     plan = fastdesign.compile_plan(info)
     assert plan is not None and plan.complete

@@ -1,4 +1,4 @@
-"""Hypothesis profiles for glmspec's property tests; imported by the test modules that use them.
+"""Shared test setup: the Hypothesis profiles, loaded by pytest before every test module.
 
 * ``ci``: deterministic (``derandomize=True``, no example database), 25 examples per test, no
   deadline, failing examples printed as reproducible blobs. Loaded whenever the ``CI``
@@ -9,14 +9,17 @@
 * ``thorough``: 500 random examples per test, for hunting rare failures by hand.
 
 ``HYPOTHESIS_PROFILE=<name>`` overrides the choice, e.g.
-``HYPOTHESIS_PROFILE=thorough python -m pytest tests/test_properties.py``.
+``HYPOTHESIS_PROFILE=thorough python -m pytest tests/end_to_end/test_properties.py``.
 """
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+import glmspec
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -38,3 +41,22 @@ def profile_name() -> str:
 
 PROFILE = profile_name()
 settings.load_profile(PROFILE)
+
+
+@pytest.fixture(scope="session")
+def visitors_data():
+    """The bundled restaurant visitors data (a DataFrame; do not modify it)."""
+    return glmspec.datasets.load("restaurant_visitors")
+
+
+@pytest.fixture(scope="session")
+def anes_arrays():
+    """anes96 for the multinomial solver: class codes, design matrix and column names of
+    ``PID ~ logpopul + selfLR + age + educ + income``."""
+    import patsy
+
+    df = glmspec.datasets.load("anes96")
+    y, X = patsy.dmatrices(
+        "PID ~ logpopul + selfLR + age + educ + income", df, return_type="dataframe"
+    )
+    return y.to_numpy()[:, 0].astype(int), X.to_numpy(), list(X.columns)

@@ -1,12 +1,12 @@
 """Invariances of maximum-likelihood GLM fits, as Hypothesis property tests.
 
-Hypothesis profiles (registered in ``tests/hypothesis_profiles.py``):
+Hypothesis profiles (registered in ``tests/conftest.py``):
 
 * ``ci`` -- deterministic (``derandomize=True``, no example database), 25 examples per test;
   loaded automatically when the ``CI`` environment variable is set (CI runs with ``CI=true``);
 * ``dev`` -- the default: 25 random examples per test;
 * ``thorough`` -- 500 random examples per test: ``HYPOTHESIS_PROFILE=thorough python -m pytest
-  tests/test_properties.py`` (``HYPOTHESIS_PROFILE`` overrides ``CI``).
+  tests/end_to_end/test_properties.py`` (``HYPOTHESIS_PROFILE`` overrides ``CI``).
 
 Each example draws a family, a sample size and a seed; the data come from numpy's generator
 with that seed (a model with an intercept, two numeric columns and optionally a three-level
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import warnings
 
-import hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
 import numpy as np
 import pandas as pd
 import pytest

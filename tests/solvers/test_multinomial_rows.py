@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import patsy
 import pytest
 
-from glmspec import datasets
 from glmspec.errors import GLMSpecWarning, ResponseError, SeparationWarning
 from glmspec.solvers.multinomial import (
     BlockSums,
@@ -56,15 +54,6 @@ class BlockedRows(MultinomialRows):
         return parts[0] + parts[1] + parts[2]
 
 
-@pytest.fixture(scope="module")
-def anes():
-    df = datasets.load("anes96")
-    y, X = patsy.dmatrices(
-        "PID ~ logpopul + selfLR + age + educ + income", df, return_type="dataframe"
-    )
-    return y.to_numpy()[:, 0].astype(int), X.to_numpy()
-
-
 def _se(record):
     return np.sqrt(np.diag(covariance(record)))
 
@@ -77,8 +66,8 @@ def _assert_same_fit(blocked, reference):
     assert blocked.method == reference.method == "newton"
 
 
-def test_blocks_give_the_in_memory_fit(anes):
-    codes, X = anes
+def test_blocks_give_the_in_memory_fit(anes_arrays):
+    codes, X, _ = anes_arrays
     reference = fit_multinomial(codes, 7, X)
     engine = BlockedRows(codes, 7, X)
     blocked = fit_multinomial_rows(engine)
@@ -87,8 +76,8 @@ def test_blocks_give_the_in_memory_fit(anes):
     assert engine.calls["start"] == 1 and engine.calls["information"] >= 1
 
 
-def test_blocks_with_weights_and_offset(anes):
-    codes, X = anes
+def test_blocks_with_weights_and_offset(anes_arrays):
+    codes, X, _ = anes_arrays
     rng = np.random.default_rng(7)
     prior = rng.integers(0, 4, size=len(codes)).astype(float)  # zeros included
     offset = 0.3 * X[:, 2] + rng.normal(scale=0.2, size=len(codes))
@@ -97,8 +86,8 @@ def test_blocks_with_weights_and_offset(anes):
     _assert_same_fit(blocked, reference)
 
 
-def test_block_sums_add_up_to_all_rows(anes):
-    codes, X = anes
+def test_block_sums_add_up_to_all_rows(anes_arrays):
+    codes, X, _ = anes_arrays
     rng = np.random.default_rng(1)
     prior, offset = rng.uniform(0.5, 2, len(codes)), rng.normal(size=len(codes))
     theta = rng.normal(scale=0.1, size=6 * X.shape[1])
@@ -119,8 +108,8 @@ def test_block_sums_add_up_to_all_rows(anes):
     assert start.offset_sum == pytest.approx(whole.offset_sum, rel=1e-12)
 
 
-def test_in_memory_engine_is_a_row_engine(anes):
-    codes, X = anes
+def test_in_memory_engine_is_a_row_engine(anes_arrays):
+    codes, X, _ = anes_arrays
     rows = InMemoryMultinomialRows(codes, 7, X)
     assert isinstance(rows, MultinomialRows)
     assert (rows.n_classes, rows.n_columns) == (7, X.shape[1])
@@ -129,8 +118,8 @@ def test_in_memory_engine_is_a_row_engine(anes):
     np.testing.assert_allclose(record.probs.sum(axis=1), 1.0)
 
 
-def test_empty_class_is_an_error_from_the_sums(anes):
-    codes, X = anes
+def test_empty_class_is_an_error_from_the_sums(anes_arrays):
+    codes, X, _ = anes_arrays
     prior = np.where(codes == 3, 0.0, 1.0)
     with pytest.raises(ResponseError, match=r"\[3\]"):
         fit_multinomial_rows(BlockedRows(codes, 7, X, prior))

@@ -14,7 +14,7 @@ import pytest
 from glmspec import datasets
 from glmspec.errors import DataError
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "datasets"
+DATA_DIR = Path(__file__).resolve().parents[2] / "datasets"
 
 #: name -> (rows, columns)
 SHAPES = {

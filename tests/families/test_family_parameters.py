@@ -26,7 +26,7 @@ from glmspec.families.negbin import theta_information, theta_ml, theta_score
 from glmspec.report import build_tables
 from glmspec.spec import Spec, load_spec
 
-DATASETS = Path(__file__).resolve().parent.parent / "datasets"
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
 
 def nb_data(n=4000, theta=1.7, seed=0, exposure=False):

@@ -10,7 +10,7 @@ from glmspec.errors import DataError, MissingValueError, PredictionError
 
 
 @pytest.fixture(scope="module")
-def visitors():
+def formula_fit():
     return glmspec.fit(
         "visitors ~ hour + C(weekday) + rain",
         glmspec.datasets.load("restaurant_visitors"),
@@ -18,14 +18,14 @@ def visitors():
     )
 
 
-def test_equals_formula_fit(visitors):
-    d = visitors.design
+def test_equals_formula_fit(formula_fit):
+    d = formula_fit.design
     res = glmspec.fit_arrays(d.y, d.X, "poisson", column_names=d.column_names)
-    np.testing.assert_allclose(res.params, visitors.params, rtol=1e-12)
-    np.testing.assert_allclose(res.bse, visitors.bse, rtol=1e-12)
-    assert res.llf == pytest.approx(visitors.llf, rel=1e-13)
-    assert list(res.params.index) == list(visitors.params.index)
-    np.testing.assert_allclose(res.predict(d.X[:5]), visitors.fittedvalues[:5], rtol=1e-12)
+    np.testing.assert_allclose(res.params, formula_fit.params, rtol=1e-12)
+    np.testing.assert_allclose(res.bse, formula_fit.bse, rtol=1e-12)
+    assert res.llf == pytest.approx(formula_fit.llf, rel=1e-13)
+    assert list(res.params.index) == list(formula_fit.params.index)
+    np.testing.assert_allclose(res.predict(d.X[:5]), formula_fit.fittedvalues[:5], rtol=1e-12)
     assert glmspec.compare(res).attrs["passed"]
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import patsy
 import pytest
 import statsmodels.api as sm
 
-from glmspec import datasets
 from glmspec.errors import (
     ConvergenceWarning,
     GLMSpecWarning,
@@ -44,15 +42,6 @@ def _se(record):
 
 
 @pytest.fixture(scope="module")
-def anes():
-    df = datasets.load("anes96")
-    y, X = patsy.dmatrices(
-        "PID ~ logpopul + selfLR + age + educ + income", df, return_type="dataframe"
-    )
-    return y.to_numpy()[:, 0].astype(int), X.to_numpy(), list(X.columns)
-
-
-@pytest.fixture(scope="module")
 def synthetic():
     rng = np.random.default_rng(20240517)
     n = 20000
@@ -61,8 +50,8 @@ def synthetic():
     return _simulate(truth, X, rng), X, truth
 
 
-def test_anes96_matches_statsmodels(anes):
-    codes, X, names = anes
+def test_anes96_matches_statsmodels(anes_arrays):
+    codes, X, names = anes_arrays
     record = fit_multinomial(codes, 7, X, column_names=names)
     reference = _sm_fit(codes, X)
     assert record.converged and record.method == "newton"
@@ -75,8 +64,8 @@ def test_anes96_matches_statsmodels(anes):
     assert record.deviance == pytest.approx(-2 * reference.llf, rel=1e-12)
 
 
-def test_anes96_gradient_zero_at_optimum(anes):
-    codes, X, _ = anes
+def test_anes96_gradient_zero_at_optimum(anes_arrays):
+    codes, X, _ = anes_arrays
     record = fit_multinomial(codes, 7, X)
     loglik, gradient, info, probs = loglik_derivatives(codes, 7, X, record.coef.T.ravel())
     assert loglik == record.loglik
@@ -153,8 +142,8 @@ def test_log_softmax_extreme_linear_predictors():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
 
 
-def test_zero_weights_equal_dropped_rows(anes):
-    codes, X, _ = anes
+def test_zero_weights_equal_dropped_rows(anes_arrays):
+    codes, X, _ = anes_arrays
     weights = np.ones(len(codes))
     weights[::5] = 0.0
     keep = weights > 0
@@ -166,8 +155,8 @@ def test_zero_weights_equal_dropped_rows(anes):
     np.testing.assert_allclose(weighted.probs[keep], dropped.probs, rtol=1e-10)
 
 
-def test_frequency_weights_equal_repeated_rows(anes):
-    codes, X, _ = anes
+def test_frequency_weights_equal_repeated_rows(anes_arrays):
+    codes, X, _ = anes_arrays
     weights = np.arange(len(codes)) % 3 + 1.0
     repeat = np.repeat(np.arange(len(codes)), weights.astype(int))
     weighted = fit_multinomial(codes, 7, X, prior_weights=weights)
@@ -176,8 +165,8 @@ def test_frequency_weights_equal_repeated_rows(anes):
     np.testing.assert_allclose(covariance(weighted), covariance(repeated), rtol=1e-8)
 
 
-def test_offset_shifts_the_coefficient_of_its_column(anes):
-    codes, X, _ = anes
+def test_offset_shifts_the_coefficient_of_its_column(anes_arrays):
+    codes, X, _ = anes_arrays
     plain = fit_multinomial(codes, 7, X)
     shifted = fit_multinomial(codes, 7, X, offset=0.7 * X[:, 2])
     expected = plain.coef.copy()
@@ -186,15 +175,15 @@ def test_offset_shifts_the_coefficient_of_its_column(anes):
     assert shifted.loglik == pytest.approx(plain.loglik, rel=1e-12)
 
 
-def test_rank_deficient_design_names_the_column(anes):
-    codes, X, names = anes
+def test_rank_deficient_design_names_the_column(anes_arrays):
+    codes, X, names = anes_arrays
     aliased = np.column_stack([X, X[:, 2] - 2 * X[:, 3]])
     with pytest.raises(SingularDesignError, match="selfLR_minus_2age"):
         fit_multinomial(codes, 7, aliased, column_names=[*names, "selfLR_minus_2age"])
 
 
-def test_max_iter_one_does_not_converge(anes):
-    codes, X, _ = anes
+def test_max_iter_one_does_not_converge(anes_arrays):
+    codes, X, _ = anes_arrays
     with pytest.warns(ConvergenceWarning, match="after 1 iterations"):
         record = fit_multinomial(codes, 7, X, max_iter=1)
     assert not record.converged and record.n_iter == 1 and len(record.history) == 1

@@ -1,0 +1,154 @@
+"""The spec format: its keys and their types, one model entry, and reading its data files."""
+
+from __future__ import annotations
+
+import glob
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TOP_KEYS = (
+    "title",
+    "data",
+    "engine",
+    "scheduler",
+    "python_formulas",
+    "defaults",
+    "model",
+    "check",
+    "report",
+)
+
+
+ENGINES = ("pandas", "dask")
+
+
+OPTION_KEYS = (
+    "family",
+    "link",
+    "weights",
+    "offset",
+    "missing",
+    "max_iter",
+    "tol",
+    "freq_weights",
+    "exposure",
+    "theta",
+    "var_power",
+    "cov_type",
+    "groups",
+    "penalty",
+    "alpha",
+    "l1_ratio",
+)
+
+
+OPTION_TYPES = {
+    "max_iter": int,
+    "tol": float,
+    "theta": float,
+    "var_power": float,
+    "alpha": float,
+    "l1_ratio": float,
+}
+
+
+MODEL_KEYS = ("name", "formula", "data", *OPTION_KEYS)
+
+
+CHECK_KEYS = ("against", "tol")
+
+
+CHECK_AGAINST = ("statsmodels", "none")
+
+
+REPORT_KEYS = ("formats", "dir")
+
+
+REPORT_FORMATS = ("html", "markdown", "json")
+
+
+DATA_SUFFIXES = (".csv", ".parquet")
+
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One ``[[model]]`` of a spec, with ``[defaults]`` already applied.
+
+    ``family`` is the canonical family name; ``link`` None means the family's canonical link;
+    ``data`` is the resolved data file the model uses (its own or the spec's top-level one).
+    """
+
+    name: str
+    formula: str
+    family: str = "gaussian"
+    link: str | None = None
+    weights: str | None = None
+    offset: str | None = None
+    missing: str = "raise"
+    max_iter: int = 100
+    tol: float = 1e-8
+    data: Path | None = None
+    freq_weights: str | None = None
+    exposure: str | None = None
+    theta: float | None = None
+    var_power: float | None = None
+    cov_type: str = "nonrobust"
+    groups: str | None = None
+    penalty: str | None = None
+    alpha: float = 0.0
+    l1_ratio: float | None = None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and its message with the whitespace collapsed."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame | None, str | None]:
+    """The data file as a DataFrame, or None and why it cannot be used."""
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        return None, (
+            f"data file {path.name!r} has unsupported extension {path.suffix or '(none)'!r}; "
+            f"allowed: {', '.join(DATA_SUFFIXES)}."
+        )
+    if not path.is_file():
+        why = "is not a file" if path.exists() else "does not exist"
+        return None, f"data file {str(path)!r} {why}."
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except OSError as exc:  # the system's reason, without its "[Errno N]" prefix
+        return None, f"data file {str(path)!r} cannot be read: {exc.strerror or exc}."
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
+        return None, f"data file {str(path)!r} cannot be read: {one_line(exc)}"
+    if frame.shape[0] == 0:
+        return None, f"data file {str(path)!r} has no rows."
+    return frame, None
+
+
+def read_dask(path: Path) -> tuple[Any, str | None]:
+    """A lazy Dask DataFrame of a Parquet/CSV file, folder or glob (``visits/*.parquet``),
+    or None and why it cannot be used. Only the files' metadata is read here."""
+    import dask.dataframe as dd
+
+    pattern = str(path / "*.parquet") if path.is_dir() else str(path)
+    files = sorted(glob.glob(pattern))
+    if not files:
+        return None, f"no data file matches {pattern!r}."
+    suffixes = {Path(f).suffix.lower() for f in files}
+    if len(suffixes) > 1 or not suffixes <= set(DATA_SUFFIXES):
+        return None, (
+            f"data {pattern!r} matches files with extension(s) {sorted(suffixes)}; give "
+            f"Parquet or CSV files of one kind ({', '.join(DATA_SUFFIXES)})."
+        )
+    try:
+        reader = dd.read_csv if suffixes == {".csv"} else dd.read_parquet
+        return reader(files), None
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
+        return None, f"data {pattern!r} cannot be read: {one_line(exc)}"

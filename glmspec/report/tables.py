@@ -161,6 +161,7 @@ def _info(res: Any, fm: FittedModel, summary: Summary) -> dict[str, Any]:
         "offset": res.spec.offset,
         "freq_weights": getattr(res.spec, "freq_weights", None),
         "exposure": getattr(res.spec, "exposure", None),
+        "setup": info["setup"],
         "theta": number(info.get("theta")),
         "theta_se": number(info.get("theta_se")),
         "theta_estimated": info.get("theta_estimated"),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from glmspec.inference.information import flat_params
+from glmspec.results.fit_setup import fit_setup
 
 
 def format_pvalue(p: float) -> str:
@@ -56,6 +57,11 @@ class Summary:
         ]
         if info.get("theta") is not None:
             lines.append(_theta_line(info))
+        setup = info["setup"]
+        lines.append(f"Covariance: {setup['covariance']}")
+        lines.append(
+            "   ".join(f"{k.capitalize()}: {v}" for k, v in setup.items() if k != "covariance")
+        )
         lines += [
             "",
             self._coefficient_text(),
@@ -165,6 +171,7 @@ def _info(res) -> dict:
         "theta": getattr(res, "theta", None),
         "theta_se": getattr(res, "theta_se", None),
         "theta_estimated": getattr(res, "theta_estimated", None),
+        "setup": fit_setup(res),
     }
 
 

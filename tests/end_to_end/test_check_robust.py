@@ -23,37 +23,32 @@ from glmspec import datasets
 VISITORS = "visitors ~ hour + C(weekday) + rain"
 
 
-@pytest.fixture(scope="module")
-def visitors():
-    return datasets.load("restaurant_visitors")
-
-
 def _bse_rows(table):
     return table[table["quantity"].str.startswith("bse[")]
 
 
 @pytest.mark.parametrize("link", ["log", "sqrt"])
 @pytest.mark.parametrize("cov_type", ["HC0", "cluster"])
-def test_robust_bse_rows_pass_against_statsmodels(visitors, cov_type, link):
+def test_robust_bse_rows_pass_against_statsmodels(visitors_data, cov_type, link):
     groups = {"groups": "date"} if cov_type == "cluster" else {}
-    res = glmspec.fit(VISITORS, visitors, "poisson", link=link, cov_type=cov_type, **groups)
+    res = glmspec.fit(VISITORS, visitors_data, "poisson", link=link, cov_type=cov_type, **groups)
     table = glmspec.compare(res)
     assert table.attrs["passed"], table[~table["passed"]]
     rows = _bse_rows(table)
     assert len(rows) == len(res.params)
     # the compared SE is the robust one, not the model-based one
     np.testing.assert_array_equal(rows["glmspec"].to_numpy(), res.bse.to_numpy())
-    nonrobust = glmspec.fit(VISITORS, visitors, "poisson", link=link)
+    nonrobust = glmspec.fit(VISITORS, visitors_data, "poisson", link=link)
     assert np.all(np.abs(rows["glmspec"].to_numpy() / nonrobust.bse.to_numpy() - 1) > 1e-3)
     assert rows["convention"].str.contains(cov_type).all()
 
 
-def test_statsmodels_side_is_its_own_robust_fit(visitors):
+def test_statsmodels_side_is_its_own_robust_fit(visitors_data):
     """The statsmodels column is statsmodels' fit(cov_type=...) itself, with its default
     cluster correction G/(G-1) (n-1)/(n-k)."""
-    res = glmspec.fit(VISITORS, visitors, "poisson", cov_type="cluster", groups="date")
+    res = glmspec.fit(VISITORS, visitors_data, "poisson", cov_type="cluster", groups="date")
     design = res.design
-    codes = visitors["date"].factorize(sort=True)[0]
+    codes = visitors_data["date"].factorize(sort=True)[0]
     sm_res = sm.GLM(design.y, np.asarray(design.X), family=sm.families.Poisson()).fit(
         cov_type="cluster", cov_kwds={"groups": codes}
     )
@@ -61,9 +56,9 @@ def test_statsmodels_side_is_its_own_robust_fit(visitors):
     np.testing.assert_allclose(rows["statsmodels"].to_numpy(), sm_res.bse, rtol=1e-8)
 
 
-def test_a_wrong_robust_se_fails(visitors, monkeypatch):
+def test_a_wrong_robust_se_fails(visitors_data, monkeypatch):
     """The check can fail: glmspec's bse scaled by 1 + 1e-4 no longer agrees."""
-    res = glmspec.fit(VISITORS, visitors, "poisson", cov_type="HC0")
+    res = glmspec.fit(VISITORS, visitors_data, "poisson", cov_type="HC0")
     scaled = res.bse * (1 + 1e-4)
     monkeypatch.setattr(type(res), "bse", property(lambda self: scaled))
     table = glmspec.compare(res)
@@ -85,11 +80,11 @@ def test_hc1_to_hc3_follow_r_sandwich(cov_type, link):
     assert np.all(np.abs(rows["statsmodels"].to_numpy() / hc0.bse.to_numpy() - 1) > 1e-3)
 
 
-def test_robust_check_with_zero_and_frequency_weights(visitors):
+def test_robust_check_with_zero_and_frequency_weights(visitors_data):
     rng = np.random.default_rng(0)
-    data = visitors.assign(
-        w=rng.integers(0, 3, len(visitors)).astype(float),
-        f=rng.integers(1, 4, len(visitors)).astype(float),
+    data = visitors_data.assign(
+        w=rng.integers(0, 3, len(visitors_data)).astype(float),
+        f=rng.integers(1, 4, len(visitors_data)).astype(float),
     )
     for cov_type in ("HC0", "HC1", "HC3", "cluster"):
         groups = {"groups": "date"} if cov_type == "cluster" else {}

@@ -266,6 +266,7 @@ def _check_table(spec: Spec, fm: FittedModel) -> dict[str, Any]:
             "rows": rows,
             "n_failed": n_failed,
             "notes": notes,
+            "max_rel_diff": float(fm.check["rel_diff"].max()),
         }
     if fm.check_error is not None:
         return base | {

@@ -24,7 +24,7 @@ from glmspec.errors import SpecificationError
 from glmspec.inference.information import flat_params
 from glmspec.results.summary import format_number
 
-__all__ = ["RegressionTable", "regression_table"]
+__all__ = ["RegressionTable", "regression_table", "report_section"]
 
 #: Statistics rows under the coefficients: label -> results attribute.
 STATISTICS = {
@@ -280,3 +280,18 @@ def regression_table(
     )
     covariance = [str(getattr(res, "cov_type", "nonrobust")) for res in results]
     return RegressionTable(numbers, terms, interval, 1 - alpha, covariance, digits)
+
+
+def report_section(named: Sequence[tuple[str, Any]]) -> dict[str, Any] | None:
+    """The spec report's regression table: ``{"columns", "html", "markdown", "latex"}`` over
+    the fitted models (failed fits left out), or None with fewer than two fits."""
+    fits = {name: res for name, res in named if res is not None}
+    if len(fits) < 2:
+        return None
+    table = regression_table(fits)
+    return {
+        "columns": list(fits),
+        "html": table.to_html(),
+        "markdown": table.to_markdown(),
+        "latex": table.to_latex(),
+    }

@@ -16,6 +16,7 @@ import numpy as np
 from glmspec.report._data import ALPHA, LEVEL, n_params, number, plain
 from glmspec.report.comparison import build_comparison
 from glmspec.report.notes import conventions
+from glmspec.report.regression_table import report_section
 from glmspec.results.summary import Summary
 from glmspec.spec import FittedModel, Spec
 
@@ -54,6 +55,7 @@ def build_tables(spec: Spec, fitted: list[FittedModel]) -> dict[str, Any]:
         "banner": _banner(models),
         "models": models,
         "comparison": build_comparison(named),
+        "regression_table": report_section(named),
     }
 
 

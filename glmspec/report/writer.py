@@ -128,6 +128,8 @@ def _build(folder: Path, spec: Spec, fitted: list[FittedModel], formats: tuple[s
         _write_text(folder / "index.html", render_html(tables, plots))
     if "markdown" in formats:
         _write_text(folder / "index.md", render_markdown(tables, plots))
+    if tables["regression_table"] is not None:
+        _write_text(folder / "regression_table.tex", tables["regression_table"]["latex"])
     if plots:
         _write_plots(folder, plots)
 

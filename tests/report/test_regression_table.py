@@ -145,3 +145,42 @@ def test_multinomial_coefficients_are_labelled_by_class():
     cls = res.params.columns[0]
     assert table.numbers.loc[(f"{cls}: age", "estimate"), "(1)"] == res.params.loc["age", cls]
     assert table.numbers.loc[(f"{cls}: age", "std. error"), "(1)"] == res.bse.loc["age", cls]
+
+
+def _write(tmp_path, entries, data):
+    from glmspec.report import write_report
+    from glmspec.spec import FittedModel, Spec
+
+    fitted = []
+    for entry in entries:
+        res = glmspec.fit(entry.formula, data, entry.family)
+        fitted.append(FittedModel(entry, res, data_rows=len(data)))
+    return write_report(Spec("models", tuple(entries)), fitted, out_dir=tmp_path), fitted
+
+
+def test_spec_report_has_a_regression_table_with_two_models(visitors_data, tmp_path):
+    from glmspec.spec import ModelEntry
+
+    entries = [
+        ModelEntry("base", "visitors ~ hour", "poisson"),
+        ModelEntry("weather", "visitors ~ hour + rain", "poisson"),
+    ]
+    folder, fitted = _write(tmp_path, entries, visitors_data)
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    section = html.split('id="comparison-regression-table"', 1)[1]
+    table = section.split('<table class="regression-table">', 1)[1].split("</table>", 1)[0]
+    assert "<th>base</th>" not in table and '<th class="num">base</th>' in table
+    weather = fitted[1].results
+    assert f"({glmspec.results.summary.format_number(weather.bse['rain'], 4)})" in table
+    markdown = (folder / "index.md").read_text(encoding="utf-8")
+    assert "### Regression table" in markdown and "|  | base | weather |" in markdown
+    latex = (folder / "regression_table.tex").read_text(encoding="utf-8")
+    assert latex.startswith(r"\begin{tabular}{lrr}") and r"\bottomrule" in latex
+
+
+def test_spec_report_with_one_model_has_no_regression_table(visitors_data, tmp_path):
+    from glmspec.spec import ModelEntry
+
+    folder, _ = _write(tmp_path, [ModelEntry("base", "visitors ~ hour", "poisson")], visitors_data)
+    assert "regression-table" not in (folder / "index.html").read_text(encoding="utf-8")
+    assert not (folder / "regression_table.tex").exists()

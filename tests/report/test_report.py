@@ -219,7 +219,14 @@ def test_writes_every_file(restaurant, restaurant_report):
     folder, _ = restaurant_report
     assert folder.name == "restaurant_visitors"
     files = {p.name for p in folder.iterdir()}
-    assert files == {".glmspec-report", "index.html", "index.md", "results.json", "plots"}
+    assert files == {
+        ".glmspec-report",
+        "index.html",
+        "index.md",
+        "results.json",
+        "plots",
+        "regression_table.tex",  # two or more models
+    }
     for name in ("base", "full", "quad"):
         for key in ("forest", "observed_fitted", "residuals_fitted", "qq"):
             png = (folder / "plots" / f"{name}_{key}.png").read_bytes()
@@ -462,7 +469,13 @@ def test_check_disabled_and_estimated_dispersion(tmp_path):
     fitted = [fit_entry(e, data, check=False) for e in entries]
     folder = write_report(spec, fitted, out_dir=tmp_path)
     files = {p.name for p in folder.iterdir()}
-    assert files == {".glmspec-report", "index.html", "results.json", "plots"}
+    assert files == {
+        ".glmspec-report",
+        "index.html",
+        "results.json",
+        "plots",
+        "regression_table.tex",  # two or more models
+    }
     html = (folder / "index.html").read_text(encoding="utf-8")
     assert "check disabled" in html and "t value" in html and "Pr(&gt;F)" in html
     doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))

@@ -237,6 +237,10 @@ class ResultsBase:
         """A printable summary with R's ``summary.glm`` content (a :class:`Summary`)."""
         return Summary(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a fit as its summary (HTML)."""
+        return self.summary().as_html()
+
 
 def _finite_offset(values: Any, n_rows: int, what: str) -> np.ndarray:
     """An offset for ``n_rows`` new rows: numeric, the right length, no NaN or inf."""

@@ -7,6 +7,8 @@ same data with their own templates.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
@@ -82,7 +84,24 @@ class Summary:
         lines += [f"WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
 
+    def as_html(self) -> str:
+        """Render as HTML (Jupyter): the text lines around the coefficient table as
+        ``<pre>``, the coefficient table as an HTML table; everything escaped."""
+        coefficients = self._coefficient_text()
+        head, tail = self.as_text().split(coefficients, 1)
+        table = self._coefficient_frame().to_html(classes="glmspec-coefficients")
+        return (
+            f'<div class="glmspec-summary"><pre>{html.escape(head.strip())}</pre>\n{table}\n'
+            f"<pre>{html.escape(tail.strip())}</pre></div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
     def _coefficient_text(self) -> str:
+        return self._coefficient_frame().to_string()
+
+    def _coefficient_frame(self) -> pd.DataFrame:
         table = self.coefficients.copy()
         stat = "t value" if self.info["use_t"] else "z value"
         shown = pd.DataFrame(index=table.index)
@@ -93,7 +112,7 @@ class Summary:
         lo, hi = self.alpha / 2, 1 - self.alpha / 2
         shown[f"[{lo:g}"] = table["lower"].map(format_number)
         shown[f"{hi:g}]"] = table["upper"].map(format_number)
-        return shown.to_string()
+        return shown
 
     def __str__(self) -> str:
         return self.as_text()

@@ -81,3 +81,18 @@ def test_report_model_box_states_covariance_and_exposure(data, tmp_path):
     markdown = (folder / "index.md").read_text(encoding="utf-8")
     assert "| exposure | hours_open" in markdown
     assert "| covariance | cluster-robust sandwich" in markdown
+
+
+def test_results_display_as_html_in_jupyter(data):
+    res = glmspec.fit("visitors ~ hour + rain", data, "poisson", cov_type="HC0")
+    page = res._repr_html_()
+    assert page == res.summary()._repr_html_()
+    assert page.count("<table") == 1
+    body = page.split("<tbody>", 1)[1]
+    assert body.count("<tr>") == len(res.params)
+    assert "<th>rain</th>" in body
+    assert f"<td>{glmspec.results.summary.format_number(res.bse['rain'])}</td>" in body
+    assert "Covariance: HC0" in page and "&lt;1e-16" in page  # escaped
+    anes = glmspec.datasets.load("anes96")
+    multi = glmspec.fit("PID ~ age", anes, "multinomial")
+    assert multi._repr_html_().split("<tbody>", 1)[1].count("<tr>") == multi.params.size

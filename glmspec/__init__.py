@@ -11,6 +11,7 @@ from glmspec import datasets, errors
 from glmspec.api import fit
 from glmspec.arrays import fit_arrays
 from glmspec.inference.anova import anova, lrtest
+from glmspec.report.regression_table import regression_table
 from glmspec.verify.statsmodels import compare
 from glmspec.version import __version__
 
@@ -23,4 +24,5 @@ __all__ = [
     "fit",
     "fit_arrays",
     "lrtest",
+    "regression_table",
 ]

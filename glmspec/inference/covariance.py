@@ -46,10 +46,8 @@ from scipy import sparse
 
 from glmspec.design.matrix import row_blocks
 from glmspec.errors import DataError, SpecificationError, suggest
-from glmspec.inference import dispersion as inference
 from glmspec.inference.information import (
     bread,
-    flat_params,
     generalized_leverage,
     score_factor,
 )
@@ -115,7 +113,8 @@ def _score_blocks(res: Any):
             yield rows, X * s[rows, None]
 
 
-def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
+def group_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
+    """Cluster codes 0..n_groups-1 (labels sorted) and the number of clusters."""
     codes, uniques = pd.factorize(pd.Series(groups), sort=True)
     return codes, len(uniques)
 
@@ -199,7 +198,7 @@ def check_cov_options(
             )
         return cov_type, None
     labels = resolve_groups(design, groups, data)
-    if _group_codes(labels)[1] < 2:
+    if group_codes(labels)[1] < 2:
         raise DataError("cov_type='cluster' needs at least two distinct groups.")
     return cov_type, labels
 
@@ -239,7 +238,7 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
         inverse = b.inverse
     n, k = res.design.X.shape[0], inverse.shape[0]
     if cov_type == "cluster":
-        codes, n_groups = _group_codes(labels)
+        codes, n_groups = group_codes(labels)
         sums = np.zeros((n_groups, k))
         for rows, scores in _score_blocks(res):
             idx = codes[rows]
@@ -262,125 +261,3 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
         meat = weighted_gram(res.design.X, s2)
     cov = _sandwich(inverse, meat)
     return cov * (n / (n - k)) if cov_type == "HC1" else cov
-
-
-# -- results under a chosen covariance ---------------------------------------------------------
-
-
-class RobustResults:
-    """Coefficient inference of a fit under a chosen covariance (see :func:`robust_results`).
-
-    Attributes
-    ----------
-    params, bse, tvalues, pvalues
-        Shaped as the fit's ``params`` (Series, or DataFrame for multinomial fits).
-    cov_type : str
-    use_t : bool
-        Whether tests use Student's t (on :attr:`df_inference`) rather than the normal.
-    df_inference : float or None
-        Degrees of freedom of the t reference distribution, or None for the normal.
-    n_groups : int or None
-        Number of clusters for ``cov_type="cluster"``.
-    """
-
-    def __init__(self, res, cov_type, cov, df_inference, n_groups=None):
-        self.results = res
-        self.cov_type = cov_type
-        self._cov = cov
-        self.df_inference = df_inference
-        self.n_groups = n_groups
-        self.params = res.params
-        self.df_resid = res.df_resid
-
-    def __repr__(self) -> str:
-        return f"<RobustResults cov_type={self.cov_type!r} use_t={self.use_t}>"
-
-    @property
-    def use_t(self) -> bool:
-        """True when tests use Student's t."""
-        return self.df_inference is not None
-
-    @property
-    def _t_df(self) -> float | None:
-        return self.df_inference
-
-    @property
-    def model_kind(self) -> str:
-        return getattr(self.results, "model_kind", "glm")
-
-    def cov_params(self) -> pd.DataFrame:
-        """The covariance, labelled as the fit's ``cov_params()``."""
-        index = flat_params(self.params).index
-        return pd.DataFrame(self._cov, index=index, columns=index)
-
-    @property
-    def bse(self) -> pd.Series | pd.DataFrame:
-        """Standard errors, shaped like :attr:`params`."""
-        se = inference.standard_errors(self._cov)
-        if isinstance(self.params, pd.DataFrame):
-            values = se.reshape(self.params.shape, order="F")
-            return pd.DataFrame(values, index=self.params.index, columns=self.params.columns)
-        return pd.Series(se, index=self.params.index, name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series | pd.DataFrame:
-        """Wald statistics ``params / bse``."""
-        return self.params / self.bse
-
-    @property
-    def pvalues(self) -> pd.Series | pd.DataFrame:
-        """Two-sided p-values (normal, or t when :attr:`use_t`)."""
-        t = self.tvalues
-        values = inference.wald_pvalues(np.asarray(t), self.df_inference)
-        if isinstance(t, pd.DataFrame):
-            return pd.DataFrame(values, index=t.index, columns=t.columns)
-        return pd.Series(values, index=t.index, name="pvalues")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals ``params -/+ q * bse``; columns ``0`` (lower) and ``1`` (upper)."""
-        q = inference.critical_value(alpha, self.df_inference)
-        params, bse = flat_params(self.params), flat_params(self.bse)
-        return pd.DataFrame({0: params - q * bse, 1: params + q * bse})
-
-
-def robust_results(
-    res: Any,
-    cov_type: str = "HC0",
-    groups: Any = None,
-    *,
-    use_t: bool = False,
-    data: Any = None,
-) -> RobustResults:
-    """Coefficient inference under ``cov_type``: params, bse, tvalues, pvalues, conf_int.
-
-    Parameters
-    ----------
-    res : GLMResults or MultinomialResults
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
-    groups : str, Series or array-like, optional
-        Cluster labels for ``"cluster"`` (a column name needs ``data``).
-    use_t : bool
-        Robust covariances: False (default, statsmodels' and ``coeftest``'s normal tests) or
-        True for t tests on ``df_resid`` (HC) or ``n_groups - 1`` (cluster). Ignored for
-        ``"nonrobust"``, which keeps the fit's own convention (t when the dispersion is
-        estimated).
-    data : DataFrame, optional
-        The fitted data, to look up ``groups`` given as a column name.
-
-    Returns
-    -------
-    RobustResults
-    """
-    cov_type = normalize_cov_type(cov_type)
-    n_groups = None
-    if cov_type == "cluster":
-        groups = resolve_groups(res, groups, data)
-        n_groups = _group_codes(groups)[1]
-    cov = robust_cov(res, cov_type, groups)
-    if cov_type == "nonrobust":
-        df = getattr(res, "_t_df", None)
-    elif use_t:
-        df = float(n_groups - 1) if n_groups is not None else float(res.df_resid)
-    else:
-        df = None
-    return RobustResults(res, cov_type, cov, df, n_groups)

@@ -112,8 +112,8 @@ def generalized_leverage(res: Any, b: Bread | None = None) -> np.ndarray:
 
 def hat_values(res: Any, observed: bool = True) -> np.ndarray:
     """Diagonal of the hat matrix ``W^(1/2) X (X'WX)^{-1} X' W^(1/2)``, without forming it."""
-    b = bread(getattr(res, "results", res), observed)
-    return b.weights * quadratic_forms(getattr(res, "results", res).design.X, b)
+    b = bread(res, observed)
+    return b.weights * quadratic_forms(res.design.X, b)
 
 
 def rowwise_variance(X: Any, cov: np.ndarray) -> np.ndarray:

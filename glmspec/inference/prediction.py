@@ -69,7 +69,7 @@ class PredictionResults:
     """
 
     def __init__(self, res: Any, linpred, se_linpred, index, df):
-        family = getattr(res, "results", res).family
+        family = res.family
         self._link = family.link
         self._df = df
         self.linpred = pd.Series(linpred, index=index, name="linpred")
@@ -209,8 +209,8 @@ def get_prediction(
     """
     X, off, index = _design_rows(res, newdata, offset, exposure)
     cov = np.asarray(res.cov_params(), dtype=float)
-    df = getattr(res, "_t_df", None)
-    if getattr(res, "model_kind", "glm") == "multinomial":
+    df = res.df_inference
+    if res.model_kind == "multinomial":
         return _multinomial_prediction(res, X, off, index, cov, df)
     linpred, se = linear_prediction(res, X, off, cov)
     return PredictionResults(res, linpred, se, index, df)

@@ -43,9 +43,8 @@ _TWO_THIRDS = 2.0 / 3.0
 
 def resid_working(res: Any) -> pd.Series:
     """Working residuals ``(y - mu) / mu_eta(eta)``."""
-    fit = getattr(res, "results", res)
-    d, rec = fit.design, fit.record
-    values = (d.y - rec.mu) / fit.family.link.mu_eta(rec.eta)
+    d, rec = res.design, res.record
+    values = (d.y - rec.mu) / res.family.link.mu_eta(rec.eta)
     return pd.Series(values, index=d.row_index, name="resid_working")
 
 
@@ -117,10 +116,9 @@ def resid_anscombe(res: Any, scaled: bool = True) -> pd.Series:
     SpecificationError
         For a family without Anscombe residuals (e.g. multinomial).
     """
-    fit = getattr(res, "results", res)
-    if getattr(fit, "model_kind", "glm") != "glm":
+    if getattr(res, "model_kind", "glm") != "glm":
         raise SpecificationError("Anscombe residuals are defined for GLM fits only.")
-    d = fit.design
-    scale = float(fit.scale) if scaled else 1.0
-    values = np.sqrt(d.prior_weights) * anscombe_unit(fit.family, d.y, fit.record.mu, scale)
+    d = res.design
+    scale = float(res.scale) if scaled else 1.0
+    values = np.sqrt(d.prior_weights) * anscombe_unit(res.family, d.y, res.record.mu, scale)
     return pd.Series(values, index=d.row_index, name="resid_anscombe")

@@ -144,7 +144,7 @@ def constraint_matrix(res: Any, constraints: Any, q: Any = None) -> tuple[np.nda
 
 
 def _denominator_df(res: Any) -> float:
-    df = getattr(res, "_t_df", None)
+    df = res.df_inference
     return float(res.df_resid) if df is None else float(df)
 
 
@@ -215,7 +215,7 @@ def wald_test_terms(
         Columns ``statistic``, ``pvalue``, ``df_constraint`` (and ``df_denom`` for the F form),
         indexed by term name; ``attrs["distribution"]`` is ``"chi2"`` or ``"F"``.
     """
-    design = getattr(res, "results", res).design
+    design = res.design
     slices = design.design_info.term_name_slices
     p = len(design.column_names)
     k = np.size(np.asarray(res.params))

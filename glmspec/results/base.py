@@ -16,7 +16,6 @@ import pandas as pd
 
 from glmspec.design.build import Design
 from glmspec.errors import PredictionError, SpecificationError
-from glmspec.inference import covariance as _robust
 from glmspec.inference import dispersion as inference
 from glmspec.inference import drop1 as _drop1
 from glmspec.inference import margins as _margins
@@ -24,12 +23,13 @@ from glmspec.inference import prediction as _prediction
 from glmspec.inference import profile as _profile
 from glmspec.inference import wald as _wald
 from glmspec.inference.anova import sequential_anova
-from glmspec.inference.information import flat_params
 from glmspec.options import ModelSpec
+from glmspec.results.coefficients import CoefficientInference
+from glmspec.results.robust import RobustResults, robust_results
 from glmspec.results.summary import Summary
 
 
-class ResultsBase:
+class ResultsBase(CoefficientInference):
     """Shared Wald inference; subclasses provide params, cov_params, llf and degrees of freedom."""
 
     spec: ModelSpec
@@ -100,11 +100,13 @@ class ResultsBase:
         self._full_rank_only("get_prediction")
         return _prediction.get_prediction(self, newdata, offset, exposure)
 
-    def get_robustcov_results(self, cov_type: str = "HC0", groups: Any = None, *, use_t=False):
+    def get_robustcov_results(
+        self, cov_type: str = "HC0", groups: Any = None, *, use_t=False
+    ) -> RobustResults:
         """params/bse/pvalues/conf_int under another covariance; see
-        :func:`glmspec.inference.covariance.robust_results`."""
+        :func:`glmspec.results.robust.robust_results`."""
         self._full_rank_only("get_robustcov_results")
-        return _robust.robust_results(self, cov_type, groups, use_t=use_t)
+        return robust_results(self, cov_type, groups, use_t=use_t)
 
     @property
     def converged(self) -> bool:
@@ -121,27 +123,6 @@ class ResultsBase:
         """Per-iteration deviance, relative change, Newton decrement and step halvings."""
         return pd.DataFrame([vars(h) for h in self.record.history])
 
-    @property
-    def _t_df(self) -> float | None:
-        """Degrees of freedom of the t reference distribution, or None for the normal."""
-        return None
-
-    @property
-    def use_t(self) -> bool:
-        """True when tests use Student's t (the dispersion is estimated)."""
-        return self._t_df is not None
-
-    @cached_property
-    def tvalues(self):
-        """Wald statistics ``params / bse`` (z or t, see :attr:`use_t`)."""
-        return self.params / self.bse
-
-    @cached_property
-    def pvalues(self):
-        """Two-sided p-values of the Wald statistics."""
-        values = inference.wald_pvalues(np.asarray(self.tvalues), self._t_df)
-        return self.tvalues.__class__(values, **_labels(self.tvalues))
-
     def conf_int(self, alpha: float = 0.05, method: str = "wald") -> pd.DataFrame:
         """Confidence intervals, columns ``0`` (lower) and ``1`` (upper).
 
@@ -154,9 +135,7 @@ class ResultsBase:
             return _profile.profile_conf_int(self, alpha)
         if method != "wald":
             raise SpecificationError(f"method must be 'wald' or 'profile', got {method!r}.")
-        q = inference.critical_value(alpha, self._t_df)
-        params, bse = flat_params(self.params), flat_params(self.bse)
-        return pd.DataFrame({0: params - q * bse, 1: params + q * bse})
+        return self._wald_conf_int(alpha)
 
     @cached_property
     def aic(self) -> float:
@@ -254,9 +233,3 @@ def _finite_offset(values: Any, n_rows: int, what: str) -> np.ndarray:
     if bad:
         raise PredictionError(f"{what} has missing or infinite values in {bad} row(s).")
     return array
-
-
-def _labels(obj) -> dict:
-    if isinstance(obj, pd.DataFrame):
-        return {"index": obj.index, "columns": obj.columns}
-    return {"index": obj.index, "name": getattr(obj, "name", None)}

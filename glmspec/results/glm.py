@@ -99,7 +99,8 @@ class GLMResults(ResultsBase):
         return self._rank + self.family.n_dispersion_params
 
     @property
-    def _t_df(self) -> float | None:
+    def df_inference(self) -> float | None:
+        """Degrees of freedom of the t reference distribution, or None for the normal."""
         if self.cov_type != "nonrobust":
             return None  # robust covariances: normal tests (statsmodels, lmtest::coeftest)
         return None if self.family.fixed_scale else float(self.df_resid)
@@ -175,11 +176,6 @@ class GLMResults(ResultsBase):
     def resid_anscombe(self) -> pd.Series:
         """Anscombe residuals (scaled, as statsmodels); see :mod:`glmspec.inference.residuals`."""
         return _residuals.resid_anscombe(self)
-
-    @cached_property
-    def bse(self) -> pd.Series:
-        """Standard errors of the coefficients."""
-        return pd.Series(inference.standard_errors(self._cov), index=self.params.index, name="bse")
 
     @cached_property
     def _null_mu(self) -> np.ndarray:

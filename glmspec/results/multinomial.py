@@ -99,12 +99,6 @@ class MultinomialResults(ResultsBase):
         index = pd.MultiIndex.from_product([self._class_labels, list(self.design.column_names)])
         return pd.DataFrame(self._cov, index=index, columns=index)
 
-    @cached_property
-    def bse(self) -> pd.DataFrame:
-        """Standard errors, shaped like :attr:`params`."""
-        se = np.sqrt(np.clip(np.diag(self._cov), 0.0, None))
-        return self._frame(se.reshape(self.record.coef.shape, order="F"))
-
     @property
     def scale(self) -> float:
         """Always 1: the multinomial has no dispersion parameter."""

@@ -30,8 +30,9 @@ from statsmodels.stats.outliers_influence import MLEInfluence
 import glmspec
 from glmspec import datasets
 from glmspec.errors import DataError, SpecificationError
-from glmspec.inference.covariance import COV_TYPES, robust_cov, robust_results
+from glmspec.inference.covariance import COV_TYPES, robust_cov
 from glmspec.inference.wald import coefficient_names, wald_test, wald_test_terms
+from glmspec.results.robust import robust_results
 
 RTOL = 1e-6
 SM_FIT = {"method": "IRLS", "maxiter": 1000, "tol": 1e-13, "rtol": 0.0, "tol_criterion": "params"}

@@ -21,11 +21,11 @@ import glmspec
 from glmspec import datasets
 from glmspec.design.build import predict_matrix
 from glmspec.errors import PredictionError, SpecificationError
-from glmspec.inference.covariance import robust_results
 from glmspec.inference.influence import get_influence
 from glmspec.inference.information import hat_values
 from glmspec.inference.prediction import get_prediction
 from glmspec.inference.residuals import resid_anscombe, resid_working
+from glmspec.results.robust import robust_results
 
 RTOL = 1e-6
 SM_FIT = {"method": "IRLS", "maxiter": 1000, "tol": 1e-13, "rtol": 0.0, "tol_criterion": "params"}

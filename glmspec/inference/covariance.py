@@ -119,6 +119,11 @@ def group_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, len(uniques)
 
 
+def cluster_correction(n: int, k: int, n_groups: int) -> float:
+    """Small-sample factor of the cluster sandwich, ``G/(G-1) (n-1)/(n-k)`` (Stata, statsmodels)."""
+    return n_groups / (n_groups - 1.0) * (n - 1.0) / (n - k)
+
+
 def resolve_groups(res: Any, groups: Any, data: Any = None) -> np.ndarray:
     """Cluster labels, one per row of ``res``'s design.
 
@@ -246,8 +251,7 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
                 (np.ones(len(idx)), (idx, np.arange(len(idx)))), shape=(n_groups, len(idx))
             )
             sums += member @ scores
-        correction = n_groups / (n_groups - 1.0) * (n - 1.0) / (n - k)
-        return correction * _sandwich(inverse, sums.T @ sums)
+        return cluster_correction(n, k, n_groups) * _sandwich(inverse, sums.T @ sums)
     if multinomial:
         meat = np.zeros((k, k))
         for _, scores in _score_blocks(res):

@@ -8,7 +8,20 @@
 atomically.
 """
 
-from glmspec.report.tables import build_tables
-from glmspec.report.writer import write_report
+from typing import Any
 
 __all__ = ["build_tables", "write_report"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: the writer pulls in matplotlib and jinja2 (about 0.5 s), which
+    # ``import glmspec`` (it exports ``regression_table`` from this package) should not pay.
+    if name == "build_tables":
+        from glmspec.report.tables import build_tables
+
+        return build_tables
+    if name == "write_report":
+        from glmspec.report.writer import write_report
+
+        return write_report
+    raise AttributeError(f"module 'glmspec.report' has no attribute {name!r}")

@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from glmspec.inference.covariance import cluster_correction, group_codes
 
 __all__ = ["fit_options", "glm_bse", "multinomial_bse"]
 
@@ -33,14 +34,6 @@ _HC_FORMULA = {
     "HC2": "1 / (1 - h_i)",
     "HC3": "1 / (1 - h_i)^2",
 }
-
-
-def _codes(labels: np.ndarray) -> np.ndarray:
-    return pd.factorize(pd.Series(labels), sort=True)[0]
-
-
-def _cluster_factor(n: int, k: int, n_groups: int) -> float:
-    return n_groups / (n_groups - 1.0) * (n - 1.0) / (n - k)
 
 
 def fit_options(res: Any, used: np.ndarray | None = None) -> dict:
@@ -62,7 +55,7 @@ def fit_options(res: Any, used: np.ndarray | None = None) -> dict:
     if cov_type == "HC0" or (cov_type == "HC1" and res.model_kind == "multinomial"):
         return {"cov_type": "HC0"}
     if cov_type == "cluster":
-        groups = _codes(res.groups if used is None else res.groups[used])
+        groups, _ = group_codes(res.groups if used is None else res.groups[used])
         kwds = {"groups": groups, "use_correction": True, "df_correction": True}
         return {"cov_type": "cluster", "cov_kwds": kwds}
     return {}
@@ -75,9 +68,9 @@ def _cluster_rescale(res: Any, used: np.ndarray | None, k: int) -> tuple[float, 
     )
     if used is None or used.all():
         return 1.0, label
-    n, n_groups = res.groups.shape[0], len(np.unique(_codes(res.groups)))
-    m, m_groups = int(used.sum()), len(np.unique(_codes(res.groups[used])))
-    ratio = _cluster_factor(n, k, n_groups) / _cluster_factor(m, k, m_groups)
+    n, n_groups = res.groups.shape[0], group_codes(res.groups)[1]
+    m, m_groups = int(used.sum()), group_codes(res.groups[used])[1]
+    ratio = cluster_correction(n, k, n_groups) / cluster_correction(m, k, m_groups)
     return float(np.sqrt(ratio)), (
         f"{label}; statsmodels fitted on the {m} rows with positive weight, its correction "
         f"rescaled to glmspec's n = {n} rows and G = {n_groups} clusters (R sandwich)"

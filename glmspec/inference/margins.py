@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmspec.errors import SpecificationError
+from glmspec.inference.dispersion import critical_value, wald_pvalues
 
 METHODS = ("dydx", "eyex", "dyex", "eydx")
 AT = ("overall", "mean")
@@ -101,13 +101,13 @@ def get_margeff(res, at: str = "overall", method: str = "dydx", alpha: float = 0
     cov = np.asarray(res.cov_params(), dtype=float)
     se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jacobian, cov, jacobian), 0.0, None))
     z = value / se
-    q = stats.norm.ppf(1.0 - alpha / 2.0)
+    q = critical_value(alpha, None)
     frame = pd.DataFrame(
         {
             EFFECT_NAMES[method]: value,
             "Std. Err.": se,
             "z": z,
-            "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z)),
+            "Pr(>|z|)": wald_pvalues(z, None),
             "Conf. Int. Low": value - q * se,
             "Cont. Int. Hi.": value + q * se,
         },

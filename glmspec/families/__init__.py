@@ -8,7 +8,7 @@ inverse Gaussian, Tweedie) and :mod:`.negbin` (negative binomial with its theta 
 Everything else imports families from here.
 """
 
-from glmspec.families.base import POWER, Family
+from glmspec.families.base import POWER, Family, describe_allowed_links, link_allowed
 from glmspec.families.exponential import (
     BINOMIAL_RESPONSE,
     EXPOSURE_FAMILIES,
@@ -22,9 +22,7 @@ from glmspec.families.exponential import (
     QuasiPoisson,
     canonical_family_name,
     check_family_params,
-    describe_allowed_links,
     get_family,
-    link_allowed,
 )
 from glmspec.families.negbin import NegativeBinomial
 from glmspec.families.positive import Gamma, InverseGaussian, Tweedie

@@ -334,8 +334,11 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     """
     if design.design_info is None:
         return _array_rows(newdata, len(design.column_names))
-    frame = as_frame(newdata, "new data")
-    info = design.design_info
+    return design_matrix(design.design_info, newdata)
+
+
+def _needed_columns(info: patsy.DesignInfo, frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` the design reads; a missing one is an error naming it."""
     needed = set()
     for factor in info.factor_infos:
         needed |= formula_check.names_in(factor.code)
@@ -345,7 +348,36 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
             f"new data lacks column(s) {absent} used by the model."
             f"{suggest(absent[0], map(str, frame.columns))}"
         )
-    columns = [c for c in frame.columns if c in needed]
+    return [c for c in frame.columns if c in needed]
+
+
+def incomplete_rows(info: patsy.DesignInfo, newdata: Any, extra: tuple = ()) -> np.ndarray:
+    """Rows of ``newdata`` with a missing or infinite value in a column the design reads or
+    in one of the ``extra`` columns (offset, exposure): a boolean mask, as R's
+    ``na.exclude`` needs it to predict the other rows."""
+    frame = as_frame(newdata, "new data")
+    columns = _needed_columns(info, frame)
+    extras = {}
+    for name in extra:
+        if name not in frame.columns:
+            raise PredictionError(f"new data lacks the column {name!r} the model needs.")
+        extras[name] = frame[name]
+    masks = missing_rows(frame[columns], extras)
+    if not masks:
+        return np.zeros(len(frame), dtype=bool)
+    return np.logical_or.reduce(list(masks.values()))
+
+
+def design_matrix(info: patsy.DesignInfo, newdata: Any) -> np.ndarray:
+    """The columns of the design ``info`` (a fitted ``DesignInfo``) for ``newdata``.
+
+    Raises
+    ------
+    PredictionError
+        As :func:`predict_matrix`.
+    """
+    frame = as_frame(newdata, "new data")
+    columns = _needed_columns(info, frame)
     used = frame[columns].copy(deep=False)
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":

@@ -33,7 +33,7 @@ from glmspec.design.build import predict_matrix
 from glmspec.design.matrix import row_blocks
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.inference import dispersion as inference
-from glmspec.inference.information import linear_prediction
+from glmspec.inference.information import linear_prediction, rowwise_variance
 
 SUMMARY_COLUMNS = ("mean", "mean_se", "mean_ci_lower", "mean_ci_upper")
 
@@ -68,9 +68,8 @@ class PredictionResults:
         Linear predictor (offset included) and its standard error.
     """
 
-    def __init__(self, res: Any, linpred, se_linpred, index, df):
-        family = res.family
-        self._link = family.link
+    def __init__(self, link: Any, linpred, se_linpred, index, df):
+        self._link = link
         self._df = df
         self.linpred = pd.Series(linpred, index=index, name="linpred")
         self.se_linpred = pd.Series(se_linpred, index=index, name="se_linpred")
@@ -157,9 +156,7 @@ class MultinomialPredictionResults:
         return out
 
 
-def _multinomial_prediction(res: Any, X, off, index, cov: np.ndarray, df):
-    base = getattr(res, "results", res)
-    coef = np.asarray(base.params, dtype=float)
+def _multinomial_prediction(coef: np.ndarray, classes, X, off, index, cov: np.ndarray, df):
     p, m = coef.shape
     eta = np.column_stack([np.zeros(X.shape[0]), np.asarray(X @ coef) + off[:, None]])
     probs = np.exp(eta - special.logsumexp(eta, axis=1, keepdims=True))
@@ -175,7 +172,7 @@ def _multinomial_prediction(res: Any, X, off, index, cov: np.ndarray, df):
                 a[:, k - 1] += pr[:, k]
             var[rows, k] = np.einsum("ij,ijl,il->i", a, q, a)
     se = np.sqrt(np.clip(var, 0.0, None))
-    return MultinomialPredictionResults(probs, se, index, base.classes, df)
+    return MultinomialPredictionResults(probs, se, index, classes, df)
 
 
 def get_prediction(
@@ -211,6 +208,46 @@ def get_prediction(
     cov = np.asarray(res.cov_params(), dtype=float)
     df = res.df_inference
     if res.model_kind == "multinomial":
-        return _multinomial_prediction(res, X, off, index, cov, df)
+        base = getattr(res, "results", res)
+        coef = np.asarray(base.params, dtype=float)
+        return _multinomial_prediction(coef, base.classes, X, off, index, cov, df)
     linpred, se = linear_prediction(res, X, off, cov)
-    return PredictionResults(res, linpred, se, index, df)
+    return PredictionResults(res.family.link, linpred, se, index, df)
+
+
+def prediction_from_arrays(
+    X: np.ndarray,
+    offset: np.ndarray,
+    coef: np.ndarray,
+    cov: np.ndarray,
+    link: Any,
+    index: Any,
+    df: float | None = None,
+    classes: tuple | None = None,
+) -> PredictionResults | MultinomialPredictionResults:
+    """:func:`get_prediction` for a fit known only by its numbers (a fit stored as data).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+        Design rows (estimable columns only).
+    offset : ndarray of shape (n,)
+        Offset, log-exposure included.
+    coef : ndarray of shape (p,) or (p, K-1)
+        Coefficients; a matrix for the multinomial (one column per non-reference class).
+    cov : ndarray
+        Their covariance (class-major for the multinomial, as ``cov_params()``).
+    link : Link
+        The GLM's link (unused for the multinomial).
+    index : pandas.Index
+        Row labels of the result.
+    df : float, optional
+        Residual df of t-based intervals; None for normal ones.
+    classes : tuple, optional
+        The multinomial's classes, reference first; None for a GLM.
+    """
+    off = np.broadcast_to(np.asarray(offset, dtype=float), (X.shape[0],))
+    if classes is not None:
+        return _multinomial_prediction(coef, classes, X, off, index, cov, df)
+    linpred = np.asarray(X @ coef) + off
+    return PredictionResults(link, linpred, np.sqrt(rowwise_variance(X, cov)), index, df)

@@ -1,4 +1,5 @@
-"""Write a report folder safely: ``index.html``, ``index.md``, ``results.json``, ``plots/``.
+"""Write a report folder safely: ``index.html``, ``index.md``, ``results.json``, ``plots/``,
+and ``model.json`` (each model as data, for ``glmspec predict``: :mod:`glmspec.report.stored`).
 
 Everything is built in a hidden staging folder next to the target (same file system) and
 swapped into place by :mod:`glmspec.report.swap`, which replaces an existing target only when
@@ -11,11 +12,11 @@ staging folder and leaves the previous report untouched.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from glmspec.errors import ReportTargetError, SpecificationError
-from glmspec.report import swap
+from glmspec.report import stored, swap
 from glmspec.report.plots import Plot, model_plots
 from glmspec.report.render import plot_file, render_html, render_markdown, results_json
 from glmspec.report.tables import ALPHA, build_tables
@@ -33,6 +34,7 @@ def write_report(
     formats: Iterable[str] | None = None,
     name: str | None = None,
     force: bool = False,
+    progress: Callable[[str, str], None] | None = None,
 ) -> Path:
     """Write the report of ``fitted`` to ``<out_dir or spec.report_dir>/<name or spec.stem>/``.
 
@@ -53,6 +55,9 @@ def write_report(
         Replace an existing folder at the target even when glmspec did not write it (its
         contents are deleted). Never replaces a plain file, a symbolic link, a folder holding
         the spec's input data, or the working directory, the home folder or their parents.
+    progress : callable, optional
+        Called as ``progress("plotting", model)`` before each model's plots and
+        ``progress("writing", "")`` before the files are written (a progress display).
 
     Returns
     -------
@@ -88,7 +93,7 @@ def write_report(
     swap.check_target(target, inputs, force)  # refuse before the (slow) build
     try:
         with swap.staging_folder(target.parent, folder) as staging:
-            _build(staging, spec, list(fitted), chosen)
+            _build(staging, spec, list(fitted), chosen, progress or _quiet)
             swap.publish(staging, target, inputs, force)
     except OSError as exc:  # a full disk, no permission: say what glmspec was doing
         where = f" ({exc.filename})" if exc.filename else ""
@@ -114,7 +119,13 @@ def normalise_formats(formats: Iterable[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in chosen)
 
 
-def _build(folder: Path, spec: Spec, fitted: list[FittedModel], formats: tuple[str, ...]) -> None:
+def _quiet(phase: str, name: str) -> None:
+    """No progress display."""
+
+
+def _build(
+    folder: Path, spec: Spec, fitted: list[FittedModel], formats: tuple[str, ...], progress
+) -> None:
     """Write every file of the report into ``folder``."""
     tables = build_tables(spec, fitted)
     want_plots = "html" in formats or "markdown" in formats
@@ -122,8 +133,11 @@ def _build(folder: Path, spec: Spec, fitted: list[FittedModel], formats: tuple[s
     if want_plots:
         for model, fm in zip(tables["models"], fitted, strict=True):
             if fm.results is not None:
+                progress("plotting", fm.entry.name)
                 plots[model["slug"]] = model_plots(fm.results, ALPHA)
+    progress("writing", "")
     _write_text(folder / "results.json", results_json(tables, plots))
+    _write_text(folder / stored.FILE, stored.models_json(fitted))
     if "html" in formats:
         _write_text(folder / "index.html", render_html(tables, plots))
     if "markdown" in formats:

@@ -164,53 +164,11 @@ class ResultsBase(CoefficientInference):
         return self.design.n_dropped
 
     def _new_offset(self, newdata: Any, offset: Any) -> np.ndarray | float:
-        if offset is not None:
-            return _finite_offset(offset, len(newdata), "offset=")
-        if isinstance(self.spec.offset, str):
-            if self.spec.offset not in newdata:
-                raise PredictionError(
-                    f"new data lacks the offset column {self.spec.offset!r}; "
-                    "add it or pass offset=."
-                )
-            return _finite_offset(
-                newdata[self.spec.offset], len(newdata), f"offset column {self.spec.offset!r}"
-            )
-        if self.design.offset_given:
-            raise PredictionError(
-                "the model was fitted with an offset array; pass offset= for the new data."
-            )
-        return 0.0
+        return new_offset(newdata, offset, self.spec.offset, self.design.offset_given)
 
     def _new_log_exposure(self, newdata: Any, exposure: Any) -> np.ndarray | float:
         """``log(exposure)`` for new rows (0 when the model has no exposure)."""
-        fitted_with = getattr(self.spec, "exposure", None)
-        if fitted_with is None:
-            if exposure is not None:
-                raise PredictionError(
-                    "the model was fitted without an exposure; pass offset= for new data."
-                )
-            return 0.0
-        if exposure is None:
-            if not isinstance(fitted_with, str):
-                raise PredictionError(
-                    "the model was fitted with an exposure array; pass exposure= for the new data."
-                )
-            if fitted_with not in newdata:
-                raise PredictionError(
-                    f"new data lacks the exposure column {fitted_with!r}; add it or pass exposure=."
-                )
-            exposure = newdata[fitted_with]
-        try:
-            values = np.asarray(exposure, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise PredictionError(f"exposure must be numeric: {exc}") from exc
-        if values.ndim > 1 or values.size not in (1, len(newdata)):
-            raise PredictionError(
-                f"exposure has {values.size} values; new data has {len(newdata)} rows."
-            )
-        if not np.all(values > 0):
-            raise PredictionError("exposure must be positive (its log is added to the offset).")
-        return np.log(values)
+        return new_log_exposure(newdata, exposure, getattr(self.spec, "exposure", None))
 
     def summary(self):
         """A printable summary with R's ``summary.glm`` content (a :class:`Summary`)."""
@@ -233,3 +191,54 @@ def _finite_offset(values: Any, n_rows: int, what: str) -> np.ndarray:
     if bad:
         raise PredictionError(f"{what} has missing or infinite values in {bad} row(s).")
     return array
+
+
+def new_offset(newdata: Any, offset: Any, fitted: Any, given: bool) -> np.ndarray | float:
+    """The offset of new rows: ``offset`` when given, else the column the model was fitted
+    with (``fitted``, a name), else 0; a model fitted with an offset array (``given``) needs
+    ``offset``."""
+    if offset is not None:
+        return _finite_offset(offset, len(newdata), "offset=")
+    if isinstance(fitted, str):
+        if fitted not in newdata:
+            raise PredictionError(
+                f"new data lacks the offset column {fitted!r}; add it or pass offset=."
+            )
+        return _finite_offset(newdata[fitted], len(newdata), f"offset column {fitted!r}")
+    if given:
+        raise PredictionError(
+            "the model was fitted with an offset array; pass offset= for the new data."
+        )
+    return 0.0
+
+
+def new_log_exposure(newdata: Any, exposure: Any, fitted: Any) -> np.ndarray | float:
+    """``log(exposure)`` for new rows: ``exposure`` when given, else the column the model
+    was fitted with (``fitted``, a name; an array needs ``exposure``); 0 without one."""
+    if fitted is None:
+        if exposure is not None:
+            raise PredictionError(
+                "the model was fitted without an exposure; pass offset= for new data."
+            )
+        return 0.0
+    if exposure is None:
+        if not isinstance(fitted, str):
+            raise PredictionError(
+                "the model was fitted with an exposure array; pass exposure= for the new data."
+            )
+        if fitted not in newdata:
+            raise PredictionError(
+                f"new data lacks the exposure column {fitted!r}; add it or pass exposure=."
+            )
+        exposure = newdata[fitted]
+    try:
+        values = np.asarray(exposure, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PredictionError(f"exposure must be numeric: {exc}") from exc
+    if values.ndim > 1 or values.size not in (1, len(newdata)):
+        raise PredictionError(
+            f"exposure has {values.size} values; new data has {len(newdata)} rows."
+        )
+    if not np.all(values > 0):
+        raise PredictionError("exposure must be positive (its log is added to the offset).")
+    return np.log(values)

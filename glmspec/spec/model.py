@@ -186,6 +186,7 @@ class Spec:
         progress: Callable[[int, int, str], None] | None = None,
         check: bool | None = None,
         only: Iterable[str] | None = None,
+        phase: Callable[[str, str], None] | None = None,
     ) -> list[FittedModel]:
         """Fit every model; a model that fails records its error and the others go on.
 
@@ -198,6 +199,9 @@ class Spec:
             for it (``check_against == "statsmodels"``).
         only : iterable of str, optional
             Names of the models to fit; default all.
+        phase : callable, optional
+            Called as ``phase("checking", name)`` before a model's statsmodels check (a
+            progress display shows it; the check can take as long as the fit).
 
         Returns
         -------
@@ -213,7 +217,7 @@ class Spec:
         for i, entry in enumerate(entries, start=1):
             if progress is not None:
                 progress(i, len(entries), entry.name)
-            fitted.append(self._fit_one(entry, do_check))
+            fitted.append(self._fit_one(entry, do_check, phase))
         return fitted
 
     def dask_client(self):
@@ -231,7 +235,7 @@ class Spec:
                 self._dask["client"] = Client(cluster)
         return self._dask["client"]
 
-    def _fit_one(self, entry: ModelEntry, do_check: bool) -> FittedModel:
+    def _fit_one(self, entry: ModelEntry, do_check: bool, phase=None) -> FittedModel:
         out = FittedModel(entry)
         try:
             frame = self.load_data(entry)
@@ -255,6 +259,8 @@ class Spec:
             if text not in out.warnings:
                 out.warnings.append(text)
         if do_check and out.results is not None:
+            if phase is not None:
+                phase("checking", entry.name)
             try:
                 out.check = compare(out.results, tol=self.check_tol)
             except GLMSpecError as exc:

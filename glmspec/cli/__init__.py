@@ -14,10 +14,12 @@ The sub-commands live in :mod:`glmspec.cli.commands` (run, fit, datasets) and
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import traceback
 
 from glmspec.cli.commands import add_option_flags, cmd_datasets, cmd_fit, cmd_run
+from glmspec.cli.common import wrap
 from glmspec.cli.predict import add_predict_arguments, cmd_predict
 from glmspec.errors import GLMSpecError
 from glmspec.version import __version__
@@ -133,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     except (GLMSpecError, OSError, ValueError) as exc:
         if args.debug:
             traceback.print_exc()
+        width = shutil.get_terminal_size().columns if sys.stderr.isatty() else None
         for line in _error_lines(exc, args.command):
-            print(line, file=sys.stderr)
+            for part in [line] if width is None else wrap(line, width):
+                print(part, file=sys.stderr)
         return 2
 
 

@@ -80,9 +80,9 @@ def _model(args: argparse.Namespace) -> tuple[Any, tuple[str, ...]]:
     columns."""
     source = Path(args.source)
     if source.is_dir():
-        models = load_models(source)
-        name = _choose(args.model, list(models), f"report {str(source)!r}")
-        model = models[name]
+        names = list(load_models(source, only=""))  # the names; nothing rebuilt yet
+        name = _choose(args.model, names, f"report {str(source)!r}")
+        model = load_models(source, only=name)[name]
         if isinstance(model, str):
             raise GLMSpecError(f"model {name!r} cannot predict from the report: {model}")
         return model, model.extra_columns

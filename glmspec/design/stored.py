@@ -223,11 +223,10 @@ def _factor_from_data(item: Any, codes: set[str], at: str) -> FactorInfo:
     factor = patsy.EvalFactor(code)
     state: dict[str, Any] = {}
     factor.memorize_passes_needed(state, SAFE_ENV)
-    stored = checked_mapping(item.get("transforms", {}), f"{at}.transforms")
-    if set(stored) != set(state["transforms"]):
+    stored = item.get("transforms", {})
+    if not isinstance(stored, dict) or set(stored) != set(state["transforms"]):
         raise PredictionError(
-            f"{at}.transforms must hold the state of {sorted(state['transforms'])}, "
-            f"not {sorted(stored)}."
+            f"{at}.transforms must hold the state of {sorted(state['transforms'])} only."
         )
     for name, obj in state["transforms"].items():
         _restore(obj, stored[name], f"{at}.transforms.{name}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from glmspec.report import stored
 from glmspec.report._data import LEVEL
 
 
@@ -107,6 +108,9 @@ def conventions(res: Any) -> list[dict[str, str]]:
             )
         )
     notes += _response_notes(res)
+    unstored = stored.unstored_reason(res)
+    if unstored is not None:
+        notes.append(("prediction", f"Not stored in {stored.FILE} for glmspec predict: {unstored}"))
     return [{"topic": topic, "text": text} for topic, text in notes]
 
 

@@ -62,6 +62,12 @@ def model_data(name: str, res: Any) -> dict[str, Any]:
         return {"name": name, "available": False, "reason": " ".join(str(exc).split())}
 
 
+def unstored_reason(res: Any) -> str | None:
+    """Why ``res`` cannot be stored in ``model.json`` (None when it can)."""
+    data = model_data("", res)
+    return None if data["available"] else data["reason"]
+
+
 def _fit_data(res: Any) -> dict[str, Any]:
     spec, design = res.spec, res.design
     info = getattr(design, "design_info", None)
@@ -230,9 +236,10 @@ def _reject_constant(token: str) -> None:
     raise ValueError(f"{token} is not a JSON number")
 
 
-def load_models(folder: str | Path) -> dict[str, StoredModel | str]:
+def load_models(folder: str | Path, only: str | None = None) -> dict[str, StoredModel | str]:
     """The models of a report folder's ``model.json``: name -> :class:`StoredModel`, or the
-    reason the model was not stored.
+    reason the model was not stored; with ``only``, that model alone is rebuilt (the others
+    map to None).
 
     Raises
     ------
@@ -272,5 +279,7 @@ def load_models(folder: str | Path) -> dict[str, StoredModel | str]:
         if item["available"] is not True:
             raise PredictionError(f"{where}.available must be true or false.")
         checked_mapping(item, where, _MODEL_KEYS)
-        models[name] = StoredModel(item, f"{FILE}, model {name!r}")
+        models[name] = (
+            None if only not in (None, name) else StoredModel(item, f"{FILE}, model {name!r}")
+        )
     return models

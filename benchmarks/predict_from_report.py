@@ -48,7 +48,7 @@ def main() -> None:
                 name = item.entry.name
                 data = spec.load_data(item.entry)
 
-                def refit(name=name, data=data):
+                def refit(name=name, data=data, spec_path=spec_path):
                     fresh = load_spec(spec_path)
                     (again,) = fresh.fit(check=False, only=[name])
                     return again.results.predict(data)

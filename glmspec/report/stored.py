@@ -60,6 +60,11 @@ def model_data(name: str, res: Any) -> dict[str, Any]:
         return {"name": name, "available": True, **_fit_data(res)}
     except GLMSpecError as exc:
         return {"name": name, "available": False, "reason": " ".join(str(exc).split())}
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # a kind of fit this module does not know (another engine's results): the report
+        # is still written, and predict says why it cannot use this model
+        reason = f"this kind of fit cannot be stored ({type(exc).__name__}: {exc})"
+        return {"name": name, "available": False, "reason": " ".join(reason.split())}
 
 
 def unstored_reason(res: Any) -> str | None:

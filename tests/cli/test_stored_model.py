@@ -17,6 +17,7 @@ import pytest
 import glmspec
 import glmspec.design.build
 from glmspec.errors import PredictionError
+from glmspec.report.notes import conventions
 from glmspec.report.stored import FILE, load_models, model_data, models_json
 from glmspec.spec import load_spec
 
@@ -147,6 +148,11 @@ def test_a_formula_outside_the_allowlist_is_not_stored_and_says_why(tmp_path):
     assert data["available"] is False and "allowlist" in data["reason"]
     models = _stored(tmp_path, [_Fitted("clipped", res)])
     assert "allowlist" in models["clipped"]
+    # the report's conventions note says so
+    notes = {note["topic"]: note["text"] for note in conventions(res)}
+    assert "model.json" in notes["prediction"] and "allowlist" in notes["prediction"]
+    stored_fit = glmspec.fit("visitors ~ hour", RESTAURANT, "poisson")
+    assert "prediction" not in {note["topic"] for note in conventions(stored_fit)}
 
 
 # -- untrusted model.json: every malformed file is one clear error ------------------------

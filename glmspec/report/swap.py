@@ -51,7 +51,7 @@ MARKER_TEXT = "glmspec report\nformat 1\n"
 #: Seconds a run waits for another run publishing to the same target.
 LOCK_WAIT = 60.0
 #: Files a report of an older glmspec (without the marker) may hold.
-_LEGACY_FILES = frozenset({"index.html", "index.md", "results.json", "plots"})
+_LEGACY_FILES = frozenset({"index.html", "index.md", "results.json", "model.json", "plots"})
 _STAGING = "glmspec-staging-"
 _BACKUP = "glmspec-backup-"
 _AT_FDCWD = -100

@@ -224,6 +224,7 @@ def test_writes_every_file(restaurant, restaurant_report):
         "index.html",
         "index.md",
         "results.json",
+        "model.json",  # the models as data, for glmspec predict
         "plots",
         "regression_table.tex",  # two or more models
     }
@@ -473,6 +474,7 @@ def test_check_disabled_and_estimated_dispersion(tmp_path):
         ".glmspec-report",
         "index.html",
         "results.json",
+        "model.json",
         "plots",
         "regression_table.tex",  # two or more models
     }
@@ -492,7 +494,11 @@ def test_check_disabled_and_estimated_dispersion(tmp_path):
 def test_formats_option(restaurant, tmp_path):
     spec, fitted = restaurant
     folder = write_report(spec, fitted[:1], out_dir=tmp_path, formats=["json"])
-    assert sorted(p.name for p in folder.iterdir()) == [".glmspec-report", "results.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".glmspec-report",
+        "model.json",
+        "results.json",
+    ]
     with pytest.raises(SpecificationError, match="unknown report format"):
         write_report(spec, fitted[:1], out_dir=tmp_path, formats=["pdf"])
 

@@ -40,9 +40,8 @@ def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     Each block is scaled by ``sqrt(|w|)`` and multiplied with BLAS ``syrk`` (half the work of a
     general product), so the temporary memory is one block, not a copy of ``X``. Negative
-    weights (observed information of non-canonical links) take a second ``syrk``. A design
-    that is not an ndarray (a :class:`~glmspec.design.matrix.CategoricalBlockMatrix`) computes
-    its own, exploiting its structure.
+    weights (observed information of non-canonical links) take a second ``syrk``. ``X`` is an
+    ndarray: other designs go through :func:`glmspec.design.matrix.as_design`.
     """
     return gram_and_product(X, w)[0]
 
@@ -60,8 +59,6 @@ def gram_and_product(
     about ``1e-7`` relative, enough for a Newton step far from the optimum, never for
     standard errors. ``X' v`` is always computed in double precision.
     """
-    if not isinstance(X, np.ndarray):
-        return X.gram(w), (None if v is None else X.T @ v)
     if w.min() >= 0.0:  # (Fisher weights always)
         return _syrk_blocks(X, w, v, single)
     gram, product = _syrk_blocks(X, np.clip(w, 0.0, None), v, single)
@@ -107,8 +104,6 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: boo
 
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``|X| v`` over row blocks (no n x p temporary)."""
-    if not isinstance(X, np.ndarray):
-        return X.abs_matvec(v)
     out = np.empty(X.shape[0])
     step = block_rows(X.shape[1])
     for start in range(0, X.shape[0], step):
@@ -118,8 +113,6 @@ def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def squares_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``(X * X)' v`` over row blocks (no n x p temporary)."""
-    if not isinstance(X, np.ndarray):
-        return X.squares_rmatvec(v)
     out = np.zeros(X.shape[1])
     step = block_rows(X.shape[1])
     for start in range(0, X.shape[0], step):
@@ -209,7 +202,8 @@ def factorize(
 ) -> GramFactor:
     """Factor ``X' diag(w) X``, by Cholesky when well conditioned, else by QR of ``sqrt(w) X``.
 
-    ``gram`` is ``X' diag(w) X`` when the caller has computed it already. ``keep_rows=True``
+    ``gram`` is ``X' diag(w) X`` when the caller has computed it already (it must, for a design
+    that is not an ndarray: ``X`` is then only read, densely, by the QR). ``keep_rows=True``
     keeps a QR factor's ``row_q`` (see :class:`GramFactor`) for :meth:`GramFactor.solve_rows`.
 
     Raises

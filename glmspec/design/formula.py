@@ -109,14 +109,11 @@ def build_terms(termlist, frame, eval_env) -> patsy.DesignMatrix:
 def nonfinite_design_rows(X, info, lhs) -> dict[str, np.ndarray]:
     """Masks of rows with NaN/inf per design column (response included)."""
     found = {}
-    dense = X.dense if hasattr(X, "dense") else X
+    design = catmatrix.as_design(X)
+    dense = design.dense  # the coded factors' codes are always finite
     if np.isfinite(dense).all() and (lhs is None or np.isfinite(np.asarray(lhs)).all()):
         return found  # the usual case, in one pass over the matrix
-    names = (
-        [info.column_names[j] for j in X.dense_columns]
-        if hasattr(X, "dense")
-        else info.column_names
-    )
+    names = [info.column_names[j] for j in design.dense_columns]
     pairs = list(zip(names, np.asarray(dense).T, strict=True))
     if lhs is not None:
         pairs += list(zip(lhs.design_info.column_names, np.asarray(lhs).T, strict=True))

@@ -118,7 +118,7 @@ class DaskResults:
         """The rows of ``frame`` (from the fitted data) as an in-memory Design of this fit."""
         d = self.design
         block = build_block(frame, d.plan)
-        X = np.asarray(block.X) if not isinstance(block.X, np.ndarray) else block.X
+        X = np.asarray(block.X)
         return Design(
             y=block.y,
             X=X,

@@ -44,14 +44,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from glmspec.design.matrix import row_blocks
+from glmspec.design.matrix import as_design, row_blocks
 from glmspec.errors import DataError, SpecificationError, suggest
 from glmspec.inference.information import (
     bread,
     generalized_leverage,
     score_factor,
 )
-from glmspec.linalg import weighted_gram
 
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 _MULTINOMIAL_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
@@ -262,6 +261,6 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
             h = generalized_leverage(res, b)
             with np.errstate(divide="ignore"):
                 s2 = s2 / (1.0 - h) ** (1 if cov_type == "HC2" else 2)
-        meat = weighted_gram(res.design.X, s2)
+        meat = as_design(res.design.X).gram(s2)
     cov = _sandwich(inverse, meat)
     return cov * (n / (n - k)) if cov_type == "HC1" else cov

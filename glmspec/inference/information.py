@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from glmspec.design.matrix import row_blocks
-from glmspec.linalg import GramFactor, factor_gram, factorize, weighted_gram
+from glmspec.design.matrix import as_design, row_blocks
+from glmspec.linalg import GramFactor, factor_gram, factorize
 from glmspec.solvers.engine import observed_weights, working_quantities
 
 
@@ -77,13 +77,13 @@ def bread(res: Any, observed: bool = True) -> Bread:
     """Inverse (observed or expected) information at the estimates, dispersion 1."""
     X = res.design.X
     w = information_weights(res, observed)
+    gram = as_design(X).gram(w)
     if np.all(w >= 0):
-        factor: GramFactor | None = factorize(X, w, res.design.column_names)
+        factor: GramFactor | None = factorize(X, w, res.design.column_names, gram=gram)
     else:
-        factor = factor_gram(weighted_gram(X, w))
+        factor = factor_gram(gram)
     if factor is not None:
         return Bread(factor.inverse(), w, factor)
-    gram = weighted_gram(X, w)
     return Bread(np.linalg.pinv(0.5 * (gram + gram.T), hermitian=True), w, None)
 
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glmspec.design.matrix import as_design
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
-from glmspec.linalg import factorize, gram_and_product
+from glmspec.linalg import factorize
 from glmspec.solvers.engine import InMemoryRows, evaluate_at, working_quantities
 from glmspec.solvers.newton import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
 
@@ -105,7 +106,7 @@ def fit_penalized(
     history, converged, message = [], False, f"stopped after max_iter={max_iter} iterations"
     for iteration in range(1, max_iter + 1):
         weights, score = working_quantities(family, y, mu, eta, prior)
-        H, gradient = gram_and_product(X, weights, score)
+        H, gradient = as_design(X).gram_and_rmatvec(weights, score)
         target = _minimise_model(H, H @ coef + gradient, coef, penalty, weight_sum)
         delta = target - coef
         size = float(delta @ H @ delta)
@@ -134,7 +135,7 @@ def fit_penalized(
         warn_not_converged("penalized Newton", iteration, message, history, tol)
     weights, _ = working_quantities(family, y, mu, eta, prior)
     try:
-        factor = factorize(X, weights)
+        factor = factorize(X, weights, gram=as_design(X).gram(weights))
     except SingularDesignError:  # allowed: the penalty makes the estimate unique anyway
         factor = None
     return FitRecord(

@@ -1,7 +1,8 @@
 """Weighted least-squares linear algebra shared by the solvers.
 
 Every Newton/IRLS step solves ``(X' W X) delta = g``. :func:`weighted_gram` forms ``X' W X`` in
-row blocks (no n x p temporary of the whole design), and :func:`factorize` returns an
+row blocks (no n x p temporary of the whole design), chunks of blocks on a worker thread per
+core (:func:`map_row_chunks`), and :func:`factorize` returns an
 upper-triangular ``R`` with ``X' W X = R' R``:
 
 * normally from a Cholesky factorisation of the column-equilibrated cross-product (fast);
@@ -13,12 +14,17 @@ upper-triangular ``R`` with ``X' W X = R' R``:
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
+from threadpoolctl import ThreadpoolController
 
 from glmspec.errors import SingularDesignError
 
@@ -68,10 +74,6 @@ def gram_and_product(
 
 def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: bool = False):
     n, p = X.shape
-    # syrk writes upper triangles only: the lower triangles of both stay exactly zero
-    gram = np.zeros((p, p), order="F")
-    update = np.zeros((p, p), dtype=np.float32, order="F") if single else gram
-    product = None if v is None else np.zeros(p)
     root_w = np.sqrt(w)
     top = float(root_w.max()) if single and n else 1.0
     if single and 0.0 < top < np.inf:
@@ -80,26 +82,30 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: boo
         top = 1.0
     step = block_rows(p)
     order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
-    buffer = np.empty((min(step, n), p), dtype=update.dtype, order=order)
-    syrk = blas.ssyrk if single else blas.dsyrk
-    beta = 0.0 if single else 1.0  # a single block's product is added to gram in double
-    for start in range(0, n, step):
-        rows = X[start : start + step]
-        block = buffer[: len(rows)]
-        with np.errstate(over="ignore", under="ignore"):  # an overflow shows in the factor
-            np.multiply(rows, root_w[start : start + step, None], out=block, casting="same_kind")
-        if block.flags.f_contiguous:  # BLAS reads a column-major block in place
-            update = syrk(1.0, block, beta=beta, c=update, trans=1, lower=0, overwrite_c=1)
-        else:  # block.T is then column-major (trans=1 on block would copy it)
-            update = syrk(1.0, block.T, beta=beta, c=update, trans=0, lower=0, overwrite_c=1)
-        if single:
-            gram += update
-        if product is not None:
-            product += v[start : start + step] @ rows
-    if not single:
-        gram = update
+    dtype = np.float32 if single else float
+
+    def chunk(start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        gram = np.zeros((p, p))
+        product = None if v is None else np.zeros(p)
+        buffer = np.empty((min(step, stop - start), p), dtype=dtype, order=order)
+        for first in range(start, stop, step):
+            rows = X[first : min(first + step, stop)]
+            block = buffer[: len(rows)]
+            with np.errstate(over="ignore", under="ignore"):  # an overflow shows in the factor
+                np.multiply(
+                    rows, root_w[first : first + len(rows), None], out=block, casting="same_kind"
+                )
+            gram += block.T @ block  # numpy calls syrk for a product with its own transpose
+            if product is not None:
+                product += v[first : first + len(rows)] @ rows
+        return gram, product
+
+    parts = map_row_chunks(chunk, n, step, p)
+    gram = np.zeros((p, p))
+    for part, _ in parts:
+        gram += part
     gram *= top * top
-    return gram + gram.T - np.diag(np.diag(gram)), product
+    return gram, (None if v is None else sum(product for _, product in parts))
 
 
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -119,6 +125,79 @@ def squares_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
         block = X[start : start + step]
         out += (block * block).T @ v[start : start + step]
     return out
+
+
+def worker_count() -> int:
+    """Cores this process may run on (its CPU affinity, where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def map_row_chunks(kernel, n: int, step: int, width: int) -> list:
+    """``[kernel(start, stop), ...]`` over contiguous chunks of ``n`` rows, on worker threads.
+
+    The chunks (whole blocks of ``step`` rows, at most :data:`_MAX_CHUNKS`) depend on the
+    design's shape only, never on the number of cores, so the sums over them are the same on
+    any machine; a worker per core (:func:`worker_count`) takes the next chunk when done, so
+    a core busy with another process slows the product gracefully. During the chunks every
+    BLAS library runs one thread: the per-block products are too small for BLAS's own
+    threads, and numpy releases the GIL inside BLAS, so the workers run in parallel. Each
+    partial result costs ``width`` squared floats at most (chunks are capped so that all of
+    them take at most a quarter of the rows' memory).
+    """
+    blocks = -(-n // step)
+    chunks = max(1, min(_MAX_CHUNKS, blocks, n // (4 * max(width, 1))))
+    edges = [min(n, (blocks * i // chunks) * step) for i in range(chunks + 1)]
+    spans = list(zip(edges[:-1], edges[1:], strict=True))
+    if len(spans) == 1:
+        return [kernel(0, n)]
+    with _one_blas_thread():
+        if worker_count() == 1:
+            return [kernel(start, stop) for start, stop in spans]
+        return list(_pool().map(lambda span: kernel(*span), spans))
+
+
+#: Most chunks a product over rows is split into (enough to balance 2-16 cores).
+_MAX_CHUNKS = 16
+_POOL: list[ThreadPoolExecutor] = []
+_LOCK = threading.Lock()
+_BLAS_LIMIT: list = []  # [controller, active limit, number of callers inside]
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(worker_count(), thread_name_prefix="glmspec-rows"))
+        return _POOL[0]
+
+
+def _forget_pool() -> None:
+    _POOL.clear()  # a forked child has none of the parent's threads
+    _BLAS_LIMIT.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+@contextmanager
+def _one_blas_thread():
+    """Limit every loaded BLAS to one thread; the last of concurrent callers restores it."""
+    with _LOCK:
+        if not _BLAS_LIMIT:
+            _BLAS_LIMIT.extend([ThreadpoolController(), None, 0])
+        if _BLAS_LIMIT[2] == 0:
+            _BLAS_LIMIT[1] = _BLAS_LIMIT[0].limit(limits=1, user_api="blas")
+        _BLAS_LIMIT[2] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _BLAS_LIMIT[2] -= 1
+            if _BLAS_LIMIT[2] == 0:
+                _BLAS_LIMIT[1].restore_original_limits()
+                _BLAS_LIMIT[1] = None
 
 
 @dataclass(frozen=True)

@@ -108,23 +108,47 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: boo
     return gram, (None if v is None else sum(product for _, product in parts))
 
 
+def matvec(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``X b``, chunks of rows on worker threads (see :func:`map_row_chunks`)."""
+    n, p = X.shape
+    out = np.empty(n, dtype=np.result_type(X, coef))
+
+    def chunk(start: int, stop: int) -> None:
+        np.matmul(X[start:stop], coef, out=out[start:stop])
+
+    map_row_chunks(chunk, n, block_rows(p), p)
+    return out
+
+
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``|X| v`` over row blocks (no n x p temporary)."""
-    out = np.empty(X.shape[0])
-    step = block_rows(X.shape[1])
-    for start in range(0, X.shape[0], step):
-        out[start : start + step] = np.abs(X[start : start + step]) @ v
+    n, p = X.shape
+    out = np.empty(n)
+    step = block_rows(p)
+
+    def chunk(start: int, stop: int) -> None:
+        for first in range(start, stop, step):
+            last = min(first + step, stop)
+            out[first:last] = np.abs(X[first:last]) @ v
+
+    map_row_chunks(chunk, n, step, p)
     return out
 
 
 def squares_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``(X * X)' v`` over row blocks (no n x p temporary)."""
-    out = np.zeros(X.shape[1])
-    step = block_rows(X.shape[1])
-    for start in range(0, X.shape[0], step):
-        block = X[start : start + step]
-        out += (block * block).T @ v[start : start + step]
-    return out
+    n, p = X.shape
+    step = block_rows(p)
+
+    def chunk(start: int, stop: int) -> np.ndarray:
+        out = np.zeros(p)
+        for first in range(start, stop, step):
+            block = X[first : min(first + step, stop)]
+            out += (block * block).T @ v[first : first + len(block)]
+        return out
+
+    parts = map_row_chunks(chunk, n, step, p)
+    return sum(parts[1:], parts[0])
 
 
 def worker_count() -> int:

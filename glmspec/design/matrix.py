@@ -44,6 +44,7 @@ from glmspec.linalg import (
     abs_matvec,
     block_rows,
     gram_and_product,
+    matvec,
     squares_matvec,
     weighted_gram,
 )
@@ -236,8 +237,8 @@ class DenseDesign:
         return np.arange(self.array.shape[1])
 
     def matvec(self, coef: np.ndarray) -> np.ndarray:
-        """``X b``."""
-        return self.array @ coef
+        """``X b`` (:func:`glmspec.linalg.matvec`)."""
+        return matvec(self.array, coef)
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
         """``X' v``."""
@@ -321,11 +322,6 @@ def _crosstab(a: CodedBlock, b: CodedBlock, w: np.ndarray) -> np.ndarray:
     cells = (a.codes + 1) * (b.width + 1) + (b.codes + 1)
     table = np.bincount(cells, weights=w, minlength=(a.width + 1) * (b.width + 1))
     return table.reshape(a.width + 1, b.width + 1)[1:, 1:]
-
-
-def constant_columns(X) -> list[int]:
-    """Indices of columns that are 1 in every row (the intercept)."""
-    return as_design(X).constant_columns()
 
 
 # Rows looked at before a column is checked whole: a column that varies almost always varies
@@ -436,11 +432,6 @@ def build(
         ),
         n_columns=int(n_columns),
     )
-
-
-def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a design (any :func:`as_design` accepts) as a dense array."""
-    return as_design(X).rows(start, stop)
 
 
 def row_blocks(X: Any, width: int | None = None):

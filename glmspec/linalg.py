@@ -120,6 +120,13 @@ def matvec(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
     return out
 
 
+def rmatvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X' v``, chunks of rows on worker threads, their sums added in order."""
+    n, p = X.shape
+    parts = map_row_chunks(lambda start, stop: v[start:stop] @ X[start:stop], n, block_rows(p), p)
+    return sum(parts[1:], parts[0])
+
+
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``|X| v`` over row blocks (no n x p temporary)."""
     n, p = X.shape

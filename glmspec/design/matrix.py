@@ -45,6 +45,7 @@ from glmspec.linalg import (
     block_rows,
     gram_and_product,
     matvec,
+    rmatvec,
     squares_matvec,
     weighted_gram,
 )
@@ -110,7 +111,7 @@ class CategoricalBlockMatrix:
 
     def matvec(self, coef: np.ndarray) -> np.ndarray:
         """``X b``."""
-        out = self.dense @ coef[self.dense_columns]
+        out = matvec(self.dense, coef[self.dense_columns])
         for block in self.blocks:
             out += np.concatenate([[0.0], coef[block.columns]])[block.codes + 1]
         return out
@@ -124,19 +125,31 @@ class CategoricalBlockMatrix:
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
         """``X' v``."""
         out = np.empty(self.n_columns)
-        out[self.dense_columns] = self.dense.T @ v
+        out[self.dense_columns] = rmatvec(self.dense, v)
         for block in self.blocks:
             out[block.columns] = block.sums(v)
         return out
 
     def gram(self, w: np.ndarray) -> np.ndarray:
         """``X' diag(w) X`` from its blocks, never touching a zero of the dummies."""
+        return self.gram_and_rmatvec(w)[0]
+
+    def gram_and_rmatvec(
+        self, w: np.ndarray, v: np.ndarray | None = None, *, single: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(X' diag(w) X, X' v)``, the dense columns' parts in one pass over them;
+        ``single`` is ignored (always double precision)."""
         gram = np.zeros((self.n_columns, self.n_columns))
+        product = None if v is None else np.empty(self.n_columns)
         dc = self.dense_columns
-        gram[np.ix_(dc, dc)] = weighted_gram(self.dense, w)
+        gram[np.ix_(dc, dc)], dense_product = gram_and_product(self.dense, w, v)
+        if product is not None:
+            product[dc] = dense_product
         for a, block in enumerate(self.blocks):
             cols = block.columns
             gram[cols, cols] = block.sums(w)
+            if product is not None:
+                product[cols] = block.sums(v)
             if len(dc):
                 cross = block.weighted_indicators(w) @ self.dense
                 gram[np.ix_(cols, dc)] = cross
@@ -145,13 +158,7 @@ class CategoricalBlockMatrix:
                 table = _crosstab(block, other, w)
                 gram[np.ix_(cols, other.columns)] = table
                 gram[np.ix_(other.columns, cols)] = table.T
-        return gram
-
-    def gram_and_rmatvec(
-        self, w: np.ndarray, v: np.ndarray | None = None, *, single: bool = False
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(X' diag(w) X, X' v)``; ``single`` is ignored (always double precision)."""
-        return self.gram(w), (None if v is None else self.rmatvec(v))
+        return gram, product
 
     def abs_matvec(self, v: np.ndarray) -> np.ndarray:
         """``|X| v``."""
@@ -242,7 +249,7 @@ class DenseDesign:
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
         """``X' v``."""
-        return self.array.T @ v
+        return rmatvec(self.array, v)
 
     def gram(self, w: np.ndarray) -> np.ndarray:
         """``X' diag(w) X`` (:func:`glmspec.linalg.weighted_gram`)."""

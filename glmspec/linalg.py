@@ -185,13 +185,16 @@ def map_row_chunks(kernel, n: int, step: int, width: int) -> list:
     if len(spans) == 1:
         return [kernel(0, n)]
     with _one_blas_thread():
-        if worker_count() == 1:
+        # (a kernel that itself multiplies over rows runs its chunks in its own thread)
+        nested = threading.current_thread().name.startswith(_WORKER_NAME)
+        if nested or worker_count() == 1:
             return [kernel(start, stop) for start, stop in spans]
         return list(_pool().map(lambda span: kernel(*span), spans))
 
 
 #: Most chunks a product over rows is split into (enough to balance 2-16 cores).
 _MAX_CHUNKS = 16
+_WORKER_NAME = "glmspec-rows"
 _POOL: list[ThreadPoolExecutor] = []
 _LOCK = threading.Lock()
 _BLAS_LIMIT: list = []  # [controller, active limit, number of callers inside]
@@ -200,12 +203,14 @@ _BLAS_LIMIT: list = []  # [controller, active limit, number of callers inside]
 def _pool() -> ThreadPoolExecutor:
     with _LOCK:
         if not _POOL:
-            _POOL.append(ThreadPoolExecutor(worker_count(), thread_name_prefix="glmspec-rows"))
+            _POOL.append(ThreadPoolExecutor(worker_count(), thread_name_prefix=_WORKER_NAME))
         return _POOL[0]
 
 
 def _forget_pool() -> None:
-    _POOL.clear()  # a forked child has none of the parent's threads
+    global _LOCK
+    _LOCK = threading.Lock()  # a forked child has none of the parent's threads (nor owners)
+    _POOL.clear()
     _BLAS_LIMIT.clear()
 
 

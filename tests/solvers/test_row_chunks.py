@@ -7,6 +7,9 @@ through the threaded product give the plain loop's estimates.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
@@ -112,3 +115,28 @@ def test_fits_through_threaded_products_give_the_plain_loops_estimates(monkeypat
     np.testing.assert_allclose(threaded.coef, serial.coef, rtol=1e-10, atol=1e-10 * se.min())
     np.testing.assert_allclose(np.sqrt(np.diag(threaded.factor.inverse())), se, rtol=1e-10)
     assert threaded.deviance == pytest.approx(serial.deviance, rel=1e-12)
+
+
+def test_a_kernel_multiplying_over_rows_itself_does_not_wait_for_the_pool():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((200_000, 10))
+    w = rng.random(200_000)
+    expected = gram_and_product(X, w)[0]
+
+    def nested(start, stop):  # every worker asks for a threaded product at once
+        return gram_and_product(X, w)[0]
+
+    for result in map_row_chunks(nested, 1_000_000, block_rows(10), 10):
+        np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_workers():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((200_000, 10))
+    w = rng.random(200_000)
+    expected = gram_and_product(X, w)[0]  # the parent's pool exists from here
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        in_child = pool.apply(gram_and_product, (X, w))[0]
+    np.testing.assert_array_equal(in_child, expected)

@@ -103,7 +103,7 @@ def check_exposure_family(family: Family, exposure: Any) -> None:
     """``exposure=`` needs a log-link count family (it multiplies the mean)."""
     if exposure is None:
         return
-    if family.name not in EXPOSURE_FAMILIES or family.link.name != "log":
+    if not family.counts_response or family.link.name != "log":
         raise SpecificationError(
             f"exposure= needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with "
             f"link 'log'); this is {family.name} with link {family.link.name!r}. Use offset= "

@@ -113,9 +113,8 @@ class Multinomial(Family):
             )
         if len(present) < len(classes):
             # unused categories are dropped so every class is estimable
-            used = [classes[i] for i in present]
-            categorical = pd.Categorical(categorical, categories=used)
-            classes, codes = tuple(used), categorical.codes.astype(np.int64)
+            categorical = categorical.remove_unused_categories()
+            classes, codes = tuple(categorical.categories), categorical.codes.astype(np.int64)
         return codes, None, classes
 
     def check_response(self, y, weights, column):

@@ -66,6 +66,15 @@ from glmspec.errors import (
 MISSING_POLICIES = ("raise", "drop")
 
 
+def check_missing_policy(missing: Any) -> None:
+    """Raise :class:`DataError` unless ``missing`` is one of :data:`MISSING_POLICIES`."""
+    if missing not in MISSING_POLICIES:
+        raise DataError(
+            f"missing must be one of {', '.join(map(repr, MISSING_POLICIES))}, got {missing!r}."
+            f"{suggest(str(missing), MISSING_POLICIES)}"
+        )
+
+
 FORMULA_NAMESPACE |= {"np": np, "numpy": np, "cbind": cbind}
 
 
@@ -183,8 +192,7 @@ def build_design(
     -------
     Design
     """
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
+    check_missing_policy(missing)
     frame = as_frame(data)
     desc = parse_model_formula(formula, formula_mode)
     if not desc.lhs_termlist:

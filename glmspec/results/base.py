@@ -23,7 +23,7 @@ from glmspec.inference import prediction as _prediction
 from glmspec.inference import profile as _profile
 from glmspec.inference import wald as _wald
 from glmspec.inference.anova import sequential_anova
-from glmspec.options import ModelSpec
+from glmspec.options import FitOptions
 from glmspec.results.coefficients import CoefficientInference
 from glmspec.results.robust import RobustResults, robust_results
 from glmspec.results.summary import Summary
@@ -32,10 +32,10 @@ from glmspec.results.summary import Summary
 class ResultsBase(CoefficientInference):
     """Shared Wald inference; subclasses provide params, cov_params, llf and degrees of freedom."""
 
-    spec: ModelSpec
+    spec: FitOptions
     design: Design
 
-    def __init__(self, spec: ModelSpec, design: Design, record, separation=None) -> None:
+    def __init__(self, spec: FitOptions, design: Design, record, separation=None) -> None:
         self.spec = spec
         self.design = design
         #: The solver's frozen record (coefficients, means, information, history).

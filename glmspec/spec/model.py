@@ -9,9 +9,9 @@ default: a local cluster sized to this machine), ``python_formulas`` (true: form
 evaluated as Python; default false: they are checked against :mod:`glmspec.design.formula_check`'s
 allowlist at validation), ``[defaults]`` (fit() options a model leaves
 out), one ``[[model]]`` table per model (``name``
-and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
-``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
-(negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
+and ``formula`` required; ``data`` and the fit() options optional: the spec keys of
+:class:`~glmspec.options.FitOptions`, listed in :data:`glmspec.spec.format.OPTION_KEYS`, checked
+by the same rules as :func:`glmspec.fit`), ``[check]`` (``against`` =
 "statsmodels" or "none", ``tol`` in (0, 1)) and ``[report]`` (``formats``: some of "html",
 "markdown", "json"; ``dir``: the reports' parent folder, relative to the spec file's folder and
 inside it: an absolute path, ``~`` or a ``..`` that leaves the spec's folder is a spec error).

@@ -27,6 +27,7 @@ from scipy import optimize, stats
 
 from glmspec.errors import ConvergenceWarning, SpecificationError
 from glmspec.inference.applicability import require_ml_glm_in_memory
+from glmspec.inference.dispersion import check_alpha
 from glmspec.solvers.refit import refit_columns
 
 #: Tolerance of the refits along the profile (tighter than a fit's default 1e-8, so that the
@@ -150,6 +151,5 @@ class _Profile:
 
 
 def _check(res, alpha: float) -> None:
-    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}.")
+    check_alpha(alpha)
     require_ml_glm_in_memory(res, "profile intervals")

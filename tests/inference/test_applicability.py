@@ -1,5 +1,5 @@
 """One guard for what needs a maximum-likelihood GLM in memory (profile intervals, marginal
-effects, drop1)."""
+effects, drop1) and one check of ``alpha``, the 1 - confidence level, wherever it is taken."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import glmspec
 from glmspec.errors import ModelComparisonError, SpecificationError
 from glmspec.inference.applicability import not_offered, require_ml_glm_in_memory
+from glmspec.inference.dispersion import check_alpha, critical_value
 from glmspec.inference.drop1 import drop1
 from glmspec.inference.margins import get_margeff
 from glmspec.inference.profile import profile_conf_int
@@ -61,3 +62,24 @@ def test_a_dask_fit_gets_the_not_offered_refusal(compute, what, error):
 def test_an_ml_glm_in_memory_passes_the_guard():
     res = glmspec.fit("y ~ x", _frame(), "poisson")
     assert require_ml_glm_in_memory(res, "anything") is None
+
+
+@pytest.mark.parametrize("alpha", [0, 1, -0.1, 1.5, True, "0.05", None, float("nan")])
+def test_alpha_outside_0_1_is_refused_everywhere(alpha):
+    res = glmspec.fit("y ~ x", _frame(), "poisson")
+    message = f"alpha must be a number in (0, 1), got {alpha!r}."
+    for compute in (
+        lambda: check_alpha(alpha),
+        lambda: critical_value(alpha, None),
+        lambda: res.conf_int(alpha),
+        lambda: profile_conf_int(res, alpha),
+        lambda: get_margeff(res, alpha=alpha),
+        lambda: glmspec.regression_table([res], alpha=alpha),
+    ):
+        with pytest.raises(SpecificationError) as info:
+            compute()
+        assert str(info.value) == message
+
+
+def test_check_alpha_returns_a_float():
+    assert check_alpha(np.float32(0.25)) == 0.25 and isinstance(check_alpha(1 / 4), float)

@@ -25,7 +25,7 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.design import plan as fastdesign
 from glmspec.design.columns import (
     as_frame,
@@ -346,7 +346,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     info = design.design_info
     needed = set()
     for factor in info.factor_infos:
-        needed |= formula_check.names_in(factor.code)
+        needed |= formula_parse.names_in(factor.code)
     absent = [n for n in sorted(needed) if n not in frame.columns and not resolvable(n, None)]
     if absent:
         raise PredictionError(
@@ -369,7 +369,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":
             continue
-        refs = [c for c in formula_check.names_in(factor.code) if c in used.columns]
+        refs = [c for c in formula_parse.names_in(factor.code) if c in used.columns]
         if len(refs) != 1:
             continue
         col = used[refs[0]]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.design.textcolumns import (
     is_text_column,
 )
@@ -139,7 +139,7 @@ def column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray | 
 
 def check_numeric(factor, frame: pd.DataFrame) -> None:
     """Raise :class:`PredictionError` if a numeric factor refers to a non-numeric column."""
-    for name in formula_check.names_in(factor.code):
+    for name in formula_parse.names_in(factor.code):
         if name in frame.columns:
             col = frame[name]
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):

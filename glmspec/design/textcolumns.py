@@ -28,7 +28,7 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.errors import (
     DataError,
 )
@@ -111,7 +111,7 @@ def datetime_column_problem(name: str) -> str:
 
 
 # Calls that state the intent to treat their first argument as a factor (R's factor(x) reaches
-# here already read as C(x), see formula_check.parse_formula).
+# here already read as C(x), see formula_parse.parse_formula).
 FACTOR_CALLS = ("C",)
 
 
@@ -152,7 +152,7 @@ def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
     for term in terms:
         for factor in term.factors:
             if declared_factor(factor.code) is None:
-                names |= formula_check.names_in(factor.code)
+                names |= formula_parse.names_in(factor.code)
     return names
 
 

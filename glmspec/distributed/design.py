@@ -40,7 +40,7 @@ from glmspec.design.formula import (
     response_label,
     used_columns,
 )
-from glmspec.design.formula_check import names_in
+from glmspec.design.formula_parse import names_in
 from glmspec.design.plan import build_matrix
 from glmspec.design.response import binomial_response
 from glmspec.design.textcolumns import check_text_columns

@@ -13,7 +13,8 @@ import pandas as pd
 import patsy
 
 from glmspec.design.formula import resolvable
-from glmspec.design.formula_check import check_safe, names_in, parse_formula
+from glmspec.design.formula_check import check_safe
+from glmspec.design.formula_parse import names_in, parse_formula
 from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
 from glmspec.families import canonical_family_name
 from glmspec.options import COLUMN_OPTIONS, option_problems, value_problem

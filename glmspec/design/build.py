@@ -344,9 +344,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
         return _array_rows(newdata, len(design.column_names))
     frame = as_frame(newdata, "new data")
     info = design.design_info
-    needed = set()
-    for factor in info.factor_infos:
-        needed |= formula_parse.names_in(factor.code)
+    needed = formula_parse.factor_names(info.factor_infos)
     absent = [n for n in sorted(needed) if n not in frame.columns and not resolvable(n, None)]
     if absent:
         raise PredictionError(

@@ -53,11 +53,10 @@ def used_columns(
 ) -> list[str]:
     """Data columns the formula refers to; names neither in the data nor resolvable in the
     formula's namespace (patsy builtins, ``np``, the caller's variables) are an error."""
-    names: set[str] = set()
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            names |= formula_parse.names_in(factor.code)
-            check_functions(factor.code, formula, env)
+    factors = list(formula_parse.formula_factors(desc))
+    for factor in factors:
+        check_functions(factor.code, formula, env)
+    names = formula_parse.factor_names(factors)
     columns = [c for c in frame.columns if c in names]
     repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
     if repeated:
@@ -129,21 +128,20 @@ def nonfinite_design_rows(X, info, lhs) -> dict[str, np.ndarray]:
 
 def build_failure(formula: str, exc: Exception, desc, frame: pd.DataFrame) -> str:
     """The patsy error, preceded by the text column used as a number when that is the cause."""
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            code = factor.code
-            for name in formula_parse.names_in(code):
-                if name not in frame.columns or code in (name, f"C({name})"):
-                    continue
-                col = frame[name]
-                if isinstance(col.dtype, pd.CategoricalDtype) or not (
-                    pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
-                ):
-                    example = col.dropna().iloc[0] if col.notna().any() else None
-                    return (
-                        f"column {name!r} holds non-numeric text (e.g. {example!r}) but the "
-                        f"formula {formula!r} uses it as a number in {code!r}."
-                    )
+    for factor in formula_parse.formula_factors(desc):
+        code = factor.code
+        for name in formula_parse.names_in(code):
+            if name not in frame.columns or code in (name, f"C({name})"):
+                continue
+            col = frame[name]
+            if isinstance(col.dtype, pd.CategoricalDtype) or not (
+                pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+            ):
+                example = col.dropna().iloc[0] if col.notna().any() else None
+                return (
+                    f"column {name!r} holds non-numeric text (e.g. {example!r}) but the "
+                    f"formula {formula!r} uses it as a number in {code!r}."
+                )
     return f"cannot build the design for {formula!r}: {exc}"
 
 

@@ -9,7 +9,7 @@ import ast
 import io
 import keyword
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import patsy
@@ -137,3 +137,12 @@ def functions_in(code: str) -> set[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     }
+
+
+def factor_names(factors: Iterable[Any]) -> set[str]:
+    """The names the codes of ``factors`` (patsy factors, e.g. from :func:`formula_factors`)
+    read as variables: the union of :func:`names_in` over them."""
+    names: set[str] = set()
+    for factor in factors:
+        names |= names_in(factor.code)
+    return names

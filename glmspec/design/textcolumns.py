@@ -147,13 +147,8 @@ def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
     factor without the formula saying so. The response of the binomial and multinomial
     families (a factor response is theirs to read) is left out."""
     categorical_response = family in ("binomial", "quasibinomial", "multinomial")
-    names: set[str] = set()
-    terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
-    for term in terms:
-        for factor in term.factors:
-            if declared_factor(factor.code) is None:
-                names |= formula_parse.names_in(factor.code)
-    return names
+    factors = formula_parse.formula_factors(desc, response=not categorical_response)
+    return formula_parse.factor_names(f for f in factors if declared_factor(f.code) is None)
 
 
 def check_text_columns(

@@ -40,7 +40,7 @@ from glmspec.design.formula import (
     response_label,
     used_columns,
 )
-from glmspec.design.formula_parse import names_in
+from glmspec.design.formula_parse import factor_names, formula_factors, names_in
 from glmspec.design.plan import build_matrix
 from glmspec.design.response import binomial_response
 from glmspec.design.textcolumns import check_text_columns
@@ -339,15 +339,9 @@ def _numeric(column: pd.Series) -> bool:
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:
     """Used columns whose distinct values are levels: text, categorical, inside ``C()``,
     and a multinomial response."""
-    inside_c = set()
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            if (
-                factor.code.startswith("C(")
-                or family == "multinomial"
-                and term in (desc.lhs_termlist)
-            ):
-                inside_c |= names_in(factor.code)
+    response = [f for term in desc.lhs_termlist for f in term.factors]
+    declared = [f for f in formula_factors(desc) if f.code.startswith("C(")]
+    inside_c = factor_names([*declared, *(response if family == "multinomial" else [])])
     out = []
     for name in columns:
         dtype = meta[name].dtype

@@ -14,7 +14,7 @@ import patsy
 
 from glmspec.design.formula import resolvable
 from glmspec.design.formula_check import check_safe
-from glmspec.design.formula_parse import names_in, parse_formula
+from glmspec.design.formula_parse import factor_names, formula_factors, parse_formula
 from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
 from glmspec.families import canonical_family_name
 from glmspec.options import COLUMN_OPTIONS, option_problems, value_problem
@@ -305,10 +305,7 @@ class SpecBuilder:
         if not desc.lhs_termlist:
             self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
             return set()
-        names: set[str] = set()
-        for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-            for factor in term.factors:
-                names |= names_in(factor.code)
+        names = factor_names(formula_factors(desc))
         return {n for n in names if not resolvable(n, None)}
 
     def check_columns(

@@ -32,6 +32,7 @@ from glmspec.design.columns import (
     check_numeric,
     check_weights,
     column_or_array,
+    describe_missing,
     missing_rows,
     with_categoricals,
 )
@@ -219,11 +220,9 @@ def build_design(
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:
         if missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing_masks.items())
-            total = int(np.logical_or.reduce(list(missing_masks.values())).sum())
             raise MissingValueError(
-                f"missing or infinite values in {total} row(s) ({detail}); clean them or pass "
-                "missing='drop' to drop those rows."
+                f"missing or infinite values in {describe_missing(missing_masks)}; clean them or "
+                "pass missing='drop' to drop those rows."
             )
         for mask in missing_masks.values():
             keep &= ~mask
@@ -244,10 +243,8 @@ def build_design(
         if not bad:
             break
         if missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
-            total = int(np.logical_or.reduce(list(bad.values())).sum())
             raise MissingValueError(
-                f"the formula produces missing or infinite values in {total} row(s) ({detail}); "
+                f"the formula produces missing or infinite values in {describe_missing(bad)}; "
                 "change the formula or pass missing='drop' to drop those rows."
             )
         dropped = np.logical_or.reduce(list(bad.values()))
@@ -358,10 +355,8 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
             check_numeric(factor, used)
     missing = missing_rows(used, {})
     if missing:
-        detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing.items())
-        total = int(np.logical_or.reduce(list(missing.values())).sum())
         raise PredictionError(
-            f"new data has missing or infinite values in {total} row(s) ({detail}); "
+            f"new data has missing or infinite values in {describe_missing(missing)}; "
             "predictions need complete rows."
         )
     for factor, fi in info.factor_infos.items():

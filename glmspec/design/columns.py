@@ -112,6 +112,14 @@ def missing_rows(frame: pd.DataFrame, extra: dict[str, np.ndarray]) -> dict[str,
     return found
 
 
+def describe_missing(masks: dict[str, np.ndarray]) -> str:
+    """The rows with a missing value and the columns they are in, for messages:
+    ``"3 row(s) ('x': 2 row(s), 'w': 1 row(s))"`` (a row missing in two columns counts once)."""
+    detail = ", ".join(f"{name!r}: {int(mask.sum())} row(s)" for name, mask in masks.items())
+    total = int(np.logical_or.reduce(list(masks.values())).sum())
+    return f"{total} row(s) ({detail})"
+
+
 def column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray | None:
     """A weights/offset/exposure argument as floats: a column of ``frame`` or one value per row."""
     if value is None:

@@ -28,7 +28,7 @@ import pandas as pd
 import patsy
 
 from glmspec.design import matrix as catmatrix
-from glmspec.design.columns import missing_rows
+from glmspec.design.columns import describe_missing, missing_rows
 from glmspec.design.formula import (
     FORMULA_NAMESPACE,
     PASS_NA,
@@ -173,8 +173,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     masks = missing_rows(frame[columns], extras)
     if masks:
         if plan.missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in masks.items())
-            raise MissingValueError(f"missing or infinite values ({detail})")
+            raise MissingValueError(f"missing or infinite values in {describe_missing(masks)}")
         for mask in masks.values():
             keep &= ~mask
     used = with_levels(frame.loc[keep, columns], plan.levels)
@@ -183,8 +182,8 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     bad = nonfinite_design_rows(X, rhs_info, lhs)
     if bad:
         if plan.missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
-            raise MissingValueError(f"the formula produces missing or infinite values ({detail})")
+            message = f"the formula produces missing or infinite values in {describe_missing(bad)}"
+            raise MissingValueError(message)
         good = ~np.logical_or.reduce(list(bad.values()))
         keep[np.flatnonzero(keep)[~good]] = False
         used = used.loc[good]

@@ -124,7 +124,7 @@ def fit(
     ConvergenceWarning, SeparationWarning, DomainWarning
     """
     dask = is_dask_collection(data)
-    spec, family_obj = check_fit_options(
+    spec, chosen = check_fit_options(
         formula,
         dask=dask,
         family=family,
@@ -147,6 +147,7 @@ def fit(
         method=method,
         formula_mode=formula_mode,
     )
+    family_obj = None if chosen.is_multiclass else chosen  # the multinomial has its own solver
     if dask:
         from glmspec.distributed.fit import fit_dask
 
@@ -154,7 +155,7 @@ def fit(
     design = build_design(
         formula,
         data,
-        spec.family,
+        chosen,
         weights=weights,
         offset=offset,
         missing=missing,

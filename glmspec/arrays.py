@@ -91,7 +91,7 @@ def fit_arrays(
     GLMResults, NegBinResults or MultinomialResults
         ``predict`` takes a matrix with the same columns.
     """
-    spec, family_obj = check_fit_options(
+    spec, chosen = check_fit_options(
         "y ~ X (arrays)",
         family=family,
         link=link,
@@ -103,7 +103,6 @@ def fit_arrays(
         theta=theta,
         var_power=var_power,
     )
-    family_name = spec.family
     matrix = _matrix(X)
     n, p = matrix.shape
     names = tuple(column_names) if column_names is not None else tuple(f"x{j}" for j in range(p))
@@ -117,7 +116,8 @@ def fit_arrays(
     if freq is not None and np.any(freq < 0):
         raise DataError("freq_weights must be non-negative.")
     classes = None
-    if family_name == "multinomial":
+    trials = None
+    if chosen.is_multiclass:
         labels = pd.Categorical(np.asarray(y))
         classes, response = tuple(labels.categories), labels.codes.astype(np.int64)
         if len(response) != n:
@@ -125,14 +125,14 @@ def fit_arrays(
         if len(classes) < 2:
             raise DataError("the multinomial response needs at least two classes.")
     else:
-        response = _vector(y, n, "y")
+        response, trials, _ = chosen.read_response(_vector(y, n, "y")[:, None], "y")
     design = Design(
         y=response,
         X=matrix,
         column_names=names,
         design_info=None,
         prior_weights=prior,
-        trials=np.ones(n) if family_name in ("binomial", "quasibinomial") else None,
+        trials=trials,
         offset=off,
         response_name="y",
         classes=classes,
@@ -143,6 +143,6 @@ def fit_arrays(
         freq_weights=freq,
         constant_column=intercept_column(matrix),
     )
-    if family_obj is not None:
-        return fit_design(design, family_obj, spec)
+    if not chosen.is_multiclass:
+        return fit_design(design, chosen, spec)
     return fit_multinomial_design(design, spec)

@@ -29,6 +29,7 @@ from glmspec.families import (
     Family,
     canonical_family_name,
     check_family_params,
+    family_class,
     get_family,
 )
 from glmspec.families.links import get_link
@@ -152,22 +153,16 @@ VALUE_RULES: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def check_multinomial_link(link: Any) -> None:
-    """The multinomial family's only link is the softmax (``"softmax"`` or ``"logit"``)."""
-    if link is None or (isinstance(link, str) and link.strip().lower() == "softmax"):
-        return
-    if get_link(link).name != "logit":
-        raise SpecificationError(
-            f"the multinomial family uses the softmax link only (link='softmax' or 'logit'), "
-            f"not {link!r}."
-        )
+#: The options for which None means "not given" (their fit() default); for the others None
+#: is a value, and their rule refuses it.
+NONE_MEANS_ABSENT = (*COLUMN_OPTIONS, "link", "theta", "var_power", "penalty", "l1_ratio")
 
 
 def check_exposure_family(family: Family, exposure: Any) -> None:
     """``exposure=`` needs a log-link count family (it multiplies the mean)."""
     if exposure is None:
         return
-    if family.name not in EXPOSURE_FAMILIES or family.link.name != "log":
+    if not family.counts_response or family.link.name != "log":
         raise SpecificationError(
             f"exposure= needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with "
             f"link 'log'); this is {family.name} with link {family.link.name!r}. Use offset= "
@@ -219,7 +214,7 @@ def _review(
 ) -> tuple[_Problems, Family | None]:
     """Every rule on ``opts`` (keyword arguments of :func:`glmspec.fit`; a missing one has
     fit()'s default, except the ``rejected`` ones, given but already found invalid) and the
-    family object (None for the multinomial or a broken rule)."""
+    family object with its link and parameters (None when a rule about them is broken)."""
     problems = _Problems()
     for key, value in opts.items():
         error = value_problem(key, value)
@@ -231,29 +226,26 @@ def _review(
     given = {k: v for k, v in opts.items() if k not in bad and v is not None}
     family = given.get("family", "gaussian")
     name = family.name if isinstance(family, Family) else canonical_family_name(family)
-    multinomial = name == "multinomial"
     before = len(problems.found)
     for key in FAMILY_PARAMS:
         if key in given:
             problems.check(key, check_family_params, name, **{key: given[key]})
-    # the family object needs a valid link and parameters the family uses
-    family_can_be_built = not bad & {"link", *FAMILY_PARAMS} and len(problems.found) == before
-    family_obj = None
+    chosen = None  # the family object, with its link and parameters
+    if not bad & {"link", *FAMILY_PARAMS} and len(problems.found) == before:
+        if "var_power" in family_class(name).required_params and "var_power" not in given:
+            problems.check("var_power", check_var_power, None)
+        else:
+            params = {key: given.get(key) for key in FAMILY_PARAMS}
+            chosen = problems.check("link", get_family, family, given.get("link"), **params)
+    multinomial = chosen.is_multiclass if chosen is not None else family_class(name).is_multiclass
+    glm_family = None if multinomial else chosen  # what method= and exposure= are checked on
     if multinomial:
-        if "link" in given:
-            problems.check("link", check_multinomial_link, given["link"])
         for key in ("freq_weights", "exposure"):
             if key in given:
                 error = SpecificationError(f"{key} is not available for the multinomial family.")
                 problems.add(key, error)
-    elif family_can_be_built:
-        if name == "tweedie" and "var_power" not in given:
-            problems.check("var_power", check_var_power, None)
-        else:
-            params = {key: given.get(key) for key in FAMILY_PARAMS}
-            family_obj = problems.check("link", get_family, family, given.get("link"), **params)
-        if family_obj is not None and "exposure" in given:
-            problems.check("exposure", check_exposure_family, family_obj, given["exposure"])
+    elif chosen is not None and "exposure" in given:
+        problems.check("exposure", check_exposure_family, chosen, given["exposure"])
     cov_type = normalize_cov_type(given.get("cov_type", "nonrobust"))
     problems.check("cov_type", check_cov_type, cov_type, "groups" in given, multinomial)
     penalty = given.get("penalty")
@@ -269,8 +261,8 @@ def _review(
         problems.check(
             "singular", check_singular_option, given["singular"], multinomial=multinomial, **combo
         )
-    if "method" in given and (multinomial or family_obj is not None):
-        problems.check("method", check_method_option, given["method"], family_obj, **combo)
+    if "method" in given and (multinomial or glm_family is not None):
+        problems.check("method", check_method_option, given["method"], glm_family, **combo)
     if dask:
         for key in COLUMN_OPTIONS:
             problems.check(key, _check_dask_column, key, given.get(key))
@@ -281,14 +273,14 @@ def _review(
             problems.add(
                 "penalty", SpecificationError("penalized fits are not available on Dask data.")
             )
-    return problems, family_obj
+    return problems, chosen
 
 
 def value_problem(key: str, value: Any) -> GLMSpecError | None:
     """The error of option ``key``'s own rule for ``value`` (None: it holds, or ``key`` has
     no rule of its own), without the rules between options."""
     problems = _Problems()
-    if value is not None and key in VALUE_RULES:
+    if key in VALUE_RULES and (value is not None or key not in NONE_MEANS_ABSENT):
         problems.check(key, VALUE_RULES[key], value)
     return problems.found[0][1] if problems.found else None
 
@@ -341,20 +333,19 @@ def check_fit_options(
 
     Returns
     -------
-    (FitOptions, Family or None)
+    (FitOptions, Family)
         The options with canonical names (family, link, cov_type) and columns described by
-        :func:`describe_option`; the family object, None for the multinomial.
+        :func:`describe_option`; the family object (:class:`~glmspec.families.Multinomial`
+        for the multinomial).
 
     Raises
     ------
     glmspec.errors.GLMSpecError
         The first broken rule of :func:`option_problems`.
     """
-    problems, family_obj = _review(opts, dask)
+    problems, family = _review(opts, dask)
     if problems.found:
         raise problems.found[0][1]
-    family = opts.get("family", "gaussian")
-    name = family.name if isinstance(family, Family) else canonical_family_name(family)
     penalty = opts.get("penalty")
     l1_ratio = opts.get("l1_ratio")
     recorded = {
@@ -365,8 +356,8 @@ def check_fit_options(
     recorded |= {key: describe_option(opts.get(key)) for key in COLUMN_OPTIONS}
     fit_options = FitOptions(
         formula=formula,
-        family=name,
-        link="softmax" if family_obj is None else family_obj.link.name,
+        family=family.name,
+        link=family.link.name,
         theta=opts.get("theta"),
         var_power=opts.get("var_power"),
         cov_type=normalize_cov_type(opts.get("cov_type", "nonrobust")),
@@ -376,4 +367,4 @@ def check_fit_options(
         formula_mode=opts.get("formula_mode", "python"),
         **recorded,
     )
-    return fit_options, family_obj
+    return fit_options, family

@@ -156,7 +156,7 @@ def test_check_fit_options_records_canonical_values():
     assert (options.family, options.link, options.cov_type) == ("poisson", "log", "HC1")
     assert (options.weights, options.exposure, options.offset) == ("array", "t", None)
     options, family = check_fit_options("y ~ x", family="multinomial", link="softmax")
-    assert family is None and options.link == "softmax"
+    assert family.is_multiclass and options.link == "softmax"
 
 
 def test_results_keep_the_fit_options():
@@ -215,3 +215,10 @@ def test_every_problem_is_a_glmspec_error():
     )
     assert [key for key, _ in problems] == ["max_iter", "tol", "cov_type", "alpha"]
     assert all(isinstance(error, GLMSpecError) for _, error in problems)
+
+
+@pytest.mark.parametrize("key", ["family", "missing", "max_iter", "tol", "cov_type", "method"])
+def test_none_is_refused_where_it_is_not_the_default(key):
+    (found_key, error), *_ = option_problems({"family": "poisson", key: None})
+    assert found_key == key and isinstance(error, GLMSpecError)
+    assert option_problems({"family": "poisson", "link": None, "theta": None}) == []

@@ -18,6 +18,7 @@ from glmspec.design.build import Design
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.inference import dispersion as inference
 from glmspec.inference import drop1 as _drop1
+from glmspec.inference import emmeans as _emmeans
 from glmspec.inference import margins as _margins
 from glmspec.inference import prediction as _prediction
 from glmspec.inference import profile as _profile
@@ -88,6 +89,23 @@ class ResultsBase(CoefficientInference):
         ``get_margeff``); see :func:`glmspec.inference.margins.get_margeff`."""
         self._full_rank_only("get_margeff")
         return _margins.get_margeff(self, at, method, alpha)
+
+    def emmeans(
+        self,
+        term: str,
+        *,
+        pairwise: bool = False,
+        adjust: str = "tukey",
+        alpha: float = 0.05,
+        offset: float | None = None,
+    ) -> pd.DataFrame:
+        """Estimated marginal means of a factor (R's ``emmeans(fit, "f", type="response")``)
+        or, with ``pairwise=True``, their pairwise contrasts; see
+        :func:`glmspec.inference.emmeans.emmeans`."""
+        self._full_rank_only("emmeans")
+        return _emmeans.emmeans(
+            self, term, pairwise=pairwise, adjust=adjust, alpha=alpha, offset=offset
+        )
 
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):
         """Joint Wald test per formula term; see :func:`glmspec.inference.wald.wald_test_terms`."""

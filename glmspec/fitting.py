@@ -95,7 +95,7 @@ def fit_design(design, family: Family, spec: FitOptions):
         if family.name in BINOMIAL_RESPONSE:
             separation = _check_separation(design, record, family)
         elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
-            separation = _check_zero_counts(design, record)
+            separation = _check_zero_counts(design, record, family)
         else:
             separation = None
         res = GLMResults(spec, design, family, record, separation)
@@ -154,7 +154,7 @@ def _check_separation(design, record, family: Family):
     return found
 
 
-def _check_zero_counts(design, record):
+def _check_zero_counts(design, record, family: Family):
     """Warn and return the direction along which zero counts make log-link estimates diverge
     (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
     numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
@@ -164,7 +164,9 @@ def _check_zero_counts(design, record):
     X = np.asarray(design.X)
     found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
-        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+        poisson = (family.name, family.link.name) == ("poisson", "log")
+        hint = " method='firth' gives finite (bias-reduced) estimates." if poisson else ""
+        warnings.warn(found.describe() + hint, SeparationWarning, stacklevel=3)
     return found
 
 

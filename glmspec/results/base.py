@@ -114,8 +114,8 @@ class ResultsBase(CoefficientInference):
 
     def get_prediction(self, newdata: Any = None, offset: Any = None, exposure: Any = None):
         """Predicted means with standard errors and confidence intervals (``summary_frame``);
-        see :func:`glmspec.inference.prediction.get_prediction`."""
-        self._full_rank_only("get_prediction")
+        see :func:`glmspec.inference.prediction.get_prediction` (aliased columns contribute
+        nothing, as R's ``predict.glm``)."""
         return _prediction.get_prediction(self, newdata, offset, exposure)
 
     def get_robustcov_results(

@@ -34,7 +34,8 @@ import pandas as pd
 from scipy import stats
 
 from glmspec.design.build import predict_matrix
-from glmspec.errors import SpecificationError
+from glmspec.design.formula_check import parse_formula
+from glmspec.errors import GLMSpecError, SpecificationError
 from glmspec.inference.dispersion import critical_value, wald_pvalues
 
 ADJUSTMENTS = ("tukey", "holm", "none")
@@ -166,7 +167,7 @@ def _linear_functions(res, term: str):
     """The factor's name, its levels, the averaged grid rows ``L`` (one per level) and a
     description of the grid."""
     info = res.design.design_info
-    wanted = _normalise(term)
+    wanted = normalise_term(term)
     categorical, numeric = {}, []
     for factor, fi in info.factor_infos.items():
         if fi.type == "categorical":
@@ -219,7 +220,25 @@ def _linear_functions(res, term: str):
     return wanted, [str(level) for level in levels], L, description
 
 
-def _normalise(term: str) -> str:
+def factor_names(res) -> list[str]:
+    """The categorical factors of a fitted model, named as :func:`emmeans` takes them."""
+    info = res.design.design_info
+    if info is None:
+        return []
+    return [f.name() for f, fi in info.factor_infos.items() if fi.type == "categorical"]
+
+
+def formula_factors(formula: str) -> list[str]:
+    """The names of the factors of a formula's right-hand side (numeric or not); empty when
+    it does not parse."""
+    try:
+        desc = parse_formula(formula)
+    except GLMSpecError:
+        return []
+    return [factor.name() for term in desc.rhs_termlist for factor in term.factors]
+
+
+def normalise_term(term: str) -> str:
     """The term as patsy names it: R's ``factor(x)`` is glmspec's ``C(x)``; spaces as patsy."""
     text = str(term).strip()
     if text.startswith("factor(") and text.endswith(")"):

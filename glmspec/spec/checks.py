@@ -29,6 +29,7 @@ from glmspec.families.links import LINKS, get_link
 from glmspec.inference.covariance import COV_TYPES, normalize_cov_type
 from glmspec.inference.emmeans import formula_factors, normalise_term
 from glmspec.options import PENALTIES
+from glmspec.solvers.firth import METHODS
 from glmspec.spec.format import (
     CHECK_AGAINST,
     CHECK_KEYS,
@@ -84,6 +85,8 @@ def option_problem(key: str, value: Any) -> str | None:
             normalize_cov_type(value)
         except GLMSpecError:
             return not_one_of("covariance type", value, COV_TYPES)
+    if key == "method" and value not in METHODS:
+        return not_one_of("method", value, METHODS)
     if key == "penalty" and value not in PENALTIES:
         return not_one_of("penalty", value, PENALTIES)
     if key == "alpha" and not value >= 0:

@@ -43,6 +43,7 @@ OPTION_KEYS = (
     "penalty",
     "alpha",
     "l1_ratio",
+    "method",
 )
 
 
@@ -112,6 +113,7 @@ class ModelEntry:
     penalty: str | None = None
     alpha: float = 0.0
     l1_ratio: float | None = None
+    method: str = "ml"
 
 
 def one_line(exc: BaseException) -> str:

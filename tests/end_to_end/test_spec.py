@@ -526,3 +526,24 @@ def test_report_inference_options_are_validated():
                 "report": {"emmeans": "C(weekday)"},
             }
         )
+
+
+def test_method_firth_in_a_spec_fits_the_bias_reduced_model():
+    data = str(glmspec.datasets.path("spector"))
+    spec = Spec.from_dict(
+        {
+            "data": data,
+            "defaults": {"family": "binomial", "method": "firth"},
+            "model": [{"name": "firth", "formula": "GRADE ~ GPA + PSI"}],
+            "check": {"against": "none"},
+        }
+    )
+    (item,) = spec.fit()
+    direct = glmspec.fit(
+        "GRADE ~ GPA + PSI", glmspec.datasets.load("spector"), "binomial", method="firth"
+    )
+    assert item.results.spec.method == "firth"
+    np.testing.assert_allclose(item.results.params, direct.params, rtol=1e-12)
+    with pytest.raises(SpecError, match="unknown method 'bias'"):
+        Spec.from_dict({"data": data, "model": [{"name": "m", "formula": "GRADE ~ GPA"}],
+                        "defaults": {"method": "bias"}})  # fmt: skip

@@ -305,9 +305,11 @@ def _covariates(info: Any, used: pd.DataFrame) -> dict[str, tuple[float, tuple]]
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
         values = column.to_numpy(dtype=float)
-        low, high = float(values.min()), float(values.max())
-        two = bool(np.all((values == low) | (values == high)))
-        distinct = ((low,) if low == high else (low, high)) if two else ()
+        distinct: tuple = ()
+        if np.unique(values[:64]).size <= 2:  # else more than two values: no full pass
+            low, high = float(values.min()), float(values.max())
+            if np.all((values == low) | (values == high)):
+                distinct = (low,) if low == high else (low, high)
         found[name] = (float(values.mean()), distinct)
     return found
 

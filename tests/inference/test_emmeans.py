@@ -192,3 +192,14 @@ def test_models_it_does_not_apply_to_are_refused():
     aliased = glmspec.fit("count ~ spray * g", cells, "poisson", singular="drop")
     with pytest.raises(SpecificationError, match="aliased"):
         aliased.emmeans("spray")
+
+
+def test_a_covariate_is_a_grid_factor_only_when_it_takes_at_most_two_values():
+    # emmeans' cov.keep = "2": checked over every row, not only the first ones
+    three = np.r_[np.zeros(66), [1.0, 2.0] * 3]
+    two = np.r_[np.zeros(66), [1.0] * 6]
+    data = INSECT_SPRAYS.assign(three=three, two=two)
+    res = glmspec.fit("count ~ spray + three + two", data, "poisson")
+    emm = res.emmeans("spray")
+    assert emm.attrs["covariates"] == {"three": pytest.approx(three.mean())}
+    assert emm.attrs["averaged_over"] == ["two"]

@@ -72,7 +72,7 @@ class FitOptions:
     alpha: float = option(0.0, float)
     l1_ratio: float = option(0.0, float)
     singular: str = option("error")
-    method: str = option("ml")
+    method: str = option("ml", str)
     formula_mode: str = option("python")
 
 

@@ -114,6 +114,10 @@ class Design:
         For a design given as arrays: the column found constant and nonzero, which is the
         intercept (see :func:`glmspec.fit_arrays`); None for formula designs, whose intercept
         is patsy's ``Intercept`` column.
+    covariates : dict
+        For each numeric data column the right-hand side reads: ``(mean, distinct)``, its mean
+        over the rows used and, when it takes at most two values, those values (else ``()``);
+        what a reference grid (:mod:`glmspec.inference.emmeans`) needs from the raw data.
     """
 
     y: np.ndarray
@@ -133,6 +137,7 @@ class Design:
     freq_weights: np.ndarray | None = None
     exposure: np.ndarray | None = None
     constant_column: int | None = None
+    covariates: dict[str, tuple[float, tuple]] = field(default_factory=dict)
 
     @property
     def total_weights(self) -> np.ndarray:
@@ -290,7 +295,26 @@ def build_design(
         offset_given=offset_values is not None,
         freq_weights=freq,
         exposure=exposure_kept,
+        covariates=_covariates(rhs_info, used),
     )
+
+
+def _covariates(info: Any, used: pd.DataFrame) -> dict[str, tuple[float, tuple]]:
+    """``(mean, distinct values if at most two)`` of each numeric column the design reads."""
+    names = formula_parse.factor_names(info.factor_infos)
+    found = {}
+    for name in sorted(n for n in names if n in used.columns):
+        column = used[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        values = column.to_numpy(dtype=float)
+        distinct: tuple = ()
+        if np.unique(values[:64]).size <= 2:  # else more than two values: no full pass
+            low, high = float(values.min()), float(values.max())
+            if np.all((values == low) | (values == high)):
+                distinct = (low,) if low == high else (low, high)
+        found[name] = (float(values.mean()), distinct)
+    return found
 
 
 def _offset(offset: np.ndarray | None, exposure: np.ndarray | None, keep: np.ndarray):

@@ -17,6 +17,8 @@ from glmspec.design.formula_check import check_safe
 from glmspec.design.formula_parse import factor_names, formula_factors, parse_formula
 from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
 from glmspec.families import canonical_family_name
+from glmspec.inference.emmeans import formula_factors as term_factors
+from glmspec.inference.emmeans import normalise_term
 from glmspec.options import COLUMN_OPTIONS, option_problems, value_problem
 from glmspec.spec.format import (
     CHECK_AGAINST,
@@ -25,7 +27,9 @@ from glmspec.spec.format import (
     MODEL_KEYS,
     OPTION_KEYS,
     OPTION_TYPES,
+    REPORT_DROP1,
     REPORT_FORMATS,
+    REPORT_INTERVALS,
     REPORT_KEYS,
     SAFE_NAME,
     TOP_KEYS,
@@ -157,6 +161,7 @@ class SpecBuilder:
                     self.problem("[report]", "formats", not_one_of("format", fmt, REPORT_FORMATS))
         if self.typed(folder, str, "[report]", "dir"):
             self.check_report_dir(folder)
+        inference = self.report_inference(report, [e for e in entries if e is not None])
         if self.problems:
             lines = "\n".join(f"  - {p}" for p in self.problems)
             err = SpecError(
@@ -174,11 +179,39 @@ class SpecBuilder:
             check_tol=float(tol),
             report_formats=tuple(dict.fromkeys(formats)),
             report_dir=self.base_dir / os.path.normpath(folder),
+            **inference,
             engine=self.engine,
             scheduler=scheduler,
             python_formulas=self.python_formulas,
         )
         return fields, {p: f for p, f in self.frames.items() if f is not None}
+
+    def report_inference(self, report: dict[str, Any], entries: list[ModelEntry]) -> dict:
+        """``[report]``'s ``intervals``, ``drop1`` and ``emmeans`` as Spec fields; an emmeans
+        term must be a factor of some model's formula."""
+        intervals, drop1 = report.get("intervals", "wald"), report.get("drop1", "none")
+        typed = self.typed(intervals, str, "[report]", "intervals")
+        if typed and intervals not in REPORT_INTERVALS:
+            msg = not_one_of("interval method", intervals, REPORT_INTERVALS)
+            self.problem("[report]", "intervals", msg)
+        if self.typed(drop1, str, "[report]", "drop1") and drop1 not in REPORT_DROP1:
+            self.problem("[report]", "drop1", not_one_of("drop1 test", drop1, REPORT_DROP1))
+        terms = report.get("emmeans", [])
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            msg = f'must be a list of factors as in the formulas (["C(g)"]), got {terms!r}.'
+            self.problem("[report]", "emmeans", msg)
+            terms = []
+        factors = {normalise_term(f) for e in entries for f in term_factors(e.formula)}
+        for term in terms:
+            if normalise_term(term) not in factors:
+                hint = suggest(normalise_term(term), sorted(factors))
+                msg = f"{term!r} is not a term of any model's formula.{hint}"
+                self.problem("[report]", "emmeans", msg)
+        return {
+            "report_intervals": intervals,
+            "report_drop1": None if drop1 == "none" else drop1,
+            "report_emmeans": tuple(dict.fromkeys(terms)),
+        }
 
     def check_report_dir(self, folder: str) -> None:
         """Report a ``[report] dir`` that could point outside the spec's folder: a spec is

@@ -45,7 +45,15 @@ CHECK_KEYS = ("against", "tol")
 CHECK_AGAINST = ("statsmodels", "none")
 
 
-REPORT_KEYS = ("formats", "dir")
+REPORT_KEYS = ("formats", "dir", "intervals", "drop1", "emmeans")
+
+
+#: ``[report] intervals``: the coefficients' intervals shown beside the Wald ones.
+REPORT_INTERVALS = ("wald", "profile")
+
+
+#: ``[report] drop1``: the test of each model's drop1 table, or "none" for no table.
+REPORT_DROP1 = ("Chisq", "LRT", "F", "none")
 
 
 REPORT_FORMATS = ("html", "markdown", "json")

@@ -28,6 +28,7 @@ from glmspec.distributed.engine import (
 )
 from glmspec.errors import SpecificationError
 from glmspec.fitting import fit_design
+from glmspec.inference.applicability import not_offered
 from glmspec.results.glm import GLMResults
 from glmspec.results.negbin import NegBinResults
 from glmspec.solvers.engine import working_quantities
@@ -69,14 +70,6 @@ class PartitionedDesign:
     def has_intercept(self) -> bool:
         """Whether the design contains patsy's intercept column."""
         return "Intercept" in self.column_names
-
-
-def not_offered(what: str) -> SpecificationError:
-    """The error for a result that needs every row in memory."""
-    return SpecificationError(
-        f"{what} needs every row in memory and is not offered for a fit on Dask data; fit a "
-        "sample in memory (ddf.sample(...).compute()) for it."
-    )
 
 
 class DaskResults:

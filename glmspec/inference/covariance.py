@@ -177,6 +177,23 @@ def resolve_groups(res: Any, groups: Any, data: Any = None) -> np.ndarray:
     return values
 
 
+def check_cov_type(cov_type: str, groups_given: bool, multinomial: bool) -> None:
+    """The rules of a (canonical) ``cov_type`` with the rest of the model: HC2/HC3 need
+    leverages, which multinomial fits do not define; ``groups=`` goes with "cluster" only.
+
+    Raises
+    ------
+    SpecificationError
+    """
+    if multinomial and cov_type not in _MULTINOMIAL_COV_TYPES:
+        raise SpecificationError(
+            f"cov_type {cov_type!r} needs leverages, which multinomial fits do not define; use "
+            f"one of {', '.join(_MULTINOMIAL_COV_TYPES)}."
+        )
+    if cov_type != "cluster" and groups_given:
+        raise SpecificationError(f"groups= is used only with cov_type='cluster', not {cov_type!r}.")
+
+
 def check_cov_options(
     cov_type: str, groups: Any, design: Any, data: Any = None, multinomial: bool = False
 ) -> tuple[str, np.ndarray | None]:
@@ -190,16 +207,8 @@ def check_cov_options(
         Missing or bad groups (see :func:`resolve_groups`).
     """
     cov_type = normalize_cov_type(cov_type)
-    if multinomial and cov_type not in _MULTINOMIAL_COV_TYPES:
-        raise SpecificationError(
-            f"cov_type {cov_type!r} needs leverages, which multinomial fits do not define; use "
-            f"one of {', '.join(_MULTINOMIAL_COV_TYPES)}."
-        )
+    check_cov_type(cov_type, groups is not None, multinomial)
     if cov_type != "cluster":
-        if groups is not None:
-            raise SpecificationError(
-                f"groups= is used only with cov_type='cluster', not {cov_type!r}."
-            )
         return cov_type, None
     labels = resolve_groups(design, groups, data)
     if group_codes(labels)[1] < 2:

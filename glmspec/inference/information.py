@@ -130,9 +130,16 @@ def linear_prediction(
     """Linear predictor ``X b + offset`` and its standard error ``sqrt(x_i' C x_i)``.
 
     ``b`` is ``res.params`` and ``C`` is ``res.cov_params()`` (robust when ``res`` uses a
-    robust covariance) unless ``cov`` is given.
+    robust covariance) unless ``cov`` is given; aliased columns (``singular="drop"``) are left
+    out of both.
     """
     cov = np.asarray(res.cov_params(), dtype=float) if cov is None else cov
-    coef = flat_params(res.params).to_numpy(dtype=float)
+    params = flat_params(res.params)
+    coef = params.to_numpy(dtype=float)
+    if getattr(res, "aliased", ()):
+        # as R's predict.glm: an aliased column (NaN coefficient) contributes nothing
+        dropped = params.index.isin(res.aliased)
+        coef = np.where(dropped, 0.0, coef)
+        cov = np.where(dropped[:, None] | dropped[None, :], 0.0, cov)
     linpred = np.asarray(X @ coef) + offset
     return linpred, np.sqrt(rowwise_variance(X, cov))

@@ -17,9 +17,10 @@ from glmspec.results.fit_setup import fit_setup
 
 
 def format_pvalue(p: float) -> str:
-    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits."""
+    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits;
+    ``NA`` when there is none (an aliased coefficient, a penalized fit)."""
     if not np.isfinite(p):
-        return "nan"
+        return "NA"
     return "<1e-16" if p < 1e-16 else f"{p:.3g}"
 
 
@@ -107,7 +108,7 @@ class Summary:
         shown = pd.DataFrame(index=table.index)
         shown["Estimate"] = table["estimate"].map(format_number)
         shown["Std. Error"] = table["std_error"].map(format_number)
-        shown[stat] = table["statistic"].map(lambda v: f"{v:.3f}")
+        shown[stat] = table["statistic"].map(lambda v: "NA" if np.isnan(v) else f"{v:.3f}")
         shown[f"Pr(>|{stat[0]}|)"] = table["p_value"].map(format_pvalue)
         lo, hi = self.alpha / 2, 1 - self.alpha / 2
         shown[f"[{lo:g}"] = table["lower"].map(format_number)

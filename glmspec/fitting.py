@@ -21,7 +21,6 @@ from glmspec.errors import (
     SpecificationError,
 )
 from glmspec.families import (
-    BINOMIAL_RESPONSE,
     Family,
     NegativeBinomial,
 )
@@ -92,10 +91,10 @@ def fit_design(design, family: Family, spec: FitOptions):
         res = GLMResults(spec, design, family, fit_firth(design.y, X, family, **solve))
     else:
         record = fit_irls(design.y, X, family, **solve)
-        if family.name in BINOMIAL_RESPONSE:
+        if family.proportion_response:
             separation = _check_separation(design, record, family)
-        elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
-            separation = _check_zero_counts(design, record)
+        elif family.counts_response and family.link.name == "log":
+            separation = _check_zero_counts(design, record, family)
         else:
             separation = None
         res = GLMResults(spec, design, family, record, separation)
@@ -142,8 +141,8 @@ def _check_separation(design, record, family: Family):
     X = np.asarray(design.X)
     found = find_separation(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
-        logit = (family.name, family.link.name) == ("binomial", "logit")
-        hint = " method='firth' gives finite (bias-reduced) estimates." if logit else ""
+        firth = family.supports_firth
+        hint = " method='firth' gives finite (bias-reduced) estimates." if firth else ""
         warnings.warn(found.describe() + hint, SeparationWarning, stacklevel=3)
     elif at_boundary:
         warnings.warn(
@@ -154,7 +153,7 @@ def _check_separation(design, record, family: Family):
     return found
 
 
-def _check_zero_counts(design, record):
+def _check_zero_counts(design, record, family: Family):
     """Warn and return the direction along which zero counts make log-link estimates diverge
     (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
     numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
@@ -164,7 +163,9 @@ def _check_zero_counts(design, record):
     X = np.asarray(design.X)
     found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
-        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+        hint = " method='firth' gives finite (bias-reduced) estimates."
+        hint = hint if family.supports_firth else ""
+        warnings.warn(found.describe() + hint, SeparationWarning, stacklevel=3)
     return found
 
 

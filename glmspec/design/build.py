@@ -25,13 +25,14 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.design import plan as fastdesign
 from glmspec.design.columns import (
     as_frame,
     check_numeric,
     check_weights,
     column_or_array,
+    describe_missing,
     missing_rows,
     with_categoricals,
 )
@@ -49,7 +50,7 @@ from glmspec.design.formula import (
     used_columns,
 )
 from glmspec.design.formula_check import cbind
-from glmspec.design.response import binomial_response, multinomial_response
+from glmspec.design.response import lhs_levels, response_values
 from glmspec.design.textcolumns import (
     check_text_columns,
     is_text_column,
@@ -59,11 +60,20 @@ from glmspec.errors import (
     FormulaError,
     MissingValueError,
     PredictionError,
-    ResponseError,
     suggest,
 )
+from glmspec.families import Family, family_class
 
 MISSING_POLICIES = ("raise", "drop")
+
+
+def check_missing_policy(missing: Any) -> None:
+    """Raise :class:`DataError` unless ``missing`` is one of :data:`MISSING_POLICIES`."""
+    if missing not in MISSING_POLICIES:
+        raise DataError(
+            f"missing must be one of {', '.join(map(repr, MISSING_POLICIES))}, got {missing!r}."
+            f"{suggest(str(missing), MISSING_POLICIES)}"
+        )
 
 
 FORMULA_NAMESPACE |= {"np": np, "numpy": np, "cbind": cbind}
@@ -104,6 +114,10 @@ class Design:
         For a design given as arrays: the column found constant and nonzero, which is the
         intercept (see :func:`glmspec.fit_arrays`); None for formula designs, whose intercept
         is patsy's ``Intercept`` column.
+    covariates : dict
+        For each numeric data column the right-hand side reads: ``(mean, distinct)``, its mean
+        over the rows used and, when it takes at most two values, those values (else ``()``);
+        what a reference grid (:mod:`glmspec.inference.emmeans`) needs from the raw data.
     """
 
     y: np.ndarray
@@ -123,6 +137,7 @@ class Design:
     freq_weights: np.ndarray | None = None
     exposure: np.ndarray | None = None
     constant_column: int | None = None
+    covariates: dict[str, tuple[float, tuple]] = field(default_factory=dict)
 
     @property
     def total_weights(self) -> np.ndarray:
@@ -144,7 +159,7 @@ class Design:
 def build_design(
     formula: str,
     data: Any,
-    family: str,
+    family: str | Family,
     *,
     weights: Any = None,
     offset: Any = None,
@@ -162,8 +177,8 @@ def build_design(
         R-style formula, e.g. ``"visitors ~ hour + C(weekday)"``.
     data : DataFrame or mapping
         Not modified.
-    family : str
-        Canonical family name; decides how the response is read.
+    family : str or Family
+        Family (or its name); reads the response (:meth:`Family.read_response`).
     weights, offset : str or array-like, optional
         A column name or one value per row.
     freq_weights, exposure : str or array-like, optional
@@ -183,8 +198,8 @@ def build_design(
     -------
     Design
     """
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
+    check_missing_policy(missing)
+    family = family_class(family)
     frame = as_frame(data)
     desc = parse_model_formula(formula, formula_mode)
     if not desc.lhs_termlist:
@@ -211,11 +226,9 @@ def build_design(
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:
         if missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing_masks.items())
-            total = int(np.logical_or.reduce(list(missing_masks.values())).sum())
             raise MissingValueError(
-                f"missing or infinite values in {total} row(s) ({detail}); clean them or pass "
-                "missing='drop' to drop those rows."
+                f"missing or infinite values in {describe_missing(missing_masks)}; clean them or "
+                "pass missing='drop' to drop those rows."
             )
         for mask in missing_masks.values():
             keep &= ~mask
@@ -228,18 +241,16 @@ def build_design(
     # np.exp) obey the same missing= policy, after a second build without those rows.
     for _ in range(2):
         try:
-            rhs_info, X = build_rhs(desc.rhs_termlist, used, env, family != "multinomial")
-            lhs = None if family == "multinomial" else build_terms(desc.lhs_termlist, used, env)
+            rhs_info, X = build_rhs(desc.rhs_termlist, used, env, not family.is_multiclass)
+            lhs = None if family.is_multiclass else build_terms(desc.lhs_termlist, used, env)
         except patsy.PatsyError as exc:
             raise FormulaError(build_failure(formula, exc, desc, used)) from exc
         bad = nonfinite_design_rows(X, rhs_info, lhs)
         if not bad:
             break
         if missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
-            total = int(np.logical_or.reduce(list(bad.values())).sum())
             raise MissingValueError(
-                f"the formula produces missing or infinite values in {total} row(s) ({detail}); "
+                f"the formula produces missing or infinite values in {describe_missing(bad)}; "
                 "change the formula or pass missing='drop' to drop those rows."
             )
         dropped = np.logical_or.reduce(list(bad.values()))
@@ -255,19 +266,18 @@ def build_design(
     exposure_kept = None if exposure_values is None else exposure_values[keep]
     if exposure_kept is not None:
         _check_exposure(exposure_kept)
-    trials, classes = None, None
-    if family == "multinomial":
-        y, classes = multinomial_response(used, desc.lhs_termlist, env, response_name)
-    elif family in ("binomial", "quasibinomial"):
-        y, trials, classes = binomial_response(lhs, response_name)
-        prior = prior * trials
+    if family.is_multiclass:
+        values = response_values(used, desc.lhs_termlist, env, response_name)
+        y, trials, classes = family.read_response(values, response_name)
     else:
-        if design_info_levels(lhs.design_info) or lhs.shape[1] != 1:
-            raise ResponseError(
-                f"the {family} family needs one numeric response column; {response_name!r} "
-                f"gives {lhs.shape[1]} column(s) {lhs.design_info.column_names}."
-            )
-        y = np.asarray(lhs, dtype=float)[:, 0]
+        y, trials, classes = family.read_response(
+            lhs,
+            response_name,
+            levels=lhs_levels(lhs.design_info),
+            column_names=tuple(lhs.design_info.column_names),
+        )
+    if trials is not None:
+        prior = prior * trials
     return Design(
         y=y,
         X=X,
@@ -285,7 +295,26 @@ def build_design(
         offset_given=offset_values is not None,
         freq_weights=freq,
         exposure=exposure_kept,
+        covariates=_covariates(rhs_info, used),
     )
+
+
+def _covariates(info: Any, used: pd.DataFrame) -> dict[str, tuple[float, tuple]]:
+    """``(mean, distinct values if at most two)`` of each numeric column the design reads."""
+    names = formula_parse.factor_names(info.factor_infos)
+    found = {}
+    for name in sorted(n for n in names if n in used.columns):
+        column = used[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        values = column.to_numpy(dtype=float)
+        distinct: tuple = ()
+        if np.unique(values[:64]).size <= 2:  # else more than two values: no full pass
+            low, high = float(values.min()), float(values.max())
+            if np.all((values == low) | (values == high)):
+                distinct = (low,) if low == high else (low, high)
+        found[name] = (float(values.mean()), distinct)
+    return found
 
 
 def _offset(offset: np.ndarray | None, exposure: np.ndarray | None, keep: np.ndarray):
@@ -339,9 +368,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
 
 def _needed_columns(info: patsy.DesignInfo, frame: pd.DataFrame) -> list[str]:
     """The columns of ``frame`` the design reads; a missing one is an error naming it."""
-    needed = set()
-    for factor in info.factor_infos:
-        needed |= formula_check.names_in(factor.code)
+    needed = formula_parse.factor_names(info.factor_infos)
     absent = [n for n in sorted(needed) if n not in frame.columns and not resolvable(n, None)]
     if absent:
         raise PredictionError(
@@ -384,16 +411,14 @@ def design_matrix(info: patsy.DesignInfo, newdata: Any) -> np.ndarray:
             check_numeric(factor, used)
     missing = missing_rows(used, {})
     if missing:
-        detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing.items())
-        total = int(np.logical_or.reduce(list(missing.values())).sum())
         raise PredictionError(
-            f"new data has missing or infinite values in {total} row(s) ({detail}); "
+            f"new data has missing or infinite values in {describe_missing(missing)}; "
             "predictions need complete rows."
         )
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":
             continue
-        refs = [c for c in formula_check.names_in(factor.code) if c in used.columns]
+        refs = [c for c in formula_parse.names_in(factor.code) if c in used.columns]
         if len(refs) != 1:
             continue
         col = used[refs[0]]

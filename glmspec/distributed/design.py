@@ -28,7 +28,7 @@ import pandas as pd
 import patsy
 
 from glmspec.design import matrix as catmatrix
-from glmspec.design.columns import missing_rows
+from glmspec.design.columns import describe_missing, missing_rows
 from glmspec.design.formula import (
     FORMULA_NAMESPACE,
     PASS_NA,
@@ -40,11 +40,12 @@ from glmspec.design.formula import (
     response_label,
     used_columns,
 )
-from glmspec.design.formula_check import names_in
+from glmspec.design.formula_parse import factor_names, formula_factors, names_in
 from glmspec.design.plan import build_matrix
-from glmspec.design.response import binomial_response
+from glmspec.design.response import lhs_levels
 from glmspec.design.textcolumns import check_text_columns
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
+from glmspec.families import family_class
 
 _TEMPLATE_ROWS = 20
 
@@ -135,7 +136,7 @@ def _design_infos(plan: BlockPlan):
         [rhs], lambda: iter([template]), env, NA_action=PASS_NA
     )
     lhs_info = None
-    if plan.family != "multinomial":
+    if not family_class(plan.family).is_multiclass:
         lhs_info = build_terms(desc.lhs_termlist, template, env).design_info
     return desc, rhs_info, lhs_info
 
@@ -173,8 +174,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     masks = missing_rows(frame[columns], extras)
     if masks:
         if plan.missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in masks.items())
-            raise MissingValueError(f"missing or infinite values ({detail})")
+            raise MissingValueError(f"missing or infinite values in {describe_missing(masks)}")
         for mask in masks.values():
             keep &= ~mask
     used = with_levels(frame.loc[keep, columns], plan.levels)
@@ -183,8 +183,8 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     bad = nonfinite_design_rows(X, rhs_info, lhs)
     if bad:
         if plan.missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
-            raise MissingValueError(f"the formula produces missing or infinite values ({detail})")
+            message = f"the formula produces missing or infinite values in {describe_missing(bad)}"
+            raise MissingValueError(message)
         good = ~np.logical_or.reduce(list(bad.values()))
         keep[np.flatnonzero(keep)[~good]] = False
         used = used.loc[good]
@@ -203,18 +203,23 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
         if values is not None and np.any(values < 0):
             raise DataError(f"{name} must be non-negative; {int((values < 0).sum())} are negative")
     trials = None
-    if plan.family == "multinomial":
+    family = family_class(plan.family)
+    if family.is_multiclass:
         y = _class_codes(used, desc, plan)
-    elif plan.family in ("binomial", "quasibinomial"):
-        y, trials, _ = binomial_response(lhs, response_label(desc))
-        prior = prior * trials
     else:
-        y = np.asarray(lhs, dtype=float)[:, 0]
+        y, trials, _ = family.read_response(
+            lhs,
+            response_label(desc),
+            levels=lhs_levels(lhs.design_info),
+            column_names=tuple(lhs.design_info.column_names),
+        )
+        if trials is not None:
+            prior = prior * trials
     return Block(y, X, prior, offset, freq, trials, keep)
 
 
 def _matrix(info, frame: pd.DataFrame, plan: BlockPlan):
-    if plan.family != "multinomial":
+    if not family_class(plan.family).is_multiclass:
         coded = catmatrix.from_patsy(info, frame, names_in)
         if coded is not None:
             return coded
@@ -301,7 +306,7 @@ def learn_plan(
     if template.empty:
         raise DataError("data has no rows.")
     classes = None
-    if family == "multinomial":
+    if family_class(family).is_multiclass:
         (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
         (response,) = [c for c in names_in(factor.code) if c in columns]
         classes = levels[response]
@@ -339,15 +344,9 @@ def _numeric(column: pd.Series) -> bool:
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:
     """Used columns whose distinct values are levels: text, categorical, inside ``C()``,
     and a multinomial response."""
-    inside_c = set()
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            if (
-                factor.code.startswith("C(")
-                or family == "multinomial"
-                and term in (desc.lhs_termlist)
-            ):
-                inside_c |= names_in(factor.code)
+    response = [f for term in desc.lhs_termlist for f in term.factors]
+    declared = [f for f in formula_factors(desc) if f.code.startswith("C(")]
+    inside_c = factor_names([*declared, *(response if family_class(family).is_multiclass else [])])
     out = []
     for name in columns:
         dtype = meta[name].dtype

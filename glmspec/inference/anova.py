@@ -50,6 +50,13 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
     Nesting is checked on the column spaces (so ``x`` nests in ``2*x + z``), not on names.
     """
     a, b = small.design, big.design
+    firth = [n for n, r in zip(names, (small, big), strict=True) if _is_firth(r)]
+    if firth:
+        raise ModelComparisonError(
+            f"{' and '.join(firth)} {'is a' if len(firth) == 1 else 'are'} Firth (bias-reduced) "
+            "fit(s): a penalized likelihood is not the likelihood that a likelihood-ratio test or "
+            "an analysis of deviance compares; compare maximum-likelihood fits (method='ml')."
+        )
     if small.family.name != big.family.name or small.family.link.name != big.family.link.name:
         raise ModelComparisonError(
             f"{names[0]} and {names[1]} use different families or links "
@@ -91,6 +98,10 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"{names[0]} is not nested in {names[1]}: column(s) {outside} are not in the span "
             f"of {names[1]}'s design."
         )
+
+
+def _is_firth(res) -> bool:
+    return getattr(getattr(res, "spec", None), "method", "ml") == "firth"
 
 
 def _same_dask_rows(small, big) -> bool:

@@ -27,6 +27,7 @@ from scipy import stats
 
 from glmspec.design.termorder import droppable, formula_terms
 from glmspec.errors import DomainWarning, ModelComparisonError
+from glmspec.inference.applicability import require_ml_glm_in_memory
 from glmspec.solvers.refit import refit_columns
 
 TESTS = ("Chisq", "LRT", "F")
@@ -69,11 +70,7 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
         deviance.append(sub.deviance)
     n_coef_arr, dev = np.array(n_coef, dtype=float), np.array(deviance)
     dispersion = float(res.scale)
-    if res.family.name == "gaussian":
-        n = _n_rows(design)
-        loglik = n * np.log(dev / n)
-    else:
-        loglik = dev / dispersion
+    loglik = res.family.drop1_loglik(dev, _n_rows(design), dispersion)
     aic = loglik + 2.0 * n_coef_arr
     aic = aic + (res.aic - aic[0])
     df = n_coef_arr[0] - n_coef_arr
@@ -89,9 +86,9 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
         table["LRT" if dispersion == 1 else "scaled dev."] = lrt
         table["Pr(>Chi)"] = stats.chi2.sf(lrt, df)
     elif test == "F":
-        if res.family.name in ("binomial", "poisson"):
+        if res.family.quasi_name is not None:
             warnings.warn(
-                f"F test assumes 'quasi{res.family.name}' family", DomainWarning, stacklevel=3
+                f"F test assumes '{res.family.quasi_name}' family", DomainWarning, stacklevel=3
             )
         rms = dev[0] / res.df_resid
         rise = np.maximum(0.0, dev - dev[0])
@@ -113,11 +110,6 @@ def _n_rows(design) -> float:
 def _check(res, test: str | None) -> None:
     if test is not None and test not in TESTS:
         raise ModelComparisonError(f"test must be None, 'Chisq', 'LRT' or 'F', got {test!r}.")
-    if getattr(res, "model_kind", None) != "glm" or getattr(res, "engine", None) == "dask":
-        raise ModelComparisonError(
-            "drop1 needs a GLM fitted in memory (not multinomial, not Dask)."
-        )
+    require_ml_glm_in_memory(res, "drop1", ModelComparisonError)
     if res.design.design_info is None:
         raise ModelComparisonError("drop1 needs a GLM fitted from a formula (glmspec.fit).")
-    if res.spec.penalty is not None:
-        raise ModelComparisonError("drop1 compares maximum-likelihood fits; this fit is penalized.")

@@ -207,7 +207,7 @@ def get_prediction(
     X, off, index = _design_rows(res, newdata, offset, exposure)
     cov = np.asarray(res.cov_params(), dtype=float)
     df = res.df_inference
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         base = getattr(res, "results", res)
         coef = np.asarray(base.params, dtype=float)
         return _multinomial_prediction(coef, base.classes, X, off, index, cov, df)

@@ -15,6 +15,7 @@ import numpy as np
 
 from glmspec.report._data import ALPHA, LEVEL, n_params, number, plain
 from glmspec.report.comparison import build_comparison
+from glmspec.report.inference_tables import inference_tables
 from glmspec.report.notes import conventions
 from glmspec.report.regression_table import report_section
 from glmspec.results.summary import Summary
@@ -89,7 +90,8 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
         Always ``name``, ``slug``, ``entry``, ``status``, ``error``, ``warnings`` and
         ``check``; when the fit produced results also ``info``, ``coefficients`` (list of row
         dicts), ``coef_columns`` (labels), ``fit_statistics`` (list of key/label/value rows)
-        and ``conventions``.
+        and ``conventions``, and ``inference`` (the optional tables of
+        :func:`glmspec.report.inference_tables.inference_tables`).
     """
     res = fm.results
     table: dict[str, Any] = {
@@ -101,7 +103,9 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
         "data_rows": fm.data_rows or None,
     }
     if res is None:
-        table.update(status="failed", warnings=list(fm.warnings), info=None, coefficients=[])
+        table.update(
+            status="failed", warnings=list(fm.warnings), info=None, coefficients=[], inference=None
+        )
         return table
     summary = Summary(res, alpha=ALPHA)
     ratio = ratio_label(res)
@@ -112,10 +116,11 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
             "statistic": "t" if res.use_t else "z",
             "ratio": ratio,
             "level": LEVEL,
-            "multinomial": res.model_kind == "multinomial",
+            "multinomial": res.family.is_multiclass,
         },
         fit_statistics=_fit_statistics(res),
         conventions=conventions(res),
+        inference=inference_tables(spec, res),
     )
     table["warnings"] = _warnings(fm, summary, table["check"])
     table["status"] = _status(res, table["check"])
@@ -129,17 +134,7 @@ def ratio_label(res: Any) -> str | None:
     ratio of means (Gaussian, Gamma, inverse Gaussian, Tweedie); multinomial: relative risk
     ratio against the reference class.
     """
-    link = res.family.link.name
-    if res.model_kind == "multinomial":
-        return "relative risk ratio"
-    if link == "logit":
-        return "odds ratio"
-    if link == "log":
-        means = ("gaussian", "gamma", "inverse_gaussian", "tweedie")
-        if res.family.name in means:
-            return "ratio of means"
-        return "risk ratio" if res.family.name in ("binomial", "quasibinomial") else "rate ratio"
-    return None
+    return res.family.ratio_label
 
 
 def _status(res: Any, check: dict[str, Any]) -> str:
@@ -188,7 +183,7 @@ def _info(res: Any, fm: FittedModel, summary: Summary) -> dict[str, Any]:
 
 def _coefficients(res: Any, summary: Summary, with_ratio: bool) -> list[dict[str, Any]]:
     coef = summary.coefficients
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         keys = list(res.params.T.stack().index)  # (class, term), the order of the summary
     else:
         keys = [(None, term) for term in res.params.index]
@@ -225,7 +220,7 @@ def _fit_statistics(res: Any) -> list[dict[str, Any]]:
         ("bic", "BIC", res.bic),
         ("scale", "Dispersion", res.scale),
     ]
-    if res.model_kind != "multinomial":
+    if not res.family.is_multiclass:
         rows.append(("pearson_chi2", "Pearson chi-square", res.pearson_chi2))
     rows.append(("pseudo_rsquared_mcf", "McFadden pseudo R-squared", res.pseudo_rsquared("mcf")))
     if getattr(res, "theta", None) is not None:
@@ -235,7 +230,7 @@ def _fit_statistics(res: Any) -> list[dict[str, Any]]:
             ("theta_se", "Std. error of theta (observed information)", res.theta_se),
             ("alpha", "statsmodels alpha = 1/theta", res.alpha),
         ]
-    if not getattr(res.family, "has_loglik", True):
+    if not res.family.has_loglik:
         missing = {"llf", "llnull", "aic", "bic", "pseudo_rsquared_mcf"}
         rows = [(k, label, None if k in missing else v) for k, label, v in rows]
     return [{"key": k, "label": label, "value": number(v)} for k, label, v in rows]

@@ -17,9 +17,10 @@ from glmspec.results.fit_setup import fit_setup
 
 
 def format_pvalue(p: float) -> str:
-    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits."""
+    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits;
+    ``NA`` when there is none (an aliased coefficient, a penalized fit)."""
     if not np.isfinite(p):
-        return "nan"
+        return "NA"
     return "<1e-16" if p < 1e-16 else f"{p:.3g}"
 
 
@@ -107,7 +108,7 @@ class Summary:
         shown = pd.DataFrame(index=table.index)
         shown["Estimate"] = table["estimate"].map(format_number)
         shown["Std. Error"] = table["std_error"].map(format_number)
-        shown[stat] = table["statistic"].map(lambda v: f"{v:.3f}")
+        shown[stat] = table["statistic"].map(lambda v: "NA" if np.isnan(v) else f"{v:.3f}")
         shown[f"Pr(>|{stat[0]}|)"] = table["p_value"].map(format_pvalue)
         lo, hi = self.alpha / 2, 1 - self.alpha / 2
         shown[f"[{lo:g}"] = table["lower"].map(format_number)
@@ -184,9 +185,9 @@ def _info(res) -> dict:
         "deviance": res.deviance,
         "null_deviance": res.null_deviance if has_null else None,
         "pearson_chi2": getattr(res, "pearson_chi2", None),
-        "family_label": getattr(res.family, "label", res.family.name),
-        "has_loglik": getattr(res.family, "has_loglik", True),
-        "llf_convention": getattr(res.family, "llf_convention", None),
+        "family_label": res.family.label,
+        "has_loglik": res.family.has_loglik,
+        "llf_convention": res.family.llf_convention,
         "theta": getattr(res, "theta", None),
         "theta_se": getattr(res, "theta_se", None),
         "theta_estimated": getattr(res, "theta_estimated", None),

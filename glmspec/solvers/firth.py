@@ -28,13 +28,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import linalg
 
-from glmspec.errors import FitError, SpecificationError
+from glmspec.errors import FitError, SpecificationError, suggest
 from glmspec.families import Family
 from glmspec.linalg import factorize
 from glmspec.solvers.newton import FitRecord, NewtonProblem, Step, solve
 
-#: The (family, link) pairs with Firth's canonical-link adjustment.
-FIRTH_MODELS = (("binomial", "logit"), ("poisson", "log"))
 _MAX_HALVINGS = 40
 
 
@@ -48,7 +46,10 @@ def check_method_option(
     not penalized, with the model-based covariance (the sandwich of the ordinary score does
     not apply); ``family`` is None for the multinomial."""
     if method not in METHODS:
-        raise SpecificationError(f"method must be 'ml' or 'firth', got {method!r}.")
+        raise SpecificationError(
+            f"unknown method {method!r}; method must be 'ml' or 'firth'."
+            f"{suggest(str(method), METHODS)}"
+        )
     if method == "ml":
         return
     if penalty is not None or dask or cov_type != "nonrobust":
@@ -62,7 +63,7 @@ def check_method_option(
 
 def check_firth_family(family: Family) -> None:
     """Raise :class:`SpecificationError` unless the family is binomial-logit or Poisson-log."""
-    if (family.name, family.link.name) not in FIRTH_MODELS:
+    if not family.supports_firth:
         raise SpecificationError(
             "method='firth' is available for the binomial family with the logit link and the "
             f"poisson family with the log link, not {family.name} with {family.link.name!r}."
@@ -190,11 +191,7 @@ def _try(y, X, family, prior, offset, coef) -> _Point | None:
 
 def _start(y, X, family: Family, prior, offset) -> np.ndarray:
     """Weighted least squares of the link of smoothed responses (finite under separation)."""
-    if family.name == "binomial":
-        mu = (prior * y + 0.5) / (prior + 1.0)
-    else:
-        mu = y + 0.5
-    z = family.link.link(mu) - offset
+    z = family.link.link(family.firth_start_mu(y, prior)) - offset
     root = np.sqrt(np.where(prior > 0, 1.0, 0.0))
     coef, *_ = np.linalg.lstsq(X * root[:, None], z * root, rcond=None)
     point = _try(y, X, family, prior, offset, coef)

@@ -96,6 +96,13 @@ def _model(args: argparse.Namespace) -> tuple[Any, tuple[str, ...]]:
     return res, tuple(c for c in extra if isinstance(c, str))
 
 
+def _multiclass(model: Any) -> bool:
+    """Whether the stored model or fitted results predict class probabilities."""
+    if isinstance(model, StoredModel):
+        return model.is_multiclass
+    return model.family.is_multiclass
+
+
 def _choose(name: str | None, names: list[str], where: str) -> str:
     if name is None:
         if len(names) == 1:
@@ -108,7 +115,7 @@ def _choose(name: str | None, names: list[str], where: str) -> str:
 
 def _predictions(model: Any, rows: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     """The prediction columns for complete ``rows``."""
-    multinomial = model.model_kind == "multinomial"
+    multinomial = _multiclass(model)
     parts = []
     need_frame = args.se or args.interval is not None
     frame = model.get_prediction(rows) if need_frame else None
@@ -160,7 +167,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "with --keep."
         )
     table = pd.concat([newdata[keep], predicted], axis=1)
-    classes = tuple(model.classes) if model.model_kind == "multinomial" else ()
+    classes = tuple(model.classes) if _multiclass(model) else ()
     _write(table, out, classes, args.force)
     dropped = f"; {int(missing.sum())} row(s) with missing values are NA" if missing.any() else ""
     name = getattr(model, "name", None) or args.model or "model"

@@ -82,7 +82,7 @@ def _fit_data(res: Any) -> dict[str, Any]:
         value = getattr(spec, option, None)
         if value is not None and not isinstance(value, str):
             raise PredictionError(f"the model was fitted with an {option} array, not a column.")
-    multinomial = res.model_kind == "multinomial"
+    multinomial = res.family.is_multiclass
     aliased = set(getattr(res, "aliased", ()) or ())
     estimable = [c not in aliased for c in design.column_names]
     coef = np.asarray(res.record.coef, dtype=float)
@@ -163,9 +163,9 @@ class StoredModel:
         self.exposure = _column(data["exposure"], f"{where}.exposure")
 
     @property
-    def model_kind(self) -> str:
-        """``"multinomial"`` or ``"glm"``, as the results' ``model_kind``."""
-        return "glm" if self.classes is None else "multinomial"
+    def is_multiclass(self) -> bool:
+        """A multinomial model (class probabilities), as ``res.family.is_multiclass``."""
+        return self.classes is not None
 
     @property
     def extra_columns(self) -> tuple[str, ...]:

@@ -14,13 +14,16 @@ import pandas as pd
 
 from glmspec.inference.information import flat_params
 from glmspec.results.fit_setup import fit_setup
+from glmspec.results.number_format import format_estimates, format_pvalues, format_statistics
 
 
 def format_pvalue(p: float) -> str:
-    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits."""
-    if not np.isfinite(p):
-        return "nan"
-    return "<1e-16" if p < 1e-16 else f"{p:.3g}"
+    """One p-value as R's ``format.pval(p, digits=3)``: ``<2e-16`` below machine epsilon.
+
+    A column of p-values should go through
+    :func:`glmspec.results.number_format.format_pvalues`, which gives them a common layout.
+    """
+    return format_pvalues([p])[0]
 
 
 def format_number(x: float, digits: int = 6) -> str:
@@ -105,13 +108,15 @@ class Summary:
         table = self.coefficients.copy()
         stat = "t value" if self.info["use_t"] else "z value"
         shown = pd.DataFrame(index=table.index)
-        shown["Estimate"] = table["estimate"].map(format_number)
-        shown["Std. Error"] = table["std_error"].map(format_number)
-        shown[stat] = table["statistic"].map(lambda v: f"{v:.3f}")
-        shown[f"Pr(>|{stat[0]}|)"] = table["p_value"].map(format_pvalue)
+        estimate, std_error = format_estimates([table["estimate"], table["std_error"]])
+        shown["Estimate"] = estimate
+        shown["Std. Error"] = std_error
+        shown[stat] = format_statistics(table["statistic"])
+        shown[f"Pr(>|{stat[0]}|)"] = format_pvalues(table["p_value"])
         lo, hi = self.alpha / 2, 1 - self.alpha / 2
-        shown[f"[{lo:g}"] = table["lower"].map(format_number)
-        shown[f"{hi:g}]"] = table["upper"].map(format_number)
+        lower, upper = format_estimates([table["lower"], table["upper"]])
+        shown[f"{100 * lo:g} %"] = lower
+        shown[f"{100 * hi:g} %"] = upper
         return shown
 
     def __str__(self) -> str:

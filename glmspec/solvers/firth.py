@@ -12,7 +12,8 @@ for logistic regression, ``logistf``. The estimates are finite under separation.
 The loop is the usual one for this problem (logistf's and brglm2's): a step ``I(b)^{-1} U*(b)``
 (Fisher scoring on the modified score), halved until the penalized log-likelihood does not
 fall; it stops when the step is below ``tol`` in standard-error units. Standard errors come
-from ``I(b)^{-1}`` at the estimates, as both packages.
+from ``I(b)^{-1}`` at the estimates, as both packages. The loop is
+:func:`glmspec.solvers.newton.newton_loop` over a :class:`FirthProblem`.
 
 What the results mean: ``deviance``, ``llf`` and ``aic`` are the *ordinary* (unpenalized)
 quantities at the Firth estimates, as ``brglm2`` reports them; the penalized log-likelihood
@@ -22,16 +23,15 @@ log-likelihood. Likelihood-ratio tests between Firth fits are not the ML ones.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import linalg
 
-from glmspec.errors import ConvergenceWarning, FitError, SpecificationError
+from glmspec.errors import FitError, SpecificationError
 from glmspec.families import Family
 from glmspec.linalg import factorize
-from glmspec.solvers.newton import FitRecord, Iteration
+from glmspec.solvers.newton import FitRecord, NewtonProblem, Step, solve
 
 #: The (family, link) pairs with Firth's canonical-link adjustment.
 FIRTH_MODELS = (("binomial", "logit"), ("poisson", "log"))
@@ -121,38 +121,10 @@ def fit_firth(
     offset = np.asarray(offset, dtype=float)
     # Full rank first, naming aliased columns as every other fit does.
     factorize(X, np.where(prior > 0, 1.0, 0.0), column_names)
+    problem = FirthProblem(y, X, family, prior, offset)
     point = _Point(y, X, family, prior, offset, _start(y, X, family, prior, offset))
-    history: list[Iteration] = []
-    converged, message = False, f"stopped after max_iter={max_iter} iterations"
-    for iteration in range(1, max_iter + 1):
-        step = linalg.cho_solve(point.chol, point.score)
-        decrement = float(point.score @ step)
-        if decrement < tol * tol:
-            converged, message = True, "converged"
-            final = _try(y, X, family, prior, offset, point.coef + step)
-            if final is not None and final.objective <= point.objective + _noise(point):
-                point = final
-            break
-        halvings = 0
-        candidate = _try(y, X, family, prior, offset, point.coef + step)
-        while candidate is None or candidate.objective > point.objective + _noise(point):
-            halvings += 1
-            if halvings > _MAX_HALVINGS:
-                break
-            step = step / 2.0
-            candidate = _try(y, X, family, prior, offset, point.coef + step)
-        if halvings > _MAX_HALVINGS:
-            message = "step halving could not increase the penalized log-likelihood"
-            break
-        change = abs(candidate.objective - point.objective) / (abs(candidate.objective) + 0.1)
-        point = candidate
-        history.append(Iteration(iteration, point.objective, change, decrement, halvings))
-    if not converged:
-        warnings.warn(
-            f"the Firth fit did not converge ({message}); estimates are not reliable.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    outcome = solve(problem, point, max_iter=max_iter, tol=tol, name="Firth fit")
+    point = outcome.point
     return FitRecord(
         coef=point.coef,
         eta=point.eta,
@@ -160,11 +132,46 @@ def fit_firth(
         deviance=point.deviance,
         factor=factorize(X, point.weights, column_names),
         working_weights=point.weights,
-        converged=converged,
-        n_iter=len(history),
-        history=tuple(history),
-        message=message,
+        converged=outcome.converged,
+        n_iter=outcome.n_iter,
+        history=outcome.history,
+        message=outcome.message,
     )
+
+
+class FirthProblem(NewtonProblem):
+    """Firth's fit as a :class:`~glmspec.solvers.newton.NewtonProblem`: the objective is the
+    penalized deviance ``-2 l*``, the step ``I(b)^{-1} U*(b)``; it converges when the step's
+    decrement ``U*' I^{-1} U*`` is below ``tol**2`` (logistf's and brglm2's test on the step
+    in standard-error units). Its last step, from the converged point, is taken only whole.
+    """
+
+    max_halvings = _MAX_HALVINGS
+    final_halvings = 0
+
+    def __init__(self, y, X, family: Family, prior, offset) -> None:
+        self.y, self.X, self.family, self.prior, self.offset = y, X, family, prior, offset
+
+    def objective(self, point: _Point) -> float:
+        return point.objective
+
+    def newton_step(self, point: _Point, change: float) -> Step:
+        step = linalg.cho_solve(point.chol, point.score)
+        return Step(step, float(point.score @ step))
+
+    def trial(self, point: _Point, coef: np.ndarray, halvings: int) -> _Point | None:
+        return _try(self.y, self.X, self.family, self.prior, self.offset, coef)
+
+    def slack(self, point: _Point) -> float:
+        return _noise(point)
+
+    def check_convergence(self, point: _Point, step: Step, change: float, tol: float) -> bool:
+        return step.decrement < tol * tol
+
+    def no_step(self, point: _Point, step: Step, converged: bool) -> tuple[_Point, bool, str]:
+        if converged:
+            return point, True, "converged"
+        return point, False, "step halving could not increase the penalized log-likelihood"
 
 
 def _noise(point: _Point) -> float:

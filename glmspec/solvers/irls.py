@@ -1,20 +1,21 @@
 """Maximum-likelihood fitting of a GLM by IRLS (Fisher scoring), on arrays only.
 
-The loop follows R's ``glm.fit``, in named steps:
+The loop follows R's ``glm.fit``; it is :class:`IRLSProblem` run by the Newton loop that
+every fit shares (:func:`glmspec.solvers.newton.newton_loop`), in its named steps:
 
 1. :func:`glmspec.solvers.engine.working_quantities` -- IRLS weights
    ``w = prior * mu_eta^2 / V(mu)`` and the score factor at the current linear predictor;
 2. a Newton (Fisher-scoring) step ``delta = (X'WX)^{-1} X' (prior * score)``, factorised by
    :func:`glmspec.linalg.factorize` (Cholesky, or QR when ill-conditioned);
-3. :func:`_line_search` -- step halving while the linear predictor leaves the link's domain, the
-   mean leaves the family's, or the deviance rises;
+3. :meth:`IRLSProblem.line_search` -- step halving while the linear predictor leaves the
+   link's domain, the mean leaves the family's, or the deviance rises;
 4. :func:`glmspec.solvers.newton.is_converged` -- the relative change of the deviance is below
-``tol`` (R's criterion,
-   relative to ``|deviance| + 0.1``) *and* the gradient is negligible: the Newton decrement
-   ``g' (X'WX)^{-1} g`` (the predicted further decrease of the deviance, and a bound on the
-   squared step in standard-error units) is below ``tol**2`` on the same scale.
-   ``converged=True`` means exactly that. The step computed at the converged point is still
-   taken, so the returned coefficients are one Newton step better than the test requires.
+   ``tol`` (R's criterion, relative to ``|deviance| + 0.1``) *and* the gradient is
+   negligible: the Newton decrement ``g' (X'WX)^{-1} g`` (the predicted further decrease of
+   the deviance, and a bound on the squared step in standard-error units) is below
+   ``tol**2`` on the same scale. ``converged=True`` means exactly that. The step computed at
+   the converged point is still taken (and recorded in the history), so the returned
+   coefficients are one Newton step better than the test requires.
 
 Two shortcuts for large dense designs leave the criterion and the information at the
 estimates unchanged, so the estimates are the same to rounding:
@@ -32,7 +33,6 @@ from a row engine (:mod:`glmspec.solvers.engine`), so the same loop runs on Dask
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,9 +44,11 @@ from glmspec.solvers.engine import InMemoryRows, Point
 from glmspec.solvers.newton import (
     MAX_HALVINGS,
     FitRecord,
-    Iteration,
-    is_converged,
-    warn_not_converged,
+    Move,
+    NewtonProblem,
+    Outcome,
+    Step,
+    solve,
 )
 
 _STALE_DECREMENT = 1e-16
@@ -57,43 +59,6 @@ SUBSAMPLE_MIN_CELLS = 2_000_000
 _SUBSAMPLE_FRACTION = 50  # the subsample is 1/50 of the rows ...
 _SUBSAMPLE_ROWS_PER_COLUMN = 50  # ... and at least 50 rows per column
 _SUBSAMPLE_MAX_ITER = 25
-
-log = logging.getLogger("glmspec.solver")
-
-
-def _line_search(
-    rows, point: Point, delta: np.ndarray, decrement: float = np.inf
-) -> tuple[Point, int, bool] | None:
-    """Halve ``delta`` until the new point is valid and (from a ``point`` with coefficients)
-    its deviance does not rise.
-
-    When the step's predicted decrease of the deviance (``decrement``) is below the
-    deviance's rounding floor, a rise within that floor is accepted: the deviance can no
-    longer tell the points apart, and the Newton step (from the accurate gradient) is trusted.
-    Returns the new point, the number of halvings and whether it was accepted so, or None."""
-    base = np.zeros_like(delta) if point.coef is None else point.coef
-    floor = None
-    for halvings in range(MAX_HALVINGS + 1):
-        candidate = rows.evaluate(base + delta)
-        if candidate is not None:
-            deviance_old = point.deviance
-            rises = point.coef is not None and (
-                candidate.deviance > deviance_old + 1e-12 * abs(deviance_old)
-            )
-            if rises and floor is None and np.isfinite(decrement):
-                # A rise within the deviance's rounding floor is no rise: counts of 1e9 and
-                # more make it ~1e-9 relative, more than a step near the optimum can lower it,
-                # so halving would shrink the (accurate) Newton step to nothing.
-                floor = rows.deviance_floor(point) if hasattr(rows, "deviance_floor") else 0.0
-            if not rises:
-                return candidate, halvings, False
-            within = floor is not None and candidate.deviance - deviance_old <= floor
-            if within and decrement <= floor:
-                return candidate, halvings, True
-        if point.coef is None and candidate is None:
-            break
-        delta = 0.5 * delta
-    return None
 
 
 def _newton_factor(rows, family: Family, point: Point, rough: bool = False):
@@ -228,6 +193,141 @@ def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndar
     return record.coef if record.converged else None
 
 
+class IRLSProblem(NewtonProblem):
+    """IRLS over a row engine (:class:`glmspec.solvers.engine.InMemoryRows` or one with the
+    same methods) as a :class:`~glmspec.solvers.newton.NewtonProblem`: the points are the
+    engine's :class:`~glmspec.solvers.engine.Point`, the objective the deviance.
+
+    The first step, from the family's starting means (``coef`` None), regresses the working
+    response as ``glm.fit`` does; later steps use the observed information when positive
+    definite (:func:`_newton_factor`). The line search accepts a rise within the deviance's
+    rounding floor when the step's decrement is below it too, and the convergence test
+    allows for the decrement's rounding noise (:func:`glmspec.solvers.engine.decrement_noise`).
+    """
+
+    def __init__(self, rows, family: Family, tol: float) -> None:
+        self.rows, self.family, self.tol = rows, family, tol
+        self.factor = None
+        self.observed = self.stale = self.rough = False
+        # the last step changed the deviance by no more than its rounding floor
+        self.flat = False
+        self._floor: tuple[Point, float] | None = None
+        self._stranded: Point | None = None  # the intercept-only point whose step failed too
+
+    def newton_step(self, point: Point, change: float) -> Step:
+        rows = self.rows
+        # the criterion needs change < tol: until then the information only steers
+        steering = change >= self.tol and rows.single_precision
+        if point.coef is None:
+            # First step from starting means: regress the working response, as glm.fit does.
+            factor, product, self.rough = _expected_factor(rows, point, "working", steering)
+            self.factor = factor
+            return Step(rows.solve(factor, point, "working", product), np.inf)
+        factor, self.observed, gradient, self.rough = _newton_factor(
+            rows, self.family, point, steering
+        )
+        self.factor = factor
+        delta = rows.solve(factor, point, "fisher", gradient)
+        return Step(delta, float(gradient @ delta))
+
+    def trial(self, point: Point, coef: np.ndarray, halvings: int) -> Point | None:
+        return self.rows.evaluate(coef)
+
+    def accepts(self, point: Point, candidate: Point) -> bool:
+        # from the starting means any valid point will do: they have no coefficients
+        return point.coef is None or super().accepts(point, candidate)
+
+    def halves_invalid(self, point: Point) -> bool:
+        return point.coef is not None
+
+    def within_rounding(self, point: Point, candidate: Point, decrement: float) -> bool:
+        # A rise within the deviance's rounding floor is no rise: counts of 1e9 and more make
+        # it ~1e-9 relative, more than a step near the optimum can lower it, so halving would
+        # shrink the (accurate) Newton step to nothing. Accepted when the step's predicted
+        # decrease is below the floor too: the Newton step (accurate gradient) is trusted.
+        if not np.isfinite(decrement):
+            return False
+        if self._floor is None or self._floor[0] is not point:
+            rows = self.rows
+            floor = rows.deviance_floor(point) if hasattr(rows, "deviance_floor") else 0.0
+            self._floor = (point, floor)
+        floor = self._floor[1]
+        return candidate.deviance - point.deviance <= floor and decrement <= floor
+
+    def line_search(self, point: Point, step: Step, max_halvings: int) -> Move | None:
+        move = super().line_search(point, step, max_halvings)
+        if move is None and point.coef is None:
+            # R gives up here; instead walk from the intercept-only fit towards the first step.
+            fallback = self.rows.intercept_start()
+            if fallback is not None:
+                towards = Step(step.delta - fallback.coef, step.decrement)
+                move = super().line_search(fallback, towards, MAX_HALVINGS)
+                self._stranded = fallback if move is None else None
+        return move
+
+    def decrement_noise(self, point: Point, step: Step) -> float:
+        return self.rows.noise(point, self.factor)
+
+    def check_convergence(self, point: Point, step: Step, change: float, tol: float) -> bool:
+        # a change within the rounding floor is no measurable change (means of 1e174)
+        change = 0.0 if self.flat else change
+        return point.coef is not None and super().check_convergence(point, step, change, tol)
+
+    def accepted(self, move: Move, step: Step, converged: bool) -> None:
+        self.flat = move.within_rounding
+        if converged:
+            # The step moves the information by about sqrt(p * decrement / deviance)
+            # relative; refactor it at the returned coefficients when that exceeds 1e-8.
+            scale = abs(move.start.deviance) + 0.1
+            self.stale = step.decrement * self.rows.n_columns > _STALE_DECREMENT * scale
+
+    def no_step(self, point: Point, step: Step, converged: bool) -> tuple[Point, bool, str]:
+        if converged:
+            return point, True, "converged"
+        if point.coef is None and self._stranded is not None:
+            point = self._stranded
+        if point.coef is None:
+            raise FitError(
+                "no valid coefficients were found from the starting values (the linear "
+                f"predictor left the {self.family.link.name} link's domain); give start=."
+            )
+        if step.decrement <= self.rows.noise(point, self.factor):
+            # the gradient is zero up to rounding: we are at the optimum. The deviance
+            # cannot see a step this small, but the gradient can: take it (it is the
+            # quadratic remainder of the last Newton step, 2e-5 standard errors at
+            # condition numbers of 1e10, not noise), with the information at its end.
+            final = self.rows.evaluate(point.coef + step.delta)
+            if final is not None:
+                point, self.stale = final, True
+            return point, True, "converged (the remaining step is rounding noise)"
+        message = (
+            "step halving could not decrease the deviance; the maximum may lie on the "
+            "boundary of the valid region (a fitted mean at the edge of the family's range)"
+        )
+        return point, False, message
+
+    def record(self, outcome: Outcome) -> FitRecord:
+        """The :class:`FitRecord` of the loop's ``outcome``."""
+        point, rows, factor = outcome.point, self.rows, self.factor
+        if self.observed or self.stale or self.rough:
+            # Standard errors use the expected information at the returned coefficients, as
+            # R's summary.glm and statsmodels, in double precision.
+            factor = rows.factorize(rows.system(point, "fisher")[0], point)
+        eta, mu, weights = rows.row_arrays(point)
+        return FitRecord(
+            coef=point.coef,
+            eta=eta,
+            mu=mu,
+            deviance=float(point.deviance),
+            factor=factor.without_rows(),
+            working_weights=weights,
+            converged=outcome.converged,
+            n_iter=outcome.n_iter,
+            history=outcome.history,
+            message=outcome.message,
+        )
+
+
 def irls(
     rows,
     family: Family,
@@ -239,7 +339,8 @@ def irls(
     name: str = "IRLS",
 ) -> FitRecord:
     """The IRLS/Newton loop of :func:`fit_irls` over any row engine (see
-    :class:`glmspec.solvers.engine.InMemoryRows`).
+    :class:`glmspec.solvers.engine.InMemoryRows`): :class:`IRLSProblem` run by
+    :func:`glmspec.solvers.newton.solve`.
 
     Parameters
     ----------
@@ -264,103 +365,6 @@ def irls(
             raise FitError("the starting coefficients give an invalid linear predictor or mean.")
     else:
         point = rows.start()
-
-    history: list[Iteration] = []
-    relative_change = np.inf
-    converged = False
-    message = f"stopped after max_iter={max_iter} iterations"
-    factor = None
-    observed = stale = rough = False
-    # the last step changed the deviance by no more than its rounding floor (see _line_search)
-    flat = False
-    for iteration in range(1, max_iter + 1):
-        # the criterion needs relative_change < tol: until then the information only steers
-        steering = relative_change >= tol and rows.single_precision
-        if point.coef is None:
-            # First step from starting means: regress the working response, as glm.fit does.
-            factor, product, rough = _expected_factor(rows, point, "working", steering)
-            delta = rows.solve(factor, point, "working", product)
-            decrement = np.inf
-        else:
-            factor, observed, gradient, rough = _newton_factor(rows, family, point, steering)
-            delta = rows.solve(factor, point, "fisher", gradient)
-            decrement = float(gradient @ delta)
-            noise = 0.0
-            # a change within the rounding floor is no measurable change (means of 1e174)
-            change = 0.0 if flat else relative_change
-            if change < tol and decrement / (abs(point.deviance) + 0.1) >= tol * tol:
-                noise = rows.noise(point, factor)
-            if is_converged(change, decrement, point.deviance, tol, noise):
-                converged = True
-                message = "converged"
-                final = _line_search(rows, point, delta, decrement)
-                if final is not None:
-                    # The step moves the information by about sqrt(p * decrement / deviance)
-                    # relative; refactor it at the returned coefficients when that exceeds 1e-8.
-                    scale = abs(point.deviance) + 0.1
-                    stale = decrement * rows.n_columns > _STALE_DECREMENT * scale
-                    point = final[0]
-                break
-        step = _line_search(rows, point, delta, decrement)
-        if step is None and point.coef is None:
-            # R gives up here; instead walk from the intercept-only fit towards the first step.
-            fallback = rows.intercept_start()
-            if fallback is not None:
-                point = fallback
-                step = _line_search(rows, point, delta - point.coef)
-        if step is None:
-            if point.coef is None:
-                raise FitError(
-                    "no valid coefficients were found from the starting values (the linear "
-                    f"predictor left the {family.link.name} link's domain); give start=."
-                )
-            if decrement <= rows.noise(point, factor):
-                # the gradient is zero up to rounding: we are at the optimum. The deviance
-                # cannot see a step this small, but the gradient can: take it (it is the
-                # quadratic remainder of the last Newton step, 2e-5 standard errors at
-                # condition numbers of 1e10, not noise), with the information at its end.
-                converged, message = True, "converged (the remaining step is rounding noise)"
-                final = rows.evaluate(point.coef + delta)
-                if final is not None:
-                    point, stale = final, True
-            else:
-                message = (
-                    "step halving could not decrease the deviance; the maximum may lie on the "
-                    "boundary of the valid region (a fitted mean at the edge of the family's range)"
-                )
-            break
-        new_point, halvings, flat = step
-        relative_change = abs(new_point.deviance - point.deviance) / (abs(new_point.deviance) + 0.1)
-        point = new_point
-        history.append(Iteration(iteration, point.deviance, relative_change, decrement, halvings))
-        log.info(
-            "%s iteration %d: deviance %.12g, relative change %.3g, halvings %d",
-            name,
-            iteration,
-            point.deviance,
-            relative_change,
-            halvings,
-        )
-    else:
-        iteration = max_iter
-
-    if observed or stale or rough:
-        # Standard errors use the expected information at the returned coefficients, as R's
-        # summary.glm and statsmodels, in double precision.
-        factor = rows.factorize(rows.system(point, "fisher")[0], point)
-    factor = factor.without_rows()
-    if not converged and warn:
-        warn_not_converged(name, iteration, message, history, tol)
-    eta, mu, weights = rows.row_arrays(point)
-    return FitRecord(
-        coef=point.coef,
-        eta=eta,
-        mu=mu,
-        deviance=float(point.deviance),
-        factor=factor,
-        working_weights=weights,
-        converged=converged,
-        n_iter=iteration,
-        history=tuple(history),
-        message=message,
-    )
+    problem = IRLSProblem(rows, family, tol)
+    outcome = solve(problem, point, max_iter=max_iter, tol=tol, name=name, warn=warn)
+    return problem.record(outcome)

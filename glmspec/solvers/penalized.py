@@ -10,7 +10,8 @@ in one pass, :func:`glmspec.linalg.gram_and_product`) and minimises it plus the 
 exactly by one linear solve for the ridge, by cyclic coordinate descent with soft
 thresholding when there is an L1 part. The step is halved until the penalized objective
 decreases. Convergence: the relative change of the objective is below ``tol`` and the step
-is below ``tol`` standard errors of the quadratic model.
+is below ``tol`` standard errors of the quadratic model. The loop is
+:func:`glmspec.solvers.newton.newton_loop` over a :class:`PenalizedProblem`.
 
 Standard errors are not defined for penalized estimates (the penalty biases them); the
 results report none.
@@ -26,7 +27,7 @@ from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
 from glmspec.linalg import factorize, gram_and_product
 from glmspec.solvers.engine import InMemoryRows, evaluate_at, working_quantities
-from glmspec.solvers.newton import MAX_HALVINGS, FitRecord, Iteration, warn_not_converged
+from glmspec.solvers.newton import FitRecord, Move, NewtonProblem, Step, is_converged, solve
 
 _CD_SWEEPS = 1000
 
@@ -73,6 +74,62 @@ def _minimise_model(H, rhs, coef, penalty: Penalty, weight_sum: float) -> np.nda
     return b
 
 
+@dataclass(frozen=True, eq=False)
+class _Point:
+    """The fit at ``coef``: linear predictor, mean, deviance and penalized objective."""
+
+    coef: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    deviance: float
+    objective: float
+
+
+class PenalizedProblem(NewtonProblem):
+    """The penalized fit as a :class:`~glmspec.solvers.newton.NewtonProblem`: the objective is
+    the deviance plus :meth:`Penalty.value`; the inner solve minimises the quadratic model plus
+    the penalty (:func:`_minimise_model`); the convergence test runs after each step, on the
+    step just taken (scikit-learn's and glum's placement)."""
+
+    def __init__(self, y, X, family: Family, penalty: Penalty, prior, offset) -> None:
+        self.y, self.X, self.family, self.penalty = y, X, family, penalty
+        self.prior, self.offset = prior, offset
+        self.weight_sum = float(np.sum(prior))
+
+    def point(self, coef: np.ndarray, state) -> _Point:
+        """The point at ``coef`` from :func:`evaluate_at`'s ``state``."""
+        eta, mu, deviance = state
+        return _Point(coef, eta, mu, deviance, deviance + self.penalty.value(coef, self.weight_sum))
+
+    def objective(self, point: _Point) -> float:
+        return point.objective
+
+    def reported_deviance(self, point: _Point) -> float:
+        return point.deviance
+
+    def newton_step(self, point: _Point, change: float) -> Step:
+        weights, score = working_quantities(self.family, self.y, point.mu, point.eta, self.prior)
+        H, gradient = gram_and_product(self.X, weights, score)
+        coef = point.coef
+        target = _minimise_model(H, H @ coef + gradient, coef, self.penalty, self.weight_sum)
+        delta = target - coef
+        return Step(delta, float(delta @ H @ delta))
+
+    def trial(self, point: _Point, coef: np.ndarray, halvings: int) -> _Point | None:
+        state = evaluate_at(self.family, self.y, self.X, coef, self.offset, self.prior)
+        return None if state is None else self.point(coef, state)
+
+    def check_convergence(self, point: _Point, step: Step, change: float, tol: float) -> bool:
+        return False  # tested after the step instead
+
+    def converged_after_step(self, move: Move, step: Step, change: float, tol: float) -> bool:
+        # the relative change of the objective, and the step in the model's metric
+        return is_converged(change, step.decrement, move.end.objective, tol)
+
+    def no_step(self, point: _Point, step: Step, converged: bool) -> tuple[_Point, bool, str]:
+        return point, False, "step halving could not decrease the penalized objective"
+
+
 def fit_penalized(
     y: np.ndarray,
     X: np.ndarray,
@@ -91,61 +148,33 @@ def fit_penalized(
     FitError
         No valid starting point (an intercept-only start or zeros).
     """
-    prior, weight_sum = prior_weights, float(np.sum(prior_weights))
+    prior = prior_weights
+    problem = PenalizedProblem(y, X, family, penalty, prior, offset)
     start = InMemoryRows(y, X, family, prior, offset).intercept_start()
     if start is None:
         coef = np.zeros(X.shape[1])
         state = evaluate_at(family, y, X, coef, offset, prior)
         if state is None:
             raise FitError("no valid starting point for the penalized fit (zeros are invalid).")
-        eta, mu, deviance = state
+        point = problem.point(coef, state)
     else:
-        coef, deviance, (eta, mu) = start.coef, start.deviance, start.rows
-    objective = deviance + penalty.value(coef, weight_sum)
-    history, converged, message = [], False, f"stopped after max_iter={max_iter} iterations"
-    for iteration in range(1, max_iter + 1):
-        weights, score = working_quantities(family, y, mu, eta, prior)
-        H, gradient = gram_and_product(X, weights, score)
-        target = _minimise_model(H, H @ coef + gradient, coef, penalty, weight_sum)
-        delta = target - coef
-        size = float(delta @ H @ delta)
-        halvings, state = 0, None
-        while halvings <= MAX_HALVINGS:
-            candidate = coef + delta
-            state = evaluate_at(family, y, X, candidate, offset, prior)
-            if state is not None:
-                new_objective = state[2] + penalty.value(candidate, weight_sum)
-                if new_objective <= objective + 1e-12 * abs(objective):
-                    break
-                state = None
-            delta, halvings = 0.5 * delta, halvings + 1
-        if state is None:
-            message = "step halving could not decrease the penalized objective"
-            break
-        change = abs(new_objective - objective) / (abs(new_objective) + 0.1)
-        coef, (eta, mu, deviance), objective = candidate, state, new_objective
-        history.append(Iteration(iteration, deviance, change, size, halvings))
-        if change < tol and size / (abs(objective) + 0.1) < tol * tol:
-            converged, message = True, "converged"
-            break
-    else:
-        iteration = max_iter
-    if not converged:
-        warn_not_converged("penalized Newton", iteration, message, history, tol)
-    weights, _ = working_quantities(family, y, mu, eta, prior)
+        point = problem.point(start.coef, (*start.rows, start.deviance))
+    outcome = solve(problem, point, max_iter=max_iter, tol=tol, name="penalized Newton")
+    point = outcome.point
+    weights, _ = working_quantities(family, y, point.mu, point.eta, prior)
     try:
         factor = factorize(X, weights)
     except SingularDesignError:  # allowed: the penalty makes the estimate unique anyway
         factor = None
     return FitRecord(
-        coef=coef,
-        eta=eta,
-        mu=mu,
-        deviance=float(deviance),
+        coef=point.coef,
+        eta=point.eta,
+        mu=point.mu,
+        deviance=float(point.deviance),
         factor=factor,
         working_weights=weights,
-        converged=converged,
-        n_iter=iteration,
-        history=tuple(history),
-        message=message,
+        converged=outcome.converged,
+        n_iter=outcome.n_iter,
+        history=outcome.history,
+        message=outcome.message,
     )

@@ -9,7 +9,6 @@ are Python builtins or keywords get clear errors, and the explicit opt-ins (spec
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import glmspec
 from glmspec.design.formula_check import safe_eval_env
 from glmspec.errors import FormulaError, SpecError
 from glmspec.spec import Spec
+from tests.helpers import run_cli
 
 
 def _touch(path: str) -> str:
@@ -51,16 +51,6 @@ def _data(n: int = 80, seed: int = 3) -> pd.DataFrame:
     frame["succ"] = rng.binomial(10, 1 / (1 + np.exp(1 - x)))
     frame["fail"] = 10 - frame["succ"]
     return frame
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "glmspec", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _write_spec(folder: Path, formula: str, extra: str = "") -> Path:

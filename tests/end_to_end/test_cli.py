@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,20 +13,11 @@ import pytest
 
 import glmspec
 from glmspec.spec import load_spec
+from tests.helpers import run_cli
 
 DATASETS = Path(glmspec.datasets.__file__).resolve().parent.parent / "datasets"
 #: one bundled spec per family: poisson, binomial 0/1, binomial proportions, multinomial, gaussian
 SPECS = ["restaurant_visitors", "spector", "star98", "anes96", "scotland"]
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "glmspec", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 class _Text(HTMLParser):

@@ -30,20 +30,11 @@ from scipy import stats
 
 import glmspec
 from glmspec import datasets
+from tests.helpers import sm_link
 
 RTOL = 1e-6
 N_SE = 4.0
 
-SM_LINKS = {
-    "identity": sm.families.links.Identity,
-    "log": sm.families.links.Log,
-    "logit": sm.families.links.Logit,
-    "probit": sm.families.links.Probit,
-    "cloglog": sm.families.links.CLogLog,
-    "cauchit": sm.families.links.Cauchy,
-    "inverse": sm.families.links.InversePower,
-    "sqrt": sm.families.links.Sqrt,
-}
 SM_FAMILIES = {
     "gaussian": sm.families.Gaussian,
     "binomial": sm.families.Binomial,
@@ -177,7 +168,7 @@ class CheckGLM:
                 offset=cls.offset,
             )
         X = cls.res.design.X
-        sm_family = SM_FAMILIES[cls.family](SM_LINKS[cls.link]())
+        sm_family = SM_FAMILIES[cls.family](sm_link(cls.link))
         cls.endog = cls.sm_endog(cls.data)
         cls.var_weights = cls.sm_var_weights(cls.data)
         with warnings.catch_warnings():
@@ -740,7 +731,7 @@ def test_offset_column_and_array_identical(family, link):
         assert other.null_deviance == pytest.approx(by_name.null_deviance, rel=1e-12)
     assert by_name.spec.offset == "log_t" and by_array.spec.offset == "array"
     # and both equal statsmodels with offset=
-    sm_family = SM_FAMILIES[family](SM_LINKS[link]())
+    sm_family = SM_FAMILIES[family](sm_link(link))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sm_res = sm.GLM(
@@ -759,7 +750,7 @@ def test_null_deviance_with_and_without_offset(family, link):
     coef = {"Intercept": -0.3, "x1": 0.6, "x2": -0.4}
     data = synthetic(family, link, coef, n=1500, seed=31)
     data["off"] = np.random.default_rng(32).normal(0.0, 0.5, len(data))
-    sm_family = SM_FAMILIES[family](SM_LINKS[link]())
+    sm_family = SM_FAMILIES[family](sm_link(link))
     y = data["y"].to_numpy(float)
     plain = glmspec.fit("y ~ x1 + x2", data, family, link)
     shifted = glmspec.fit("y ~ x1 + x2", data, family, link, offset="off")

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -27,18 +25,9 @@ from glmspec.design.build import predict_matrix
 from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, SpecError, UnknownFamilyError
 from glmspec.spec import Spec
+from tests.helpers import run_cli
 
 LINKS = sm.families.links
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "glmspec", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _frame(n: int = 60, seed: int = 0) -> pd.DataFrame:

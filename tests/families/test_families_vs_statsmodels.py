@@ -33,6 +33,7 @@ from scipy import special, stats
 
 import glmspec
 from glmspec import datasets
+from tests.helpers import sm_link
 
 RTOL = 1e-6
 N_SE = 4.0
@@ -41,26 +42,8 @@ SCOTLAND = "YES ~ COUTAX + UNEMPF + MOR + ACT + GDP + AGE + COUTAX_FEMALEUNEMP"
 RANDHIE = "mdvis ~ lncoins + idp + lpi + fmde + physlm + disea + hlthg + hlthf + hlthp"
 STAR98 = "NABOVE + NBELOW ~ LOWINC + PERASIAN + PERBLACK + PERHISP + PCTAF + PCTYRRND"
 
-_LINKS = sm.families.links
-SM_LINKS = {
-    "identity": _LINKS.Identity,
-    "log": _LINKS.Log,
-    "logit": _LINKS.Logit,
-    "probit": _LINKS.Probit,
-    "cloglog": _LINKS.CLogLog,
-    "cauchit": _LINKS.Cauchy,
-    "inverse": _LINKS.InversePower,
-    "inverse_squared": _LINKS.InverseSquared,
-    "sqrt": _LINKS.Sqrt,
-}
 QUASI = ("quasipoisson", "quasibinomial")
 ESTIMATED_SCALE = ("gamma", "inverse_gaussian", "tweedie", *QUASI)
-
-
-def sm_link(link: str):
-    if link.startswith("power("):
-        return _LINKS.Power(power=float(link[6:-1]))
-    return SM_LINKS[link]()
 
 
 def sm_family(res):

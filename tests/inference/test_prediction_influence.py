@@ -26,18 +26,10 @@ from glmspec.inference.information import hat_values
 from glmspec.inference.prediction import get_prediction
 from glmspec.inference.residuals import resid_anscombe, resid_working
 from glmspec.results.robust import robust_results
+from tests.helpers import sm_link
 
 RTOL = 1e-6
 SM_FIT = {"method": "IRLS", "maxiter": 1000, "tol": 1e-13, "rtol": 0.0, "tol_criterion": "params"}
-LINKS = {
-    "log": sm.families.links.Log,
-    "sqrt": sm.families.links.Sqrt,
-    "identity": sm.families.links.Identity,
-    "inverse": sm.families.links.InversePower,
-    "logit": sm.families.links.Logit,
-    "probit": sm.families.links.Probit,
-    "cloglog": sm.families.links.CLogLog,
-}
 FAMILIES = {
     "poisson": sm.families.Poisson,
     "binomial": sm.families.Binomial,
@@ -99,7 +91,7 @@ class CheckGLMExtras:
             cls.res = glmspec.fit(
                 cls.formula, cls.data, cls.family, cls.link, cls.weights, cls.offset
             )
-            family = FAMILIES[cls.family](LINKS[cls.link]())
+            family = FAMILIES[cls.family](sm_link(cls.link))
             cls.sm_model = sm.GLM(
                 cls.sm_endog(cls.data),
                 np.asarray(cls.res.design.X),

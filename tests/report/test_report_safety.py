@@ -25,6 +25,7 @@ import pytest
 from glmspec.errors import ReportTargetError, SpecError
 from glmspec.report import swap, write_report
 from glmspec.spec import load_spec
+from tests.helpers import run_cli
 
 SPEC = """\
 title = "{title}"
@@ -63,17 +64,6 @@ DRIVER = textwrap.dedent(
 def fake_home(home: Path) -> dict[str, str]:
     """The environment with ``HOME`` set to ``home`` (matplotlib keeps its font cache)."""
     return {**os.environ, "HOME": str(home), "MPLCONFIGDIR": matplotlib.get_cachedir()}
-
-
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "glmspec", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:

@@ -13,6 +13,7 @@ import statsmodels.api as sm
 import glmspec
 from glmspec import datasets
 from glmspec.errors import PredictionError
+from tests.helpers import sm_link
 
 VISITORS = "visitors ~ hour + C(weekday) + rain + temperature + event"
 
@@ -152,16 +153,11 @@ def test_residuals_match_statsmodels(case):
     make, formula, family, link, weights, offset = RESIDUAL_CASES[case]
     data = make()
     res = glmspec.fit(formula, data, family, link, weights=weights, offset=offset)
-    sm_link = {
-        "log": sm.families.links.Log(),
-        "sqrt": sm.families.links.Sqrt(),
-        "probit": sm.families.links.Probit(),
-    }[link]
     sm_family = {
         "poisson": sm.families.Poisson,
         "binomial": sm.families.Binomial,
         "gaussian": sm.families.Gaussian,
-    }[family](sm_link)
+    }[family](sm_link(link))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sm_res = sm.GLM(

@@ -12,6 +12,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from glmspec.inference.dispersion import pearson_overdispersion
 from glmspec.inference.information import flat_params
 from glmspec.results.fit_setup import fit_setup
 from glmspec.results.number_format import format_estimates, format_pvalues, format_statistics
@@ -56,9 +57,9 @@ class Summary:
             f"   Df residuals: {format_number(info['df_resid'])}"
             f"   Df model: {format_number(info['df_model'])}",
             f"Dispersion: {format_number(info['scale'])}"
-            f" ({'fixed' if info['scale_fixed'] else 'Pearson chi2 / df_resid'})"
-            f"   Converged: {'yes' if info['converged'] else 'NO'} after {info['n_iter']} "
-            "iterations",
+            f" ({'fixed' if info['scale_fixed'] else 'Pearson chi2 / df_resid'}"
+            f"{_overdispersion_text(info['overdispersion'])})",
+            _convergence_text(info),
         ]
         if info.get("theta") is not None:
             lines.append(_theta_line(info))
@@ -107,7 +108,14 @@ class Summary:
     def _coefficient_frame(self) -> pd.DataFrame:
         table = self.coefficients.copy()
         stat = "t value" if self.info["use_t"] else "z value"
-        shown = pd.DataFrame(index=table.index)
+        separated = (
+            set() if self.info["separation"] is None else set(self.info["separation"]["columns"])
+        )
+        index = [
+            f"{name} (separated)" if str(name).split(": ")[-1] in separated else name
+            for name in table.index
+        ]
+        shown = pd.DataFrame(index=index)
         estimate, std_error = format_estimates([table["estimate"], table["std_error"]])
         shown["Estimate"] = estimate
         shown["Std. Error"] = std_error
@@ -136,6 +144,72 @@ def _theta_line(info: dict) -> str:
             f"glm.nb)   statsmodels alpha = 1/theta = {alpha}"
         )
     return f"Theta: {theta} (fixed)   statsmodels alpha = 1/theta = {alpha}"
+
+
+def _separation(res) -> dict | None:
+    separation = getattr(res, "separation", None)
+    if separation is None:
+        return None
+    return {"kind": separation.kind, "columns": [str(c) for c in separation.columns]}
+
+
+def _convergence_text(info: dict) -> str:
+    if not info["converged"]:
+        return f"Converged: NO after {info['n_iter']} iterations"
+    if info["separation"] is not None:
+        return (
+            f"Status: {info['separation']['kind']} separation (the convergence criterion was met "
+            f"after {info['n_iter']} iterations, but the estimates marked (separated) diverge)"
+        )
+    return f"Converged: yes after {info['n_iter']} iterations"
+
+
+def _overdispersion_text(found: dict | None) -> str:
+    if found is None:
+        return ""
+    return (
+        f"; Pearson chi2 / df = {format_number(found['ratio'], 4)}, "
+        f"overdispersion test {p_clause(found['pvalue'])}"
+    )
+
+
+def p_clause(p: float) -> str:
+    """``p = 0.0123`` or ``p < 2e-16``, for running text."""
+    text = format_pvalue(p)
+    return f"p {text[0]} {text[1:].strip()}" if text.startswith("<") else f"p = {text}"
+
+
+def overdispersion(res) -> dict | None:
+    """Pearson's test of the fixed dispersion of Poisson and binomial-count fits, or None.
+
+    Applies to the Poisson and to the binomial with counts (a row with more than one trial, or
+    a proportion strictly between 0 and 1); a 0/1 response carries no information about
+    overdispersion. See :func:`glmspec.inference.dispersion.pearson_overdispersion`.
+    """
+    if res.model_kind != "glm" or res.family.name not in ("poisson", "binomial"):
+        return None
+    if res.family.name == "binomial":
+        y, trials = res.design.y, res.design.trials
+        if not isinstance(y, np.ndarray):
+            return None  # a lazy (Dask) response: not read again for this
+        counts = trials is not None and np.any(np.asarray(trials) > 1)
+        if not (counts or np.any((y > 0) & (y < 1))):
+            return None
+    return pearson_overdispersion(res.pearson_chi2, res.df_resid)
+
+
+def _overdispersion_warning(res, found: dict) -> str:
+    alternatives = {
+        "poisson": 'family="quasipoisson" or family="negative_binomial"',
+        "binomial": 'family="quasibinomial" (or a beta-binomial or random-effects model)',
+    }[res.family.name]
+    return (
+        f"overdispersion: Pearson chi2 / df = {format_number(found['ratio'], 4)} "
+        f"(chi2 = {format_number(found['pearson_chi2'])} on {format_number(found['df_resid'])} "
+        f"df, {p_clause(found['pvalue'])}, below {found['level']:g}); the {res.family.name} "
+        f"standard errors and tests assume a dispersion of 1 and are too small. Consider "
+        f"{alternatives}."
+    )
 
 
 def _llf_line(info: dict) -> str:
@@ -196,6 +270,8 @@ def _info(res) -> dict:
         "theta_se": getattr(res, "theta_se", None),
         "theta_estimated": getattr(res, "theta_estimated", None),
         "setup": fit_setup(res),
+        "overdispersion": overdispersion(res),
+        "separation": _separation(res),
     }
 
 
@@ -219,4 +295,7 @@ def _warnings(res) -> list[str]:
     separation = getattr(res, "separation", None)
     if separation is not None:
         found.append(separation.describe())
+    over = overdispersion(res)
+    if over is not None and over["overdispersed"]:
+        found.append(_overdispersion_warning(res, over))
     return found

@@ -14,8 +14,6 @@ from glmspec.errors import (
 )
 from glmspec.families import (
     Family,
-    canonical_family_name,
-    check_family_params,
     get_family,
 )
 from glmspec.families.links import Link
@@ -24,7 +22,6 @@ from glmspec.inference.covariance import check_cov_options, normalize_cov_type
 from glmspec.options import (
     FitOptions,
     check_exposure_family,
-    check_multinomial_link,
     check_options,
     describe_option,
     penalty_options,
@@ -141,22 +138,21 @@ def fit(
     -----
     ConvergenceWarning, SeparationWarning, DomainWarning
     """
-    family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
     cov_type = normalize_cov_type(cov_type)
     check_options(max_iter, tol)
     dask = is_dask_collection(data)
     options = dict(dask=dask, penalty=penalty, cov_type=cov_type)
-    check_singular_option(singular, multinomial=family_name == "multinomial", **options)
-    if family_name == "multinomial":
-        check_multinomial_link(link)
+    chosen = get_family(family, link, theta=theta, var_power=var_power)
+    family_name = chosen.name
+    check_singular_option(singular, multinomial=chosen.is_multiclass, **options)
+    if chosen.is_multiclass:
         if freq_weights is not None or exposure is not None:
             raise SpecificationError(
                 "freq_weights and exposure are not available for the multinomial family."
             )
-        check_family_params(family_name, theta=theta, var_power=var_power)
-        family_obj = None
+        family_obj = None  # the GLM family; the multinomial has its own solver
     else:
-        family_obj = get_family(family, link, theta=theta, var_power=var_power)
+        family_obj = chosen
         check_exposure_family(family_obj, exposure)
     check_method_option(method, family_obj, **options)
     if dask:
@@ -175,7 +171,7 @@ def fit(
         design = build_design(
             formula,
             data,
-            family_name,
+            chosen,
             weights=weights,
             offset=offset,
             missing=missing,
@@ -188,7 +184,7 @@ def fit(
     spec = FitOptions(
         formula=formula,
         family=family_name,
-        link="softmax" if family_obj is None else family_obj.link.name,
+        link=chosen.link.name,
         weights=describe_option(weights),
         offset=describe_option(offset),
         missing=missing,

@@ -16,10 +16,10 @@ import pandas as pd
 from glmspec.design.build import Design
 from glmspec.design.matrix import intercept_column
 from glmspec.errors import DataError, MissingValueError, SpecificationError
-from glmspec.families import Family, canonical_family_name, get_family
+from glmspec.families import Family, get_family
 from glmspec.families.links import Link
 from glmspec.fitting import fit_design, fit_multinomial_design
-from glmspec.options import FitOptions, check_multinomial_link, check_options
+from glmspec.options import FitOptions, check_options
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:
@@ -91,7 +91,7 @@ def fit_arrays(
     GLMResults, NegBinResults or MultinomialResults
         ``predict`` takes a matrix with the same columns.
     """
-    family_name = family.name if isinstance(family, Family) else canonical_family_name(family)
+    chosen = get_family(family, link, theta=theta, var_power=var_power)
     check_options(max_iter, tol)
     matrix = _matrix(X)
     n, p = matrix.shape
@@ -106,8 +106,8 @@ def fit_arrays(
     if freq is not None and np.any(freq < 0):
         raise DataError("freq_weights must be non-negative.")
     classes = None
-    if family_name == "multinomial":
-        check_multinomial_link(link)
+    trials = None
+    if chosen.is_multiclass:
         labels = pd.Categorical(np.asarray(y))
         classes, response = tuple(labels.categories), labels.codes.astype(np.int64)
         if len(response) != n:
@@ -115,14 +115,14 @@ def fit_arrays(
         if len(classes) < 2:
             raise DataError("the multinomial response needs at least two classes.")
     else:
-        response = _vector(y, n, "y")
+        response, trials, _ = chosen.read_response(_vector(y, n, "y")[:, None], "y")
     design = Design(
         y=response,
         X=matrix,
         column_names=names,
         design_info=None,
         prior_weights=prior,
-        trials=np.ones(n) if family_name in ("binomial", "quasibinomial") else None,
+        trials=trials,
         offset=off,
         response_name="y",
         classes=classes,
@@ -133,13 +133,10 @@ def fit_arrays(
         freq_weights=freq,
         constant_column=intercept_column(matrix),
     )
-    family_obj = None
-    if family_name != "multinomial":
-        family_obj = get_family(family, link, theta=theta, var_power=var_power)
     spec = FitOptions(
         formula="y ~ X (arrays)",
-        family=family_name,
-        link="softmax" if family_obj is None else family_obj.link.name,
+        family=chosen.name,
+        link=chosen.link.name,
         weights=None if weights is None else "array",
         offset=None if offset is None else "array",
         max_iter=max_iter,
@@ -148,8 +145,8 @@ def fit_arrays(
         theta=theta,
         var_power=var_power,
     )
-    if family_obj is not None:
-        return fit_design(design, family_obj, spec)
+    if not chosen.is_multiclass:
+        return fit_design(design, chosen, spec)
     if freq is not None:
         raise SpecificationError("freq_weights are not supported for the multinomial family.")
     return fit_multinomial_design(design, spec)

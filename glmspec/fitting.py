@@ -21,7 +21,6 @@ from glmspec.errors import (
     SpecificationError,
 )
 from glmspec.families import (
-    BINOMIAL_RESPONSE,
     Family,
     NegativeBinomial,
 )
@@ -92,9 +91,9 @@ def fit_design(design, family: Family, spec: FitOptions):
         res = GLMResults(spec, design, family, fit_firth(design.y, X, family, **solve))
     else:
         record = fit_irls(design.y, X, family, **solve)
-        if family.name in BINOMIAL_RESPONSE:
+        if family.proportion_response:
             separation = _check_separation(design, record, family)
-        elif family.link.name == "log" and family.name in ("poisson", "quasipoisson"):
+        elif family.counts_response and family.link.name == "log":
             separation = _check_zero_counts(design, record)
         else:
             separation = None
@@ -142,8 +141,8 @@ def _check_separation(design, record, family: Family):
     X = np.asarray(design.X)
     found = find_separation(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
-        logit = (family.name, family.link.name) == ("binomial", "logit")
-        hint = " method='firth' gives finite (bias-reduced) estimates." if logit else ""
+        firth = family.supports_firth
+        hint = " method='firth' gives finite (bias-reduced) estimates." if firth else ""
         warnings.warn(found.describe() + hint, SeparationWarning, stacklevel=3)
     elif at_boundary:
         warnings.warn(

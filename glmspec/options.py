@@ -16,7 +16,7 @@ import numpy as np
 
 from glmspec.errors import DataError, SpecificationError, suggest
 from glmspec.families import EXPOSURE_FAMILIES, Family
-from glmspec.families.links import get_link
+from glmspec.families.multinomial import check_softmax_link
 
 
 @dataclass(frozen=True)
@@ -89,21 +89,16 @@ def penalty_options(penalty, alpha, l1_ratio, multinomial: bool, cov_type: str) 
 
 
 def check_multinomial_link(link: Any) -> None:
-    """The multinomial family's only link is the softmax (``"softmax"`` or ``"logit"``)."""
-    if link is None or (isinstance(link, str) and link.strip().lower() == "softmax"):
-        return
-    if get_link(link).name != "logit":
-        raise SpecificationError(
-            f"the multinomial family uses the softmax link only (link='softmax' or 'logit'), "
-            f"not {link!r}."
-        )
+    """The multinomial family's only link is the softmax (``"softmax"`` or ``"logit"``); the
+    rule is the family's (:func:`glmspec.families.multinomial.check_softmax_link`)."""
+    check_softmax_link(link)
 
 
 def check_exposure_family(family: Family, exposure: Any) -> None:
     """``exposure=`` needs a log-link count family (it multiplies the mean)."""
     if exposure is None:
         return
-    if family.name not in EXPOSURE_FAMILIES or family.link.name != "log":
+    if not family.counts_response or family.link.name != "log":
         raise SpecificationError(
             f"exposure= needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with "
             f"link 'log'); this is {family.name} with link {family.link.name!r}. Use offset= "

@@ -3,7 +3,8 @@
 The checker is run on small fake packages written to ``tmp_path``: a cycle made only by an
 import inside a function, a private cross-module import, an oversize module, a layer
 violation, a module no layer claims, a module-level import of the lazy engine and too many
-top-level modules are each reported; the clean fake package passes.
+top-level modules are each reported, and so is code outside the families' home that compares
+with a registered family name; the clean fake package passes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
         "pkg/core/__init__.py": "",
         "pkg/core/a.py": "from pkg.errors import Error\n\n\ndef public():\n    return Error\n",
         "pkg/core/b.py": "from pkg.core.a import public\n",
+        "pkg/core/registry.py": (
+            'FAMILIES = {"binomial": 1, "poisson": 2}\n_ALIASES = {"logistic": 1}\n'
+        ),
         "pkg/api.py": "from pkg.core import b\n\n\ndef run():\n    return b\n",
         "pkg/engine.py": "from pkg.api import run\n",
     }
@@ -56,7 +60,14 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def _check(root: Path, **kwargs) -> list[str]:
-    options = dict(package="pkg", layers=LAYERS, max_lines=30, max_top=5, lazy_package="pkg.engine")
+    options = dict(
+        package="pkg",
+        layers=LAYERS,
+        max_lines=30,
+        max_top=5,
+        lazy_package="pkg.engine",
+        family_home="pkg.core",
+    )
     options.update(kwargs)
     return check_layout.check(root, **options)
 
@@ -114,6 +125,33 @@ def test_the_lazy_engine_imported_at_module_level_is_caught(tmp_path):
 def test_too_many_top_level_modules_are_caught(tmp_path):
     problems = _check(_package(tmp_path, {}), max_top=1)
     assert problems == ["pkg: 3 modules at the top, over the limit of 1 (api, engine, errors)"]
+
+
+@pytest.mark.parametrize(
+    "source, line, found",
+    [
+        ("def run(kind):\n    return kind == 'binomial'\n", 2, "compares with the family name"),
+        (
+            "def run(kind):\n    if kind not in ('x', 'logistic'):\n        return 1\n",
+            2,
+            "'logistic'",
+        ),
+        ("def run(f):\n    return 'poisson' != f.name\n", 2, "'poisson'"),
+        ("LABELS = {'binomial': 'odds', 'poisson': 'rate'}\n", 1, "a dict keyed by family names"),
+    ],
+)
+def test_a_family_name_switch_outside_the_families_is_caught(tmp_path, source, line, found):
+    problems = _check(_package(tmp_path, {"pkg/api.py": source}))
+    assert len(problems) == 1 and problems[0].startswith(f"pkg.api:{line}: ")
+    assert found in problems[0]
+
+
+def test_family_names_may_be_compared_inside_the_families_and_other_strings_anywhere(tmp_path):
+    files = {
+        "pkg/core/a.py": "def f(kind):\n    return kind == 'binomial'\n",
+        "pkg/api.py": "def run(kind):\n    return kind in ('normal', 'other') or kind == 'dask'\n",
+    }
+    assert _check(_package(tmp_path, files)) == []
 
 
 @pytest.mark.parametrize("argv, status", [([], 0), (["--max-lines", "1"], 1)])

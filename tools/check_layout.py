@@ -14,7 +14,11 @@ per problem) on:
 * a module longer than ``MAX_LINES`` lines, or more than ``MAX_TOP`` modules at the top of
   the package;
 * the optional Dask engine (``glmspec.distributed``) imported at module level outside itself,
-  or lazily from more than one module.
+  or lazily from more than one module;
+* code outside ``glmspec.families`` that chooses behaviour by family name: a comparison
+  (``==``, ``!=``, ``in``, ``not in``) with a string that is a registered family name or
+  alias (the string keys of the registry's ``FAMILIES`` and ``_ALIASES`` dicts), or a dict
+  literal keyed by two or more of them. Such behaviour belongs to the family classes.
 
 The functions take the package root and the rules as arguments, so that ``tests/`` can run
 them on small fake packages.
@@ -53,6 +57,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: The optional engine: loaded lazily, from one module only.
 LAZY = "glmspec.distributed"
+#: The package that alone may compare family names, and the registry dicts naming them.
+FAMILY_HOME = "glmspec.families"
+REGISTRY_DICTS = ("FAMILIES", "_ALIASES")
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,59 @@ def _cycle_path(component: Iterable[str], graph: dict[str, set[str]]) -> list[st
         seen.add(node)
 
 
+def registered_names(modules: dict[str, Path], home: str, registries: Sequence[str]) -> set[str]:
+    """The string keys of the dict literals named ``registries`` in the ``home`` package."""
+    names: set[str] = set()
+    for name, path in modules.items():
+        if name != home and not name.startswith(home + "."):
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            value = getattr(node, "value", None)
+            named = any(isinstance(t, ast.Name) and t.id in registries for t in targets)
+            if named and isinstance(value, ast.Dict):
+                names |= {
+                    k.value
+                    for k in value.keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                }
+    return names
+
+
+def _strings(node: ast.AST) -> list[str]:
+    """The string constants of a constant or of a tuple, list or set of constants."""
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return [i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+
+
+def family_name_switches(module: str, path: Path, names: set[str]) -> list[str]:
+    """Comparisons with a family name, and dicts keyed by family names, in ``module``."""
+    problems = []
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(
+            isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn) for op in node.ops
+        ):
+            for operand in [node.left, *node.comparators]:
+                hits = [s for s in _strings(operand) if s in names]
+                if hits:
+                    problems.append(
+                        f"{module}:{node.lineno}: compares with the family name {hits[0]!r};"
+                        " ask the family object instead (glmspec.families)"
+                    )
+                    break
+        elif isinstance(node, ast.Dict):
+            keys = [s for k in node.keys if k is not None for s in _strings(k) if s in names]
+            if len(keys) >= 2:
+                problems.append(
+                    f"{module}:{node.lineno}: a dict keyed by family names ({', '.join(keys)});"
+                    " make it an attribute of the family classes"
+                )
+    return problems
+
+
 def check(
     root: Path,
     package: str = "glmspec",
@@ -234,6 +294,8 @@ def check(
     max_lines: int = MAX_LINES,
     max_top: int = MAX_TOP,
     lazy_package: str | None = LAZY,
+    family_home: str | None = FAMILY_HOME,
+    registries: Sequence[str] = REGISTRY_DICTS,
 ) -> list[str]:
     """All layout problems of ``package`` under ``root``, one message each (empty: all good)."""
     modules = module_names(root, package)
@@ -289,6 +351,12 @@ def check(
                 f"{lazy_package} is loaded from {len(loaders)} modules ({', '.join(loaders)});"
                 " load it from one place"
             )
+
+    if family_home is not None:
+        names = registered_names(modules, family_home, registries)
+        for name, path in modules.items():
+            if name != family_home and not name.startswith(family_home + "."):
+                problems.extend(family_name_switches(name, path, names))
 
     for name, path in modules.items():
         n_lines = len(path.read_text(encoding="utf-8").splitlines())

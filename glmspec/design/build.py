@@ -49,7 +49,7 @@ from glmspec.design.formula import (
     used_columns,
 )
 from glmspec.design.formula_check import cbind
-from glmspec.design.response import binomial_response, multinomial_response
+from glmspec.design.response import lhs_levels, response_values
 from glmspec.design.textcolumns import (
     check_text_columns,
     is_text_column,
@@ -59,9 +59,9 @@ from glmspec.errors import (
     FormulaError,
     MissingValueError,
     PredictionError,
-    ResponseError,
     suggest,
 )
+from glmspec.families import Family, family_class
 
 MISSING_POLICIES = ("raise", "drop")
 
@@ -144,7 +144,7 @@ class Design:
 def build_design(
     formula: str,
     data: Any,
-    family: str,
+    family: str | Family,
     *,
     weights: Any = None,
     offset: Any = None,
@@ -162,8 +162,8 @@ def build_design(
         R-style formula, e.g. ``"visitors ~ hour + C(weekday)"``.
     data : DataFrame or mapping
         Not modified.
-    family : str
-        Canonical family name; decides how the response is read.
+    family : str or Family
+        Family (or its name); reads the response (:meth:`Family.read_response`).
     weights, offset : str or array-like, optional
         A column name or one value per row.
     freq_weights, exposure : str or array-like, optional
@@ -185,6 +185,7 @@ def build_design(
     """
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
+    family = family_class(family)
     frame = as_frame(data)
     desc = parse_model_formula(formula, formula_mode)
     if not desc.lhs_termlist:
@@ -228,8 +229,8 @@ def build_design(
     # np.exp) obey the same missing= policy, after a second build without those rows.
     for _ in range(2):
         try:
-            rhs_info, X = build_rhs(desc.rhs_termlist, used, env, family != "multinomial")
-            lhs = None if family == "multinomial" else build_terms(desc.lhs_termlist, used, env)
+            rhs_info, X = build_rhs(desc.rhs_termlist, used, env, not family.is_multiclass)
+            lhs = None if family.is_multiclass else build_terms(desc.lhs_termlist, used, env)
         except patsy.PatsyError as exc:
             raise FormulaError(build_failure(formula, exc, desc, used)) from exc
         bad = nonfinite_design_rows(X, rhs_info, lhs)
@@ -255,19 +256,18 @@ def build_design(
     exposure_kept = None if exposure_values is None else exposure_values[keep]
     if exposure_kept is not None:
         _check_exposure(exposure_kept)
-    trials, classes = None, None
-    if family == "multinomial":
-        y, classes = multinomial_response(used, desc.lhs_termlist, env, response_name)
-    elif family in ("binomial", "quasibinomial"):
-        y, trials, classes = binomial_response(lhs, response_name)
-        prior = prior * trials
+    if family.is_multiclass:
+        values = response_values(used, desc.lhs_termlist, env, response_name)
+        y, trials, classes = family.read_response(values, response_name)
     else:
-        if design_info_levels(lhs.design_info) or lhs.shape[1] != 1:
-            raise ResponseError(
-                f"the {family} family needs one numeric response column; {response_name!r} "
-                f"gives {lhs.shape[1]} column(s) {lhs.design_info.column_names}."
-            )
-        y = np.asarray(lhs, dtype=float)[:, 0]
+        y, trials, classes = family.read_response(
+            lhs,
+            response_name,
+            levels=lhs_levels(lhs.design_info),
+            column_names=tuple(lhs.design_info.column_names),
+        )
+    if trials is not None:
+        prior = prior * trials
     return Design(
         y=y,
         X=X,

@@ -32,6 +32,7 @@ from glmspec.design import formula_check
 from glmspec.errors import (
     DataError,
 )
+from glmspec.families import Family, family_class
 
 __all__ = ["datetime_column_problem", "text_values_problem"]
 
@@ -142,11 +143,11 @@ def declared_factor(code: str) -> str | None:
     return first.args[0].value if quoted else None
 
 
-def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
+def unstated_factor_columns(desc: patsy.ModelDesc, family: str | type[Family]) -> set[str]:
     """Names a formula reads other than as ``C(column)``: a text column among them becomes a
     factor without the formula saying so. The response of the binomial and multinomial
     families (a factor response is theirs to read) is left out."""
-    categorical_response = family in ("binomial", "quasibinomial", "multinomial")
+    categorical_response = family_class(family).categorical_response
     names: set[str] = set()
     terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
     for term in terms:
@@ -157,7 +158,10 @@ def unstated_factor_columns(desc: patsy.ModelDesc, family: str) -> set[str]:
 
 
 def check_text_columns(
-    desc: patsy.ModelDesc, family: str, levels: dict[str, Any], dates: Iterable[str] = ()
+    desc: patsy.ModelDesc,
+    family: str | type[Family],
+    levels: dict[str, Any],
+    dates: Iterable[str] = (),
 ) -> None:
     """Refuse text columns of numbers or dates, and datetime columns, that would silently
     become factors.
@@ -165,8 +169,8 @@ def check_text_columns(
     Parameters
     ----------
     desc : patsy.ModelDesc
-    family : str
-        Canonical family name (a binomial or multinomial response may be text).
+    family : str or Family class
+        The family or its name (a family with a ``categorical_response`` may have text).
     levels : dict
         Each used *text* column's distinct non-missing values.
     dates : iterable of str

@@ -42,9 +42,10 @@ from glmspec.design.formula import (
 )
 from glmspec.design.formula_check import names_in
 from glmspec.design.plan import build_matrix
-from glmspec.design.response import binomial_response
+from glmspec.design.response import lhs_levels
 from glmspec.design.textcolumns import check_text_columns
 from glmspec.errors import DataError, FormulaError, MissingValueError, ResponseError
+from glmspec.families import family_class
 
 _TEMPLATE_ROWS = 20
 
@@ -135,7 +136,7 @@ def _design_infos(plan: BlockPlan):
         [rhs], lambda: iter([template]), env, NA_action=PASS_NA
     )
     lhs_info = None
-    if plan.family != "multinomial":
+    if not family_class(plan.family).is_multiclass:
         lhs_info = build_terms(desc.lhs_termlist, template, env).design_info
     return desc, rhs_info, lhs_info
 
@@ -203,18 +204,23 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
         if values is not None and np.any(values < 0):
             raise DataError(f"{name} must be non-negative; {int((values < 0).sum())} are negative")
     trials = None
-    if plan.family == "multinomial":
+    family = family_class(plan.family)
+    if family.is_multiclass:
         y = _class_codes(used, desc, plan)
-    elif plan.family in ("binomial", "quasibinomial"):
-        y, trials, _ = binomial_response(lhs, response_label(desc))
-        prior = prior * trials
     else:
-        y = np.asarray(lhs, dtype=float)[:, 0]
+        y, trials, _ = family.read_response(
+            lhs,
+            response_label(desc),
+            levels=lhs_levels(lhs.design_info),
+            column_names=tuple(lhs.design_info.column_names),
+        )
+        if trials is not None:
+            prior = prior * trials
     return Block(y, X, prior, offset, freq, trials, keep)
 
 
 def _matrix(info, frame: pd.DataFrame, plan: BlockPlan):
-    if plan.family != "multinomial":
+    if not family_class(plan.family).is_multiclass:
         coded = catmatrix.from_patsy(info, frame, names_in)
         if coded is not None:
             return coded
@@ -301,7 +307,7 @@ def learn_plan(
     if template.empty:
         raise DataError("data has no rows.")
     classes = None
-    if family == "multinomial":
+    if family_class(family).is_multiclass:
         (factor,) = [f for term in desc.lhs_termlist for f in term.factors]
         (response,) = [c for c in names_in(factor.code) if c in columns]
         classes = levels[response]
@@ -344,7 +350,7 @@ def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) ->
         for factor in term.factors:
             if (
                 factor.code.startswith("C(")
-                or family == "multinomial"
+                or family_class(family).is_multiclass
                 and term in (desc.lhs_termlist)
             ):
                 inside_c |= names_in(factor.code)

@@ -2,30 +2,44 @@
 
 A family (:class:`~glmspec.families.base.Family`) bundles, as R's ``family`` objects do, its
 variance, unit deviance, log-likelihood, starting values, response support and allowed links.
-Modules: :mod:`.links` (link functions), :mod:`.base` (the base class), :mod:`.exponential`
-(Gaussian, Poisson, binomial, quasi families and the registry), :mod:`.positive` (Gamma,
-inverse Gaussian, Tweedie) and :mod:`.negbin` (negative binomial with its theta likelihood).
-Everything else imports families from here.
+A family also owns what depends on the distribution: its support (:class:`Interval`), how it
+reads the response, its Anscombe residuals, its statsmodels counterpart and its ratio label;
+code outside this package asks the family instead of comparing family names.
+Modules: :mod:`.links` (link functions), :mod:`.base` (the base class, intervals),
+:mod:`.exponential` (Gaussian, Poisson, binomial, quasi families), :mod:`.positive` (Gamma,
+inverse Gaussian, Tweedie), :mod:`.negbin` (negative binomial with its theta likelihood),
+:mod:`.multinomial` (the multinomial and its softmax link) and :mod:`.registry` (names,
+aliases and :func:`get_family`). Everything else imports families from here.
 """
 
-from glmspec.families.base import POWER, Family, describe_allowed_links, link_allowed
+from glmspec.families.base import (
+    POWER,
+    Family,
+    Interval,
+    describe_allowed_links,
+    link_allowed,
+)
 from glmspec.families.exponential import (
-    BINOMIAL_RESPONSE,
-    EXPOSURE_FAMILIES,
-    FAMILIES,
-    FAMILY_NAMES,
-    FAMILY_PARAMS,
     Binomial,
     Gaussian,
     Poisson,
     QuasiBinomial,
     QuasiPoisson,
-    canonical_family_name,
-    check_family_params,
-    get_family,
 )
+from glmspec.families.multinomial import Multinomial, Softmax
 from glmspec.families.negbin import NegativeBinomial
 from glmspec.families.positive import Gamma, InverseGaussian, Tweedie
+from glmspec.families.registry import (
+    BINOMIAL_RESPONSE,
+    EXPOSURE_FAMILIES,
+    FAMILIES,
+    FAMILY_NAMES,
+    FAMILY_PARAMS,
+    canonical_family_name,
+    check_family_params,
+    family_class,
+    get_family,
+)
 
 __all__ = [
     "BINOMIAL_RESPONSE",
@@ -38,15 +52,19 @@ __all__ = [
     "Family",
     "Gamma",
     "Gaussian",
+    "Interval",
     "InverseGaussian",
+    "Multinomial",
     "NegativeBinomial",
     "Poisson",
     "QuasiBinomial",
     "QuasiPoisson",
+    "Softmax",
     "Tweedie",
     "canonical_family_name",
     "check_family_params",
     "describe_allowed_links",
+    "family_class",
     "get_family",
     "link_allowed",
 ]

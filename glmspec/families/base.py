@@ -1,19 +1,76 @@
 """The base class of glmspec's distributions and the link rules every family shares.
 
+A family owns everything that depends on which distribution it is: its support and range of
+means as data (:class:`Interval`, as scikit-learn's ``_loss`` declares them), how it reads the
+response (R's ``family$initialize``: :meth:`Family.read_response`), its Anscombe residuals,
+its statsmodels counterpart and what ``exp(estimate)`` means. Code outside
+:mod:`glmspec.families` asks the family these questions instead of comparing its name.
+
 See :mod:`glmspec.families` for the conventions and the registry of families.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from glmspec.errors import DomainWarning, ResponseError, UnknownLinkError
+from glmspec.errors import DomainWarning, ResponseError, SpecificationError, UnknownLinkError
 from glmspec.families.links import Link, Power, get_link, is_power_spec
 
 #: Entry of ``allowed_links`` meaning "any ``power(p)`` link written as such" (R's ``power()``).
 POWER = "power(p)"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An interval of the real line, as scikit-learn's ``sklearn._loss.link.Interval``.
+
+    Parameters
+    ----------
+    low, high : float
+        Endpoints; infinite for a half-line or the whole line.
+    low_inclusive, high_inclusive : bool
+        Whether each endpoint belongs to the interval.
+    """
+
+    low: float
+    high: float
+    low_inclusive: bool
+    high_inclusive: bool
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        """Elementwise: whether each value lies in the interval (NaN does not)."""
+        values = np.asarray(values, dtype=float)
+        above = values >= self.low if self.low_inclusive else values > self.low
+        below = values <= self.high if self.high_inclusive else values < self.high
+        return above & below
+
+    def __str__(self) -> str:
+        left = "[" if self.low_inclusive else "("
+        right = "]" if self.high_inclusive else ")"
+        return f"{left}{self.low:g}, {self.high:g}{right}"
+
+    def describe_outside(self, count: int) -> str:
+        """``"3 negative value(s)"``, ``"2 non-positive value(s)"`` or ``"1 value(s) outside
+        [0, 1]"``: how many values miss the interval, in words."""
+        if self.low == 0 and self.high == np.inf:
+            return f"{count} {'negative' if self.low_inclusive else 'non-positive'} value(s)"
+        return f"{count} value(s) outside {self}"
+
+
+#: The whole real line.
+REAL_LINE = Interval(-np.inf, np.inf, False, False)
+#: ``y >= 0``: counts and Tweedie responses.
+NON_NEGATIVE = Interval(0.0, np.inf, True, False)
+#: ``y > 0``, and the means of every log-scale family.
+POSITIVE = Interval(0.0, np.inf, False, False)
+#: Proportions (and 0/1 outcomes).
+UNIT_INTERVAL = Interval(0.0, 1.0, True, True)
+#: Probabilities strictly inside (0, 1): the binomial means.
+OPEN_UNIT_INTERVAL = Interval(0.0, 1.0, False, False)
 
 
 class Family:
@@ -31,6 +88,37 @@ class Family:
     has_loglik: bool = True
     #: How ``loglik`` is defined, for summaries, reports and the statsmodels check.
     llf_convention: str = "full log-likelihood with all constants, as R's logLik"
+    #: Values the response may take; :meth:`check_response` rejects the others.
+    support: Interval = REAL_LINE
+    #: Means the family allows (R's ``validmu``).
+    mean_domain: Interval = REAL_LINE
+    #: Family parameters without a default (the Tweedie's ``var_power``).
+    required_params: tuple[str, ...] = ()
+    #: True for the multinomial: one response of several classes, a coefficient per class.
+    is_multiclass: bool = False
+    #: True when the response is a proportion of trials (binomial: 0/1, a two-level factor,
+    #: proportions with weights, or two count columns).
+    proportion_response: bool = False
+    #: True when the response may be a factor (text) column, which the family reads.
+    categorical_response: bool = False
+    #: True for count families (they take ``exposure=`` with the log link; zero counts can
+    #: make log-link estimates diverge).
+    counts_response: bool = False
+    #: True for the quasi-likelihood families (R's quasipoisson/quasibinomial).
+    is_quasi: bool = False
+    #: The quasi family whose F test R's ``drop1`` assumes when asked for one on this family.
+    quasi_name: str | None = None
+    #: Whether Firth's adjustment is implemented for this family's canonical link.
+    has_firth: bool = False
+    #: What ``exp(estimate)`` means under the log link.
+    log_ratio_label: str = "rate ratio"
+    #: The statsmodels family class (``statsmodels.genmod.families``) fitting the same model.
+    statsmodels_name: str = ""
+    #: statsmodels' ``llf`` needs re-evaluating at R's dispersion (families with an estimated
+    #: dispersion and a likelihood), with the weights as ``freq_weights`` where R multiplies
+    #: each row's log-density by its prior weight.
+    statsmodels_llf_note: str | None = None
+    weights_multiply_log_density: bool = False
 
     def __init__(self, link: str | Link | None = None) -> None:
         self.link = self._resolve_link(link)
@@ -43,6 +131,11 @@ class Family:
                 f"{describe_allowed_links(self)}"
             )
         return chosen
+
+    @classmethod
+    def allows_link(cls, link: str | Link) -> bool:
+        """Whether the family accepts ``link`` (asked without building the family)."""
+        return link_allowed(cls, link, get_link(link))
 
     def with_link(self, link: str | Link | None) -> Family:
         """The same family (with the same parameters) and another link."""
@@ -137,12 +230,112 @@ class Family:
 
     def valid_mu(self, mu: np.ndarray) -> bool:
         """Whether every mean is inside the family's parameter space (R's ``validmu``)."""
-        return bool(np.all(np.isfinite(mu)))
+        return bool(np.all(np.isfinite(mu)) and np.all(self.mean_domain.contains(mu)))
+
+    @property
+    def support_requirement(self) -> str:
+        """What the response must be, for the message of :meth:`check_response`."""
+        return f"the {self.name} family needs values in {self.support}."
 
     def check_response(self, y: np.ndarray, weights: np.ndarray, column: str) -> None:
         """Raise :class:`ResponseError` naming ``column`` if ``y`` is outside the support."""
         if not np.all(np.isfinite(y)):
             raise ResponseError(f"response {column!r} has non-finite values.")
+        outside = np.flatnonzero(~self.support.contains(y))
+        if outside.size:
+            raise ResponseError(
+                f"response {column!r} has {self.support.describe_outside(outside.size)} "
+                f"(first: {y[outside[0]]:g} in row {outside[0]}); {self.support_requirement}"
+            )
+
+    @classmethod
+    def read_response(
+        cls,
+        values: Any,
+        name: str,
+        *,
+        levels: tuple | None = None,
+        column_names: tuple[str, ...] = (),
+    ) -> tuple[np.ndarray, np.ndarray | None, tuple | None]:
+        """The response from the columns a formula's left-hand side gives (R's ``initialize``).
+
+        A class method: the Dask engine's workers read responses knowing the family's name only.
+
+        Parameters
+        ----------
+        values : ndarray
+            The left-hand side's columns, ``(n, k)``.
+        name : str
+            The response's label, for messages.
+        levels : tuple, optional
+            The classes when the left-hand side is a factor.
+        column_names : tuple of str
+            The left-hand side's column names, for messages.
+
+        Returns
+        -------
+        y : ndarray
+        trials : ndarray or None
+            Numbers of trials (binomial); they multiply the prior weights.
+        classes : tuple or None
+            Class labels of a factor response.
+        """
+        values = np.asarray(values, dtype=float)
+        if levels or values.ndim != 2 or values.shape[1] != 1:
+            width = 1 if values.ndim == 1 else values.shape[1]
+            raise ResponseError(
+                f"the {cls.name} family needs one numeric response column; {name!r} "
+                f"gives {width} column(s) {list(column_names)}."
+            )
+        return values[:, 0], None, None
+
+    def anscombe(self, y: np.ndarray, mu: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """Anscombe residuals of unit prior weight, as statsmodels' ``resid_anscombe``."""
+        raise SpecificationError(f"Anscombe residuals are not defined for the {self.name} family.")
+
+    @property
+    def ratio_label(self) -> str | None:
+        """What ``exp(estimate)`` means, or None when it has no ratio meaning (by the link:
+        logit gives odds ratios, log the family's :attr:`log_ratio_label`)."""
+        if self.link.name == "logit":
+            return "odds ratio"
+        if self.link.name == "log":
+            return self.log_ratio_label
+        return None
+
+    @property
+    def supports_firth(self) -> bool:
+        """Whether ``method="firth"`` is available: Firth's adjustment at the canonical link."""
+        return self.has_firth and self.is_canonical
+
+    @property
+    def exact_in_one_step(self) -> bool:
+        """Whether one IRLS step from any start solves the model (constant weights and
+        working response: the Gaussian with the identity link)."""
+        return False
+
+    def firth_start_mu(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Means strictly inside the mean's range, finite on the link scale under separation."""
+        return np.asarray(y, dtype=float) + 0.5
+
+    def drop1_loglik(self, deviance: np.ndarray, nobs: float, dispersion: float) -> np.ndarray:
+        """The deviance term of R's ``drop1.glm`` AIC, ``deviance / dispersion``."""
+        return deviance / dispersion
+
+    def statsmodels_params(self) -> dict[str, Any]:
+        """Keyword arguments of the statsmodels family besides the link."""
+        return {}
+
+    def statsmodels_family(self) -> Any:
+        """The statsmodels family (``statsmodels.genmod.families``) of the same model.
+
+        statsmodels is imported here, on first use, so that ``import glmspec`` does not load
+        it. ``check_link=False``: statsmodels refuses R's ``power(p)`` links for some families.
+        """
+        import statsmodels.api as sm
+
+        cls = getattr(sm.families, self.statsmodels_name)
+        return cls(self.link.statsmodels_link(), check_link=False, **self.statsmodels_params())
 
     @property
     def is_canonical(self) -> bool:
@@ -176,18 +369,8 @@ def describe_allowed_links(family: Family | type[Family]) -> str:
     return text
 
 
-def reject_negative(y: np.ndarray, column: str, requirement: str) -> None:
-    """Raise :class:`ResponseError` naming ``column`` and the first negative value."""
-    negative = np.flatnonzero(y < 0)
-    if negative.size:
-        raise ResponseError(
-            f"response {column!r} has {negative.size} negative value(s) (first: "
-            f"{y[negative[0]]:g} in row {negative[0]}); {requirement}"
-        )
-
-
-def check_counts(y: np.ndarray, column: str, family: str) -> None:
-    reject_negative(y, column, f"the {family} family needs counts >= 0.")
+def warn_non_integer_counts(y: np.ndarray, column: str, family: str) -> None:
+    """Warn (as R does) when a count family's response has non-integer values."""
     fractional = int(np.count_nonzero(y != np.round(y)))
     if fractional:
         warnings.warn(

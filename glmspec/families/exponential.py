@@ -5,10 +5,11 @@ support of its response and which links it allows. Everything is vectorised over
 observations; ``weights`` are R's prior weights (for the binomial: prior weight times the
 number of trials, as ``glm()`` stores them).
 
-This module holds the Gaussian, Poisson, binomial and quasi families and the registry of
-every family; the base class lives in :mod:`glmspec.families.base`, Gamma, inverse Gaussian
-and Tweedie in :mod:`glmspec.families.positive`, the negative binomial in
-:mod:`glmspec.families.negbin`.
+This module holds the Gaussian, Poisson, binomial and quasi families; the base class lives in
+:mod:`glmspec.families.base`, Gamma, inverse Gaussian and Tweedie in
+:mod:`glmspec.families.positive`, the negative binomial in :mod:`glmspec.families.negbin`,
+the multinomial in :mod:`glmspec.families.multinomial` and the registry of every family in
+:mod:`glmspec.families.registry`.
 
 | family | links (first = default) | dispersion | llf |
 |---|---|---|---|
@@ -42,40 +43,22 @@ import warnings
 import numpy as np
 from scipy import special
 
-from glmspec.errors import (
-    DomainWarning,
-    ResponseError,
-    SpecificationError,
-    UnknownFamilyError,
-    suggest,
-)
+from glmspec.errors import DomainWarning, ResponseError
 from glmspec.families.base import (
+    NON_NEGATIVE,
+    OPEN_UNIT_INTERVAL,
+    POSITIVE,
     POWER,
+    UNIT_INTERVAL,
     Family,
-    check_counts,
-    reject_negative,
+    warn_non_integer_counts,
 )
-from glmspec.families.links import Link
-from glmspec.families.negbin import NegativeBinomial
-from glmspec.families.positive import Gamma, InverseGaussian, Tweedie
 from glmspec.families.saddle import bd0, stirlerr
 
-# The families defined here and the registry; glmspec.families re-exports the public set.
-__all__ = [
-    "BINOMIAL_RESPONSE",
-    "EXPOSURE_FAMILIES",
-    "FAMILIES",
-    "FAMILY_NAMES",
-    "FAMILY_PARAMS",
-    "Binomial",
-    "Gaussian",
-    "Poisson",
-    "QuasiBinomial",
-    "QuasiPoisson",
-    "canonical_family_name",
-    "check_family_params",
-    "get_family",
-]
+# The families defined here; glmspec.families re-exports them.
+__all__ = ["Binomial", "Gaussian", "Poisson", "QuasiBinomial", "QuasiPoisson"]
+
+_TWO_THIRDS = 2.0 / 3.0
 
 
 class Gaussian(Family):
@@ -89,6 +72,20 @@ class Gaussian(Family):
         "full log-likelihood, R's logLik: at the ML dispersion deviance/n "
         "(statsmodels uses the Pearson estimate for non-identity links)"
     )
+    log_ratio_label = "ratio of means"
+    statsmodels_name = "Gaussian"
+    statsmodels_llf_note = "Gaussian at dispersion deviance/nobs; statsmodels loglike re-evaluated"
+
+    @property
+    def exact_in_one_step(self) -> bool:
+        return self.link.name == "identity"
+
+    def anscombe(self, y, mu, scale=1.0):
+        return (y - mu) / np.sqrt(scale)
+
+    def drop1_loglik(self, deviance, nobs, dispersion):
+        # R's drop1.glm profiles sigma out: n log(RSS / n)
+        return nobs * np.log(deviance / nobs)
 
     def variance(self, mu):
         return np.ones_like(mu, dtype=float)
@@ -122,6 +119,19 @@ class Poisson(Family):
     canonical_link = "log"
     allowed_links = ("log", "identity", "sqrt", POWER)
     fixed_scale = True
+    support = NON_NEGATIVE
+    mean_domain = POSITIVE
+    counts_response = True
+    quasi_name = "quasipoisson"
+    has_firth = True
+    statsmodels_name = "Poisson"
+
+    @property
+    def support_requirement(self) -> str:
+        return f"the {self.name} family needs counts >= 0."
+
+    def anscombe(self, y, mu, scale=1.0):
+        return 1.5 * (y**_TWO_THIRDS - mu**_TWO_THIRDS) / (mu ** (1.0 / 6.0) * np.sqrt(scale))
 
     def variance(self, mu):
         return np.asarray(mu, dtype=float)
@@ -139,12 +149,9 @@ class Poisson(Family):
     def starting_mu(self, y, weights):
         return np.asarray(y, dtype=float) + 0.1
 
-    def valid_mu(self, mu):
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
-
     def check_response(self, y, weights, column):
         super().check_response(y, weights, column)
-        check_counts(y, column, "Poisson")
+        warn_non_integer_counts(y, column, "Poisson")
 
 
 class Binomial(Family):
@@ -154,6 +161,59 @@ class Binomial(Family):
     canonical_link = "logit"
     allowed_links = ("logit", "probit", "cloglog", "log", "cauchit")
     fixed_scale = True
+    support = UNIT_INTERVAL
+    mean_domain = OPEN_UNIT_INTERVAL
+    proportion_response = True
+    categorical_response = True
+    quasi_name = "quasibinomial"
+    has_firth = True
+    log_ratio_label = "risk ratio"
+    statsmodels_name = "Binomial"
+
+    @property
+    def support_requirement(self) -> str:
+        return (
+            f"the {self.name} family needs 0/1 outcomes, proportions with weights = number of "
+            "trials, or two count columns 'successes + failures ~ ...'."
+        )
+
+    @classmethod
+    def read_response(cls, values, name, *, levels=None, column_names=()):
+        """0/1 outcomes, a two-level factor (the second level is a success), proportions, or
+        two count columns ``successes + failures`` (R's ``cbind``): the proportion of
+        successes and, for counts, the numbers of trials."""
+        values = np.asarray(values, dtype=float)
+        if levels:
+            if len(levels) != 2:
+                raise ResponseError(
+                    f"binomial response {name!r} has {len(levels)} classes {list(levels)}; it "
+                    "needs exactly two (use family='multinomial' for more)."
+                )
+            return values[:, 1], np.ones(len(values)), tuple(levels)
+        if values.shape[1] == 1:
+            return values[:, 0], np.ones(len(values)), None
+        if values.shape[1] == 2:
+            if np.any(values < 0):
+                raise ResponseError(f"binomial counts {name!r} must be non-negative.")
+            trials = values.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y = np.where(trials > 0, values[:, 0] / trials, 0.0)
+            return y, trials, None
+        raise ResponseError(
+            f"binomial response {name!r} has {values.shape[1]} columns; give one column or two "
+            "count columns 'successes + failures ~ ...'."
+        )
+
+    def anscombe(self, y, mu, scale=1.0):
+        # B(x) = Beta(2/3, 2/3) I_x(2/3, 2/3), Cox and Snell's transformation
+        def cox_snell(x):
+            beta = special.beta(_TWO_THIRDS, _TWO_THIRDS)
+            return special.betainc(_TWO_THIRDS, _TWO_THIRDS, x) * beta
+
+        return (cox_snell(y) - cox_snell(mu)) / (mu * (1.0 - mu) * scale**3) ** (1.0 / 6.0)
+
+    def firth_start_mu(self, y, weights):
+        return self.starting_mu(y, weights)
 
     def variance(self, mu):
         return mu * (1.0 - mu)
@@ -178,19 +238,8 @@ class Binomial(Family):
     def starting_mu(self, y, weights):
         return (weights * y + 0.5) / (weights + 1.0)
 
-    def valid_mu(self, mu):
-        return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
-
     def check_response(self, y, weights, column):
         super().check_response(y, weights, column)
-        outside = np.flatnonzero((y < 0) | (y > 1))
-        if outside.size:
-            raise ResponseError(
-                f"response {column!r} has {outside.size} value(s) outside [0, 1] (first: "
-                f"{y[outside[0]]:g} in row {outside[0]}); the {self.name} family needs 0/1 "
-                "outcomes, proportions with weights = number of trials, or two count columns "
-                "'successes + failures ~ ...'."
-            )
         counts = weights * y
         # relative tolerance: y = successes / trials is rounded, so counts out of 1e10 trials
         # miss their integer by ~1e-6 in absolute terms
@@ -261,10 +310,16 @@ class QuasiPoisson(Poisson):
     fixed_scale = False
     has_loglik = False
     llf_convention = _NO_LLF
+    is_quasi = True
+    quasi_name = None
+    has_firth = False
+
+    @property
+    def support_requirement(self) -> str:
+        return "the quasipoisson family needs values >= 0."
 
     def check_response(self, y, weights, column):
-        Family.check_response(self, y, weights, column)
-        reject_negative(y, column, "the quasipoisson family needs values >= 0.")
+        Family.check_response(self, y, weights, column)  # non-integer values are fine
 
 
 class QuasiBinomial(Binomial):
@@ -279,138 +334,11 @@ class QuasiBinomial(Binomial):
     fixed_scale = False
     has_loglik = False
     llf_convention = _NO_LLF
+    is_quasi = True
+    quasi_name = None
+    has_firth = False
 
     def check_response(self, y, weights, column):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DomainWarning)
             super().check_response(y, weights, column)
-
-
-FAMILIES: dict[str, type[Family]] = {
-    "gaussian": Gaussian,
-    "binomial": Binomial,
-    "poisson": Poisson,
-    "gamma": Gamma,
-    "inverse_gaussian": InverseGaussian,
-    "negative_binomial": NegativeBinomial,
-    "tweedie": Tweedie,
-    "quasipoisson": QuasiPoisson,
-    "quasibinomial": QuasiBinomial,
-}
-_ALIASES = {
-    "bernoulli": "binomial",
-    "normal": "gaussian",
-    "logistic": "binomial",
-    "inverse.gaussian": "inverse_gaussian",
-    "inversegaussian": "inverse_gaussian",
-    "negbin": "negative_binomial",
-    "negative.binomial": "negative_binomial",
-    "negativebinomial": "negative_binomial",
-    "nb": "negative_binomial",
-    "nb2": "negative_binomial",
-}
-#: Names accepted by :func:`glmspec.fit`; "multinomial" is fitted by its own solver.
-FAMILY_NAMES: tuple[str, ...] = (*FAMILIES, "multinomial", *_ALIASES)
-#: Family parameters :func:`get_family` accepts, and the families that use them.
-FAMILY_PARAMS = {"theta": ("negative_binomial",), "var_power": ("tweedie",)}
-
-
-#: Families whose response is read as binomial (0/1, a factor, proportions or two counts).
-BINOMIAL_RESPONSE = ("binomial", "quasibinomial")
-#: Families that take ``exposure=`` (with the log link).
-EXPOSURE_FAMILIES = ("poisson", "quasipoisson", "negative_binomial")
-
-
-def canonical_family_name(family: str) -> str:
-    """Map a family name or alias to its canonical name, or raise :class:`UnknownFamilyError`."""
-    if not isinstance(family, str):
-        raise UnknownFamilyError(_not_a_name(family))
-    key = family.strip().lower().replace("-", "_").replace(" ", "_")
-    key = _ALIASES.get(key, key)
-    if key in FAMILIES or key == "multinomial":
-        return key
-    raise UnknownFamilyError(
-        f"unknown family {family!r}; known families: {', '.join(FAMILY_NAMES)}."
-        f"{suggest(key, FAMILY_NAMES)}"
-    )
-
-
-# statsmodels' family classes and the names glmspec knows them by
-_STATSMODELS_FAMILIES = {
-    "Gaussian": "gaussian",
-    "Binomial": "binomial",
-    "Poisson": "poisson",
-    "Gamma": "gamma",
-    "InverseGaussian": "inverse_gaussian",
-    "NegativeBinomial": "negative_binomial",
-    "Tweedie": "tweedie",
-}
-
-
-def _not_a_name(family: object) -> str:
-    """Why ``family`` is not a family; for a statsmodels family, the name to pass instead."""
-    kind = type(family).__name__
-    name = _STATSMODELS_FAMILIES.get(kind)
-    if name is None or not type(family).__module__.startswith("statsmodels"):
-        return f"family must be a family name such as 'poisson' or a Family object, not {kind}."
-    link = type(getattr(family, "link", None)).__name__.lower()
-    link = {"inversepower": "inverse", "inversesquared": "inverse_squared"}.get(link, link)
-    args = [f"family={name!r}"]
-    if link != FAMILIES[name].canonical_link:
-        args.append(f"link={link!r}")
-    if name == "negative_binomial" and getattr(family, "alpha", 0):
-        args.append(f"theta={1 / family.alpha:g}")  # statsmodels' alpha is 1/theta
-    if name == "tweedie":
-        args.append(f"var_power={getattr(family, 'var_power', 1.5):g}")
-    return (
-        f"family is a statsmodels {kind} object; pass the family name instead: {', '.join(args)}."
-    )
-
-
-def check_family_params(name: str, **params) -> None:
-    """Raise :class:`SpecificationError` for a parameter the family ``name`` does not use."""
-    for key, value in params.items():
-        if value is not None and name not in FAMILY_PARAMS[key]:
-            users = ", ".join(FAMILY_PARAMS[key])
-            raise SpecificationError(
-                f"{key}={value!r} applies only to the {users} family, not to {name}."
-            )
-
-
-def get_family(
-    family: str | Family,
-    link: str | Link | None = None,
-    *,
-    theta: float | None = None,
-    var_power: float | None = None,
-) -> Family:
-    """Return a family object with the requested link (the canonical link by default).
-
-    Parameters
-    ----------
-    family : str or Family
-        Family name (see :data:`FAMILY_NAMES`) or an instance, returned unchanged when
-        ``link`` is None.
-    link : str or Link, optional
-        Link name or object; must be one the family allows.
-    theta : float, optional
-        Negative binomial shape; None estimates it by maximum likelihood.
-    var_power : float
-        Tweedie variance power in (1, 2); required for the Tweedie.
-
-    Raises
-    ------
-    UnknownFamilyError, UnknownLinkError, SpecificationError
-    """
-    if isinstance(family, Family):
-        check_family_params(family.name, theta=theta, var_power=var_power)
-        return family if link is None else family.with_link(link)
-    name = canonical_family_name(family)
-    if name == "multinomial":
-        raise UnknownFamilyError("the multinomial family is fitted by glmspec.solvers.multinomial.")
-    check_family_params(name, theta=theta, var_power=var_power)
-    if name == "negative_binomial":
-        return NegativeBinomial(link, theta=theta)
-    if name == "tweedie":
-        return Tweedie(link, var_power=var_power)
-    return FAMILIES[name](link)

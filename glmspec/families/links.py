@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -44,6 +45,14 @@ class Link:
     """Base class: subclasses implement :meth:`link`, :meth:`inverse` and :meth:`mu_eta`."""
 
     name: str = "link"
+    #: The statsmodels link class (``statsmodels.genmod.families.links``) of the same link.
+    statsmodels_name: str = ""
+
+    def statsmodels_link(self) -> Any:
+        """The statsmodels link object (statsmodels is imported on first use)."""
+        from statsmodels.genmod.families import links
+
+        return getattr(links, self.statsmodels_name)()
 
     def link(self, mu: np.ndarray) -> np.ndarray:
         """Linear predictor ``g(mu)``."""
@@ -107,6 +116,7 @@ class Identity(Link):
     """``eta = mu``."""
 
     name = "identity"
+    statsmodels_name = "Identity"
 
     def link(self, mu):
         return np.asarray(mu, dtype=float).copy()
@@ -125,6 +135,7 @@ class Log(Link):
     """``eta = log(mu)``."""
 
     name = "log"
+    statsmodels_name = "Log"
 
     def link(self, mu):
         return np.log(mu)
@@ -151,6 +162,7 @@ class Logit(Link):
     """``eta = log(mu / (1 - mu))``, the canonical binomial link."""
 
     name = "logit"
+    statsmodels_name = "Logit"
 
     def link(self, mu):
         return special.logit(mu)
@@ -180,6 +192,7 @@ class Probit(Link):
     """``eta = Phi^{-1}(mu)``, the standard normal quantile."""
 
     name = "probit"
+    statsmodels_name = "Probit"
     _bound = -special.ndtri(_TINY)
 
     def link(self, mu):
@@ -207,6 +220,7 @@ class CLogLog(Link):
     """``eta = log(-log(1 - mu))``, the complementary log-log link."""
 
     name = "cloglog"
+    statsmodels_name = "CLogLog"
 
     def link(self, mu):
         return np.log(-np.log1p(-np.asarray(mu, dtype=float)))
@@ -235,6 +249,7 @@ class Cauchit(Link):
     """``eta = tan(pi (mu - 1/2))``, the Cauchy quantile."""
 
     name = "cauchit"
+    statsmodels_name = "Cauchy"
     _bound = -np.tan(np.pi * (_TINY - 0.5))
 
     def link(self, mu):
@@ -295,12 +310,21 @@ class Power(Link):
             return True
         return bool(np.all(eta > 0))
 
+    def statsmodels_link(self) -> Any:
+        if self.statsmodels_name:
+            return super().statsmodels_link()
+        from statsmodels.genmod.families import links
+
+        return links.Power(power=self.power)
+
     def __repr__(self) -> str:
         return f"Power({self.power:g})"
 
 
 class Inverse(Power):
     """``eta = 1 / mu``, the canonical Gamma link."""
+
+    statsmodels_name = "InversePower"
 
     def __init__(self) -> None:
         super().__init__(-1.0)
@@ -317,6 +341,8 @@ class Inverse(Power):
 class Sqrt(Power):
     """``eta = sqrt(mu)``."""
 
+    statsmodels_name = "Sqrt"
+
     def __init__(self) -> None:
         super().__init__(0.5)
 
@@ -326,6 +352,8 @@ class Sqrt(Power):
 
 class InverseSquared(Power):
     """``eta = 1 / mu**2``, the canonical inverse Gaussian link."""
+
+    statsmodels_name = "InverseSquared"
 
     def __init__(self) -> None:
         super().__init__(-2.0)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import special
 
 from glmspec.errors import ConvergenceWarning, SpecificationError
-from glmspec.families.base import Family, reject_negative
+from glmspec.families.base import NON_NEGATIVE, POSITIVE, Family
 from glmspec.families.saddle import bd0
 
 #: Largest theta reported: beyond it the data show no overdispersion (a Poisson model).
@@ -64,6 +64,10 @@ class NegativeBinomial(Family):
     canonical_link = "log"  # the default link; the NB2 canonical link is log(mu/(mu+theta))
     allowed_links = ("log", "sqrt", "identity")
     fixed_scale = True
+    support = NON_NEGATIVE
+    mean_domain = POSITIVE
+    counts_response = True
+    statsmodels_name = "NegativeBinomial"
 
     def __init__(self, link=None, theta: float | None = None, theta_estimated: bool = False):
         self.theta = check_theta(theta)
@@ -130,12 +134,26 @@ class NegativeBinomial(Family):
         y = np.asarray(y, dtype=float)
         return y + (y == 0) / 6.0  # MASS::negative.binomial()$initialize
 
-    def valid_mu(self, mu):
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+    @property
+    def support_requirement(self) -> str:
+        return "the negative_binomial family needs counts >= 0."
 
-    def check_response(self, y, weights, column):
-        super().check_response(y, weights, column)
-        reject_negative(y, column, "the negative_binomial family needs counts >= 0.")
+    def anscombe(self, y, mu, scale=1.0):
+        # H(z) = 2F1(2/3, 1/3; 5/3; z), with statsmodels' alpha = 1 / theta
+        alpha = 1.0 / self._theta()
+
+        def h(x):
+            return special.hyp2f1(2.0 / 3.0, 1.0 / 3.0, 5.0 / 3.0, x)
+
+        top = y ** (2.0 / 3.0) * h(-alpha * y) - mu ** (2.0 / 3.0) * h(-alpha * mu)
+        return 1.5 * top / (mu * (1.0 + alpha * mu) * scale**3) ** (1.0 / 6.0)
+
+    def statsmodels_params(self):
+        return {"alpha": 1.0 / self._theta()}
+
+    @property
+    def statsmodels_llf_note(self) -> str:  # type: ignore[override]
+        return f"NB2 at theta = {self._theta():.10g}; statsmodels alpha = 1/theta"
 
 
 def _log_pmf(y: np.ndarray, mu: np.ndarray, theta: float) -> np.ndarray:

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from glmspec.errors import ResponseError, SpecificationError
-from glmspec.families.base import POWER, Family, reject_negative
+from glmspec.errors import SpecificationError
+from glmspec.families.base import NON_NEGATIVE, POSITIVE, POWER, Family
 from glmspec.families.saddle import bd0
 
 _R_DISPERSION = (
@@ -37,34 +37,32 @@ _R_DISPERSION = (
 )
 
 
-def _check_positive(y: np.ndarray, column: str, family: str) -> None:
-    bad = np.flatnonzero(y <= 0)
-    if bad.size:
-        raise ResponseError(
-            f"response {column!r} has {bad.size} non-positive value(s) (first: {y[bad[0]]:g} "
-            f"in row {bad[0]}); the {family} family needs values > 0 (R: 'non-positive values "
-            f"not allowed for the {family} family')."
-        )
-
-
 class _PositiveContinuous(Family):
     """Shared parts of Gamma and inverse Gaussian: y > 0, R's starting means and dispersion."""
 
     n_dispersion_params = 1
     llf_convention = _R_DISPERSION
+    support = POSITIVE
+    mean_domain = POSITIVE
+    log_ratio_label = "ratio of means"
+    statsmodels_llf_note = (
+        "sum w log f at dispersion deviance/sum(w); statsmodels loglike re-evaluated "
+        "there, since its llf uses the Pearson dispersion"
+    )
+    weights_multiply_log_density = True
+
+    @property
+    def support_requirement(self) -> str:
+        return (
+            f"the {self.name} family needs values > 0 (R: 'non-positive values not allowed "
+            f"for the {self.name} family')."
+        )
 
     def loglik_scale(self, deviance, nobs, pearson_scale, weight_sum=None):
         return deviance / (nobs if weight_sum is None else weight_sum)
 
     def starting_mu(self, y, weights):
         return np.asarray(y, dtype=float).copy()  # R: mustart <- y
-
-    def valid_mu(self, mu):
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
-
-    def check_response(self, y, weights, column):
-        super().check_response(y, weights, column)
-        _check_positive(y, column, self.name)
 
 
 class Gamma(_PositiveContinuous):
@@ -73,6 +71,10 @@ class Gamma(_PositiveContinuous):
     name = "gamma"
     canonical_link = "inverse"
     allowed_links = ("inverse", "log", "identity", POWER)
+    statsmodels_name = "Gamma"
+
+    def anscombe(self, y, mu, scale=1.0):
+        return 3.0 * (np.cbrt(y) - np.cbrt(mu)) / np.cbrt(mu) / np.sqrt(scale)
 
     def variance(self, mu):
         return np.square(mu)
@@ -104,6 +106,10 @@ class InverseGaussian(_PositiveContinuous):
     name = "inverse_gaussian"
     canonical_link = "inverse_squared"
     allowed_links = ("inverse_squared", "inverse", "log", "identity", POWER)
+    statsmodels_name = "InverseGaussian"
+
+    def anscombe(self, y, mu, scale=1.0):
+        return np.log(y / mu) / np.sqrt(mu * scale)
 
     def variance(self, mu):
         return np.power(mu, 3.0)
@@ -155,6 +161,11 @@ class Tweedie(Family):
     canonical_link = "log"
     allowed_links = ("log",)
     has_loglik = False
+    required_params = ("var_power",)
+    support = NON_NEGATIVE
+    mean_domain = POSITIVE
+    log_ratio_label = "ratio of means"
+    statsmodels_name = "Tweedie"
     llf_convention = (
         "not available: the Tweedie density has no closed form, so llf, AIC and BIC are NaN "
         "(statsmodels' llf is a series approximation); the deviance is reported"
@@ -192,9 +203,13 @@ class Tweedie(Family):
         y = np.asarray(y, dtype=float)
         return y + 0.1 * (y == 0)  # statmod's tweedie()$initialize
 
-    def valid_mu(self, mu):
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+    @property
+    def support_requirement(self) -> str:
+        return "the tweedie family with 1 < var_power < 2 needs values >= 0."
 
-    def check_response(self, y, weights, column):
-        super().check_response(y, weights, column)
-        reject_negative(y, column, "the tweedie family with 1 < var_power < 2 needs values >= 0.")
+    def anscombe(self, y, mu, scale=1.0):
+        c = (3.0 - self.var_power) / 3.0
+        return (y**c - mu**c) / c / mu ** (self.var_power / 6.0) / np.sqrt(scale)
+
+    def statsmodels_params(self):
+        return {"var_power": self.var_power}

@@ -76,7 +76,7 @@ def normalize_cov_type(cov_type: str) -> str:
 
 
 def _is_multinomial(res: Any) -> bool:
-    return getattr(res, "model_kind", "glm") == "multinomial"
+    return res.family.is_multiclass
 
 
 # -- the pieces of the sandwich -----------------------------------------------------------------

@@ -69,11 +69,7 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
         deviance.append(sub.deviance)
     n_coef_arr, dev = np.array(n_coef, dtype=float), np.array(deviance)
     dispersion = float(res.scale)
-    if res.family.name == "gaussian":
-        n = _n_rows(design)
-        loglik = n * np.log(dev / n)
-    else:
-        loglik = dev / dispersion
+    loglik = res.family.drop1_loglik(dev, _n_rows(design), dispersion)
     aic = loglik + 2.0 * n_coef_arr
     aic = aic + (res.aic - aic[0])
     df = n_coef_arr[0] - n_coef_arr
@@ -89,9 +85,9 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
         table["LRT" if dispersion == 1 else "scaled dev."] = lrt
         table["Pr(>Chi)"] = stats.chi2.sf(lrt, df)
     elif test == "F":
-        if res.family.name in ("binomial", "poisson"):
+        if res.family.quasi_name is not None:
             warnings.warn(
-                f"F test assumes 'quasi{res.family.name}' family", DomainWarning, stacklevel=3
+                f"F test assumes '{res.family.quasi_name}' family", DomainWarning, stacklevel=3
             )
         rms = dev[0] / res.df_resid
         rise = np.maximum(0.0, dev - dev[0])

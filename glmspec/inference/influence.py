@@ -201,6 +201,6 @@ def get_influence(res: Any, observed: bool = True) -> GLMInfluence:
     SpecificationError
         For multinomial fits (leverages are not defined per row there).
     """
-    if getattr(res, "model_kind", "glm") == "multinomial":
+    if res.family.is_multiclass:
         raise SpecificationError("influence measures are available for GLM fits only.")
     return GLMInfluence(res, observed)

@@ -210,7 +210,7 @@ def get_prediction(
     X, off, index = _design_rows(res, newdata, offset, exposure)
     cov = np.asarray(res.cov_params(), dtype=float)
     df = res.df_inference
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         return _multinomial_prediction(res, X, off, index, cov, df)
     linpred, se = linear_prediction(res, X, off, cov)
     return PredictionResults(res, linpred, se, index, df)

@@ -7,7 +7,8 @@ Response, Pearson and deviance residuals are attributes of :class:`GLMResults`. 
   squared for two-column binomial counts; glmspec follows R.
 * Anscombe residuals as statsmodels' ``resid_anscombe`` (= ``resid_anscombe_scaled``):
   ``(A(y) - A(mu)) / (A'(mu) sqrt(scale V(mu) / w))`` with ``A' = V^(-1/3)`` and prior weights
-  ``w`` (for the binomial: weights times trials, with ``y`` the proportion). Per family:
+  ``w`` (for the binomial: weights times trials, with ``y`` the proportion). Each family's
+  ``anscombe`` method computes the unit-weight part:
 
   ===================  ====================================================================
   gaussian             ``sqrt(w) (y - mu) / sqrt(scale)``
@@ -34,11 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from glmspec.errors import SpecificationError
-
-_TWO_THIRDS = 2.0 / 3.0
 
 
 def resid_working(res: Any) -> pd.Series:
@@ -46,60 +44,6 @@ def resid_working(res: Any) -> pd.Series:
     d, rec = res.design, res.record
     values = (d.y - rec.mu) / res.family.link.mu_eta(rec.eta)
     return pd.Series(values, index=d.row_index, name="resid_working")
-
-
-def _nb_alpha(family: Any) -> float:
-    theta = getattr(family, "theta", None)
-    if isinstance(theta, (int, float)) and theta > 0:
-        return 1.0 / float(theta)
-    alpha = getattr(family, "alpha", None)
-    if isinstance(alpha, (int, float)) and alpha > 0:
-        return float(alpha)
-    raise SpecificationError("the negative binomial's theta is unknown; fit the model first.")
-
-
-def _tweedie(y: np.ndarray, mu: np.ndarray, scale: float, power: float) -> np.ndarray:
-    if power == 3:
-        return np.log(y / mu) / np.sqrt(mu * scale)
-    c = (3.0 - power) / 3.0
-    return (y**c - mu**c) / c / mu ** (power / 6.0) / np.sqrt(scale)
-
-
-def _binomial(y: np.ndarray, mu: np.ndarray, scale: float) -> np.ndarray:
-    def cox_snell(x):
-        return special.betainc(_TWO_THIRDS, _TWO_THIRDS, x) * special.beta(_TWO_THIRDS, _TWO_THIRDS)
-
-    return (cox_snell(y) - cox_snell(mu)) / (mu * (1.0 - mu) * scale**3) ** (1.0 / 6.0)
-
-
-def _negative_binomial(y: np.ndarray, mu: np.ndarray, scale: float, alpha: float) -> np.ndarray:
-    def h(x):
-        return special.hyp2f1(_TWO_THIRDS, 1.0 / 3.0, 5.0 / 3.0, x)
-
-    top = y**_TWO_THIRDS * h(-alpha * y) - mu**_TWO_THIRDS * h(-alpha * mu)
-    return 1.5 * top / (mu * (1.0 + alpha * mu) * scale**3) ** (1.0 / 6.0)
-
-
-def anscombe_unit(family: Any, y: np.ndarray, mu: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Anscombe residuals of unit weight for ``family`` (see the module docstring)."""
-    name = family.name.lower().replace(" ", "_").replace("-", "_")
-    root = np.sqrt(scale)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if name == "gaussian":
-            return (y - mu) / root
-        if name in ("binomial", "quasibinomial"):
-            return _binomial(y, mu, scale)
-        if name in ("poisson", "quasipoisson"):
-            return 1.5 * (y**_TWO_THIRDS - mu**_TWO_THIRDS) / (mu ** (1.0 / 6.0) * root)
-        if name == "gamma":
-            return 3.0 * (np.cbrt(y) - np.cbrt(mu)) / np.cbrt(mu) / root
-        if name in ("inverse_gaussian", "inversegaussian"):
-            return np.log(y / mu) / np.sqrt(mu * scale)
-        if name in ("negative_binomial", "negativebinomial", "nb", "negbin"):
-            return _negative_binomial(y, mu, scale, _nb_alpha(family))
-        if name == "tweedie":
-            return _tweedie(y, mu, scale, float(family.var_power))
-    raise SpecificationError(f"Anscombe residuals are not defined for the {family.name} family.")
 
 
 def resid_anscombe(res: Any, scaled: bool = True) -> pd.Series:
@@ -120,5 +64,7 @@ def resid_anscombe(res: Any, scaled: bool = True) -> pd.Series:
         raise SpecificationError("Anscombe residuals are defined for GLM fits only.")
     d = res.design
     scale = float(res.scale) if scaled else 1.0
-    values = np.sqrt(d.prior_weights) * anscombe_unit(res.family, d.y, res.record.mu, scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = res.family.anscombe(d.y, res.record.mu, scale)
+    values = np.sqrt(d.prior_weights) * unit
     return pd.Series(values, index=d.row_index, name="resid_anscombe")

@@ -28,7 +28,7 @@ def number(x: Any) -> float | int | None:
 
 def n_params(res: Any) -> int:
     """Estimated parameters: coefficients plus an estimated dispersion (R's logLik df)."""
-    extra = getattr(res.family, "n_dispersion_params", 0)
+    extra = res.family.n_dispersion_params
     return int(np.size(np.asarray(res.params))) + int(extra)
 
 

@@ -62,9 +62,7 @@ def conventions(res: Any) -> list[dict[str, str]]:
             )
         )
     counts = (
-        family in ("binomial", "quasibinomial")
-        and design.trials is not None
-        and np.any(design.trials != 1)
+        res.family.proportion_response and design.trials is not None and np.any(design.trials != 1)
     )
     if res.spec.weights is not None:
         weights = (
@@ -84,7 +82,7 @@ def conventions(res: Any) -> list[dict[str, str]]:
     if res.spec.offset is not None:
         notes.append(("offset", f"Offset {res.spec.offset!r} is added to the linear predictor."))
     notes += _weight_notes(res)
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         llf = "Log-likelihood is the full log-likelihood with all constants, as R's logLik"
     else:
         llf = f"Log-likelihood: {res.family.llf_convention}"
@@ -95,7 +93,7 @@ def conventions(res: Any) -> list[dict[str, str]]:
         test = "Wald tests and intervals use the normal distribution (z), dispersion fixed."
     notes.append(("tests", test + f" Intervals are {LEVEL:.0%} Wald intervals."))
     aic = "AIC = -2 llf + 2k and BIC = -2 llf + log(nobs) k, k = number of coefficients"
-    if getattr(res.family, "n_dispersion_params", 0):
+    if res.family.n_dispersion_params:
         aic += " + 1 for the estimated dispersion (R; statsmodels' aic does not count it)"
     notes.append(("aic", aic + "."))
     for factor, levels in design.factor_levels.items():
@@ -167,7 +165,7 @@ def _response_notes(res: Any) -> list[tuple[str, str]]:
     design = res.sample_results().design if getattr(res, "engine", None) == "dask" else res.design
     classes = design.classes
     name = design.response_name
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         others = ", ".join(repr(str(c)) for c in classes[1:])
         return [
             (
@@ -177,7 +175,7 @@ def _response_notes(res: Any) -> list[tuple[str, str]]:
                 f"{str(classes[0])!r}); exp(estimate) is the relative risk ratio.",
             )
         ]
-    if res.family.name in ("binomial", "quasibinomial"):
+    if res.family.proportion_response:
         if classes is not None:
             text = (
                 f"Response {name}: modelled P({name} = {str(classes[1])!r}); "

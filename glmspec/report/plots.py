@@ -54,7 +54,7 @@ def model_plots(res: Any, alpha: float = 0.05) -> list[Plot]:
         normal QQ plot of the deviance residuals. Multinomial: confusion matrix and
         per-class coefficient plot.
     """
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         return [confusion_plot(res), class_coefficient_plot(res, alpha)]
     rows, note = res, ""
     if getattr(res, "engine", None) == "dask":
@@ -138,7 +138,7 @@ def observed_fitted_plot(res: Any) -> Plot:
     lo, hi = float(min(mu.min(), y.min())), float(max(mu.max(), y.max()))
     ax.plot([lo, hi], [lo, hi], color="#c0392b", linewidth=1, label="observed = fitted")
     caption = "Observed response against fitted mean; red line: observed = fitted."
-    if res.family.name == "binomial" and len(y) >= 20:
+    if res.family.proportion_response and len(y) >= 20:
         bins = np.array_split(np.argsort(mu, kind="stable"), 10)
         ax.plot(
             [mu[b].mean() for b in bins],

@@ -112,7 +112,7 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
             "statistic": "t" if res.use_t else "z",
             "ratio": ratio,
             "level": LEVEL,
-            "multinomial": res.model_kind == "multinomial",
+            "multinomial": res.family.is_multiclass,
         },
         fit_statistics=_fit_statistics(res, summary.info["overdispersion"]),
         conventions=conventions(res),
@@ -129,17 +129,7 @@ def ratio_label(res: Any) -> str | None:
     ratio of means (Gaussian, Gamma, inverse Gaussian, Tweedie); multinomial: relative risk
     ratio against the reference class.
     """
-    link = res.family.link.name
-    if res.model_kind == "multinomial":
-        return "relative risk ratio"
-    if link == "logit":
-        return "odds ratio"
-    if link == "log":
-        means = ("gaussian", "gamma", "inverse_gaussian", "tweedie")
-        if res.family.name in means:
-            return "ratio of means"
-        return "risk ratio" if res.family.name in ("binomial", "quasibinomial") else "rate ratio"
-    return None
+    return res.family.ratio_label
 
 
 def _status(res: Any, check: dict[str, Any]) -> str:
@@ -193,7 +183,7 @@ def _info(res: Any, fm: FittedModel, summary: Summary) -> dict[str, Any]:
 
 def _coefficients(res: Any, summary: Summary, with_ratio: bool) -> list[dict[str, Any]]:
     coef = summary.coefficients
-    if res.model_kind == "multinomial":
+    if res.family.is_multiclass:
         keys = list(res.params.T.stack().index)  # (class, term), the order of the summary
     else:
         keys = [(None, term) for term in res.params.index]
@@ -247,7 +237,7 @@ def _fit_statistics(res: Any, over: dict[str, Any] | None) -> list[dict[str, Any
                 over["pvalue"],
             ),
         ]
-    if res.model_kind != "multinomial":
+    if not res.family.is_multiclass:
         rows.append(("pearson_chi2", "Pearson chi-square", res.pearson_chi2))
     rows.append(("pseudo_rsquared_mcf", "McFadden pseudo R-squared", res.pseudo_rsquared("mcf")))
     if getattr(res, "theta", None) is not None:
@@ -257,7 +247,7 @@ def _fit_statistics(res: Any, over: dict[str, Any] | None) -> list[dict[str, Any
             ("theta_se", "Std. error of theta (observed information)", res.theta_se),
             ("alpha", "statsmodels alpha = 1/theta", res.alpha),
         ]
-    if not getattr(res.family, "has_loglik", True):
+    if not res.family.has_loglik:
         missing = {"llf", "llnull", "aic", "bic", "pseudo_rsquared_mcf"}
         rows = [(k, label, None if k in missing else v) for k, label, v in rows]
     return [{"key": k, "label": label, "value": number(v)} for k, label, v in rows]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from glmspec.design.build import Design, predict_matrix
 from glmspec.errors import SpecificationError
+from glmspec.families import Multinomial
 from glmspec.inference import covariance as _robust
 from glmspec.inference.separation import Separation
 from glmspec.options import ModelSpec
@@ -30,25 +31,10 @@ from glmspec.solvers.multinomial import (
 )
 
 
-class _Softmax:
-    name = "softmax"
-
-
-class MultinomialFamily:
-    """Describes the multinomial family for summaries and reports."""
-
-    name = "multinomial"
-    fixed_scale = True
-    link = _Softmax()
-
-    def __repr__(self) -> str:
-        return "MultinomialFamily(link='softmax')"
-
-
 class MultinomialResults(ResultsBase):
     """Results of :func:`glmspec.fit` with ``family="multinomial"``."""
 
-    family = MultinomialFamily()
+    family = Multinomial()
 
     def __init__(
         self,

@@ -186,9 +186,11 @@ def overdispersion(res) -> dict | None:
     a proportion strictly between 0 and 1); a 0/1 response carries no information about
     overdispersion. See :func:`glmspec.inference.dispersion.pearson_overdispersion`.
     """
-    if res.model_kind != "glm" or res.family.name not in ("poisson", "binomial"):
+    family = res.family
+    # fixed dispersion with a quasi family that frees it: the Poisson and the binomial
+    if not (family.fixed_scale and family.quasi_name) or family.is_multiclass:
         return None
-    if res.family.name == "binomial":
+    if family.proportion_response:
         y, trials = res.design.y, res.design.trials
         if not isinstance(y, np.ndarray):
             return None  # a lazy (Dask) response: not read again for this
@@ -199,10 +201,12 @@ def overdispersion(res) -> dict | None:
 
 
 def _overdispersion_warning(res, found: dict) -> str:
-    alternatives = {
-        "poisson": 'family="quasipoisson" or family="negative_binomial"',
-        "binomial": 'family="quasibinomial" (or a beta-binomial or random-effects model)',
-    }[res.family.name]
+    family = res.family
+    if family.counts_response:
+        alternatives = f'family="{family.quasi_name}" or family="negative_binomial"'
+    else:
+        alternatives = f'family="{family.quasi_name}" (or a beta-binomial or random-effects model)'
+
     return (
         f"overdispersion: Pearson chi2 / df = {format_number(found['ratio'], 4)} "
         f"(chi2 = {format_number(found['pearson_chi2'])} on {format_number(found['df_resid'])} "
@@ -263,9 +267,9 @@ def _info(res) -> dict:
         "deviance": res.deviance,
         "null_deviance": res.null_deviance if has_null else None,
         "pearson_chi2": getattr(res, "pearson_chi2", None),
-        "family_label": getattr(res.family, "label", res.family.name),
-        "has_loglik": getattr(res.family, "has_loglik", True),
-        "llf_convention": getattr(res.family, "llf_convention", None),
+        "family_label": res.family.label,
+        "has_loglik": res.family.has_loglik,
+        "llf_convention": res.family.llf_convention,
         "theta": getattr(res, "theta", None),
         "theta_se": getattr(res, "theta_se", None),
         "theta_estimated": getattr(res, "theta_estimated", None),

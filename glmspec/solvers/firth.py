@@ -33,8 +33,6 @@ from glmspec.families import Family
 from glmspec.linalg import factorize
 from glmspec.solvers.newton import FitRecord, NewtonProblem, Step, solve
 
-#: The (family, link) pairs with Firth's canonical-link adjustment.
-FIRTH_MODELS = (("binomial", "logit"), ("poisson", "log"))
 _MAX_HALVINGS = 40
 
 
@@ -62,7 +60,7 @@ def check_method_option(
 
 def check_firth_family(family: Family) -> None:
     """Raise :class:`SpecificationError` unless the family is binomial-logit or Poisson-log."""
-    if (family.name, family.link.name) not in FIRTH_MODELS:
+    if not family.supports_firth:
         raise SpecificationError(
             "method='firth' is available for the binomial family with the logit link and the "
             f"poisson family with the log link, not {family.name} with {family.link.name!r}."
@@ -190,11 +188,7 @@ def _try(y, X, family, prior, offset, coef) -> _Point | None:
 
 def _start(y, X, family: Family, prior, offset) -> np.ndarray:
     """Weighted least squares of the link of smoothed responses (finite under separation)."""
-    if family.name == "binomial":
-        mu = (prior * y + 0.5) / (prior + 1.0)
-    else:
-        mu = y + 0.5
-    z = family.link.link(mu) - offset
+    z = family.link.link(family.firth_start_mu(y, prior)) - offset
     root = np.sqrt(np.where(prior > 0, 1.0, 0.0))
     coef, *_ = np.linalg.lstsq(X * root[:, None], z * root, rcond=None)
     point = _try(y, X, family, prior, offset, coef)

@@ -178,7 +178,7 @@ def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndar
     """
     n, p = X.shape
     m = max(_SUBSAMPLE_ROWS_PER_COLUMN * p, n // _SUBSAMPLE_FRACTION)
-    exact_first_step = family.name == "gaussian" and family.link.name == "identity"
+    exact_first_step = family.exact_in_one_step
     small = n * p < SUBSAMPLE_MIN_CELLS or n < 10 * m
     if small or exact_first_step or not isinstance(X, np.ndarray):
         return None

@@ -52,7 +52,7 @@ def fit_options(res: Any, used: np.ndarray | None = None) -> dict:
         ``cov_type`` and, for ``"cluster"``, ``cov_kwds``.
     """
     cov_type = getattr(res, "cov_type", "nonrobust")
-    if cov_type == "HC0" or (cov_type == "HC1" and res.model_kind == "multinomial"):
+    if cov_type == "HC0" or (cov_type == "HC1" and res.family.is_multiclass):
         return {"cov_type": "HC0"}
     if cov_type == "cluster":
         groups, _ = group_codes(res.groups if used is None else res.groups[used])

@@ -39,32 +39,9 @@ import numpy as np
 import pandas as pd
 
 from glmspec.errors import SpecificationError
-from glmspec.families.links import Power
+from glmspec.families import NegativeBinomial
 from glmspec.verify.robust import fit_options, glm_bse, multinomial_bse
 
-_SM_FAMILIES = {
-    "gaussian": "Gaussian",
-    "binomial": "Binomial",
-    "poisson": "Poisson",
-    "gamma": "Gamma",
-    "inverse_gaussian": "InverseGaussian",
-    "negative_binomial": "NegativeBinomial",
-    "tweedie": "Tweedie",
-    "quasipoisson": "Poisson",
-    "quasibinomial": "Binomial",
-}
-_SM_LINKS = {
-    "identity": "Identity",
-    "log": "Log",
-    "logit": "Logit",
-    "probit": "Probit",
-    "cloglog": "CLogLog",
-    "cauchit": "Cauchy",
-    "inverse": "InversePower",
-    "sqrt": "Sqrt",
-    "inverse_squared": "InverseSquared",
-}
-_QUASI = ("quasipoisson", "quasibinomial")
 COLUMNS = ["quantity", "convention", "glmspec", "statsmodels", "abs_diff", "rel_diff", "passed"]
 
 
@@ -125,7 +102,7 @@ def compare(res, tol: float = 1e-6) -> pd.DataFrame:
         res = sample
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if res.model_kind == "multinomial":
+        if res.family.is_multiclass:
             rows = _multinomial_rows(res)
         else:
             rows = _glm_rows(res, notes)
@@ -155,25 +132,6 @@ def _bse_rows(names, ours, theirs, label):
         yield (f"bse[{name}]", label, a, b, abs(b))
 
 
-def _sm_family(family):
-    import statsmodels.api as sm
-
-    links = sm.families.links
-    if family.link.name in _SM_LINKS:
-        sm_link = getattr(links, _SM_LINKS[family.link.name])()
-    elif isinstance(family.link, Power):
-        sm_link = links.Power(power=family.link.power)
-    else:  # pragma: no cover - every glmspec link is covered above
-        raise SpecificationError(f"statsmodels has no counterpart of link {family.link.name!r}.")
-    cls = getattr(sm.families, _SM_FAMILIES[family.name])
-    # check_link=False: statsmodels refuses R's power(p) links for some families.
-    if family.name == "negative_binomial":
-        return cls(sm_link, alpha=1.0 / family.theta, check_link=False)
-    if family.name == "tweedie":
-        return cls(sm_link, var_power=family.var_power, check_link=False)
-    return cls(sm_link, check_link=False)
-
-
 def _statsmodels_glm(res):
     import statsmodels.api as sm
 
@@ -186,8 +144,10 @@ def _statsmodels_glm(res):
     trials = None if design.trials is None else design.trials[used]
     # Count form only where the llf needs the binomial coefficient: statsmodels' X2 scale
     # ignores the numbers of trials of the count form, so quasibinomial gets proportions.
-    if family.name == "binomial" and (
-        (trials is not None and np.any(trials > 1)) or np.any(prior != 1)
+    if (
+        family.proportion_response
+        and family.has_loglik
+        and ((trials is not None and np.any(trials > 1)) or np.any(prior != 1))
     ):
         trials = trials if np.any(trials > 1) else prior
         endog = np.column_stack([trials * y, trials * (1 - y)])
@@ -197,7 +157,7 @@ def _statsmodels_glm(res):
     model = sm.GLM(
         endog,
         np.asarray(design.X)[used],
-        family=_sm_family(family),
+        family=family.statsmodels_family(),
         offset=design.offset[used] if np.any(design.offset) else None,
         var_weights=var_weights,
         freq_weights=None if freq_all is None else freq_all[used],
@@ -208,7 +168,7 @@ def _statsmodels_glm(res):
         tol_criterion="params",
         atol=1e-13,
         rtol=1e-12,
-        scale="X2" if family.name in _QUASI else None,
+        scale="X2" if family.is_quasi else None,
         **fit_options(res, used),
     )
     return model, fitted, used
@@ -222,24 +182,17 @@ def _llf_row(res, model, sm_res, notes):
         return None
     label = "full log-likelihood, R logLik"
     sm_llf = sm_res.llf
-    if family.name == "gaussian":
-        scale = sm_res.deviance / model.wnobs
-        sm_llf = sm_res.family.loglike(
-            model.endog, sm_res.mu, model.var_weights, model.freq_weights, scale
+    if not family.fixed_scale:
+        # statsmodels' llf uses the Pearson dispersion: re-evaluate its loglike at R's
+        var_weights, freq_weights = model.var_weights, model.freq_weights
+        if family.weights_multiply_log_density:  # R: sum(w * log f), w as frequencies
+            var_weights, freq_weights = np.ones_like(var_weights), var_weights * freq_weights
+        scale = family.loglik_scale(
+            sm_res.deviance, model.wnobs, sm_res.scale, weight_sum=np.sum(freq_weights)
         )
-        label += " (Gaussian at dispersion deviance/nobs; statsmodels loglike re-evaluated)"
-    elif family.name in ("gamma", "inverse_gaussian"):
-        weights = model.var_weights * model.freq_weights
-        scale = sm_res.deviance / np.sum(weights)
-        sm_llf = sm_res.family.loglike(
-            model.endog, sm_res.mu, np.ones_like(weights), weights, scale
-        )
-        label += (
-            " (sum w log f at dispersion deviance/sum(w); statsmodels loglike re-evaluated "
-            "there, since its llf uses the Pearson dispersion)"
-        )
-    elif family.name == "negative_binomial":
-        label += f" (NB2 at theta = {family.theta:.10g}; statsmodels alpha = 1/theta)"
+        sm_llf = sm_res.family.loglike(model.endog, sm_res.mu, var_weights, freq_weights, scale)
+    if family.statsmodels_llf_note is not None:
+        label += f" ({family.statsmodels_llf_note})"
     return ("llf", label, res.llf, sm_llf, abs(sm_llf))
 
 
@@ -250,7 +203,7 @@ def _glm_rows(res, notes):
     rows = list(_coefficient_rows(names, res.params, np.asarray(sm_res.params), res.bse))
     if family.fixed_scale:
         scale_label = "fixed at 1"
-    elif family.name in _QUASI:
+    elif family.is_quasi:
         scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels fit(scale='X2'))"
     else:
         scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels default)"
@@ -284,7 +237,7 @@ def _glm_rows(res, notes):
         ("nobs", nobs_label, res.nobs, model.wnobs, abs(model.wnobs)),
         ("df_resid", "nobs - rank", res.df_resid, sm_res.df_resid, abs(sm_res.df_resid)),
     ]
-    if family.name == "negative_binomial":
+    if isinstance(family, NegativeBinomial):
         rows += _negbin_rows(res, notes)
     return [dict(zip(_ROW_FIELDS, r, strict=True)) for r in rows]
 

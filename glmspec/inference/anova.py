@@ -48,8 +48,17 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
     """Raise :class:`ModelComparisonError` unless ``small`` is nested in ``big`` on the same data.
 
     Nesting is checked on the column spaces (so ``x`` nests in ``2*x + z``), not on names.
+    The data are checked first (:func:`data_difference`), then family and link, then nesting,
+    so the error names the first thing that differs.
     """
     a, b = small.design, big.design
+    difference = data_difference(small, big)
+    if difference is not None:
+        raise ModelComparisonError(
+            f"{names[0]} and {names[1]} were not fitted to the same data ({difference}; response, "
+            "rows, weights, frequency weights and offset must be identical); refit both on the "
+            "same rows."
+        )
     if small.family.name != big.family.name or small.family.link.name != big.family.link.name:
         raise ModelComparisonError(
             f"{names[0]} and {names[1]} use different families or links "
@@ -57,21 +66,6 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"{big.family.name}/{big.family.link.name}); they cannot be compared."
         )
     dask = [getattr(r, "engine", None) == "dask" for r in (small, big)]
-    if any(dask):
-        same_rows = all(dask) and _same_dask_rows(small, big)
-    else:
-        same_rows = (
-            a.y.shape == b.y.shape
-            and np.array_equal(a.y, b.y)
-            and np.array_equal(a.prior_weights, b.prior_weights)
-            and np.array_equal(a.offset, b.offset)
-            and _same_optional(getattr(a, "freq_weights", None), getattr(b, "freq_weights", None))
-        )
-    if not same_rows:
-        raise ModelComparisonError(
-            f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights, "
-            "frequency weights and offset must be identical); refit both on the same rows."
-        )
     if _n_params(small) > _n_params(big):
         raise ModelComparisonError(
             f"{names[0]} has more parameters than {names[1]}; give the smaller model first."
@@ -91,6 +85,36 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"{names[0]} is not nested in {names[1]}: column(s) {outside} are not in the span "
             f"of {names[1]}'s design."
         )
+
+
+def data_difference(a, b, *, offset: bool = True) -> str | None:
+    """How two fits' data differ, in words, or None when they share response, rows and weights.
+
+    The reason names the first difference in this order: response, rows, prior weights,
+    frequency weights, offset (skipped with ``offset=False``: an offset is part of a model, so
+    models with different offsets still describe the same data, e.g. for AIC).
+    """
+    da, db = a.design, b.design
+    dask = [getattr(r, "engine", None) == "dask" for r in (a, b)]
+    if any(dask):
+        if da.response_name != db.response_name:
+            return f"different response ({da.response_name} vs {db.response_name})"
+        return None if all(dask) and _same_dask_rows(a, b) else "different data or rows"
+    if da.response_name != db.response_name and not (
+        da.y.shape == db.y.shape and np.array_equal(da.y, db.y)
+    ):
+        return f"different response ({da.response_name} vs {db.response_name})"
+    if da.y.shape != db.y.shape:
+        return f"different rows ({a.nobs:g} vs {b.nobs:g} observations)"
+    if not np.array_equal(da.y, db.y):
+        return "different rows (the response values differ row by row)"
+    if not np.array_equal(da.prior_weights, db.prior_weights):
+        return "different prior weights"
+    if not _same_optional(getattr(da, "freq_weights", None), getattr(db, "freq_weights", None)):
+        return "different frequency weights"
+    if offset and not np.array_equal(da.offset, db.offset):
+        return "different offset or exposure"
+    return None
 
 
 def _same_dask_rows(small, big) -> bool:

@@ -60,7 +60,8 @@ def _model_row(name: str, res: Any) -> dict[str, Any]:
         "link": res.family.link.name,
         "nobs": int(res.nobs),
         "llf": number(res.llf),
-        "df": n_params(res),
+        # R's logLik df; NA with the log-likelihood for families without one (quasi, Tweedie)
+        "df": n_params(res) if res.family.has_loglik else None,
         "aic": number(res.aic),
         "bic": number(res.bic),
         "deviance": number(res.deviance),

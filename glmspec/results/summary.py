@@ -146,6 +146,13 @@ def _theta_line(info: dict) -> str:
     return f"Theta: {theta} (fixed)   statsmodels alpha = 1/theta = {alpha}"
 
 
+def _df_null(res) -> float:
+    """Residual df of the intercept-only model: one intercept per equation (K - 1 for a
+    K-class multinomial, as statsmodels' MNLogit counts ``df_resid``), none without one."""
+    equations = np.asarray(res.params).shape[1] if res.family.is_multiclass else 1
+    return res.nobs - equations * int(res.design.has_intercept)
+
+
 def _separation(res) -> dict | None:
     separation = getattr(res, "separation", None)
     if separation is None:
@@ -255,7 +262,7 @@ def _info(res) -> dict:
         "n_dropped": res.n_dropped,
         "df_resid": res.df_resid,
         "df_model": res.df_model,
-        "df_null": res.nobs - int(res.design.has_intercept),
+        "df_null": _df_null(res),
         "scale": res.scale,
         "scale_fixed": fixed,
         "use_t": res.use_t,

@@ -163,6 +163,42 @@ def lrtest(small, big) -> LRTest:
     return LRTest(statistic, df, float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan"))
 
 
+def poisson_negbin_lrtest(poisson, negbin) -> LRTest:
+    """Boundary likelihood-ratio test of the Poisson in the negative binomial, ``pscl::odTest``.
+
+    The Poisson is the negative binomial at ``1/theta = 0``, the boundary of the parameter
+    space, so ``2 (llf_nb - llf_poisson)`` is a 50:50 mixture of 0 and chi-square(1) under
+    the Poisson: ``p = P(chi2_1 >= statistic) / 2`` (Self and Liang 1987; ``pscl::odTest``).
+
+    Raises
+    ------
+    ModelComparisonError
+        Not a Poisson fit and a negative binomial fit with theta estimated by ML, with the same
+        link, data and design.
+    """
+    if not (
+        poisson.family.counts_response
+        and poisson.family.fixed_scale
+        and poisson.family.quasi_name
+        and getattr(negbin, "theta_estimated", False)
+    ):
+        raise ModelComparisonError(
+            "the boundary test needs a Poisson fit and a negative binomial fit with theta "
+            "estimated by maximum likelihood."
+        )
+    difference = data_difference(poisson, negbin)
+    same_design = difference is None and np.array_equal(
+        np.asarray(poisson.design.X), np.asarray(negbin.design.X)
+    )
+    if poisson.family.link.name != negbin.family.link.name or not same_design:
+        raise ModelComparisonError(
+            "the Poisson and negative binomial fits differ in "
+            f"{difference or 'link or design'}; the boundary test needs the same model."
+        )
+    statistic = max(2.0 * (negbin.llf - poisson.llf), 0.0)
+    return LRTest(statistic, 1, 0.5 * float(stats.chi2.sf(statistic, 1)))
+
+
 def anova(*models, test: str | None = None) -> pd.DataFrame:
     """Analysis of deviance for a sequence of nested models, as R's ``anova(m1, m2, ...)``.
 

@@ -120,6 +120,12 @@ def shown_tables(tables: Mapping[str, Any]) -> dict[str, Any]:
         },
         "criteria": format_table(comparison["models"], **CRITERIA_FORMAT),
         "tests": format_table(comparison["tests"], **TESTS_FORMAT),
+        "overdispersion": format_table(
+            comparison.get("overdispersion_tests", []),
+            numbers=["theta"],
+            statistics=["statistic"],
+            pvalues=["pvalue"],
+        ),
     }
 
 

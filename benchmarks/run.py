@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -27,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 import glmspec
-from glmspec.linalg import weighted_gram
+import glmspec.linalg as glmspec_linalg
+from glmspec.linalg import weighted_gram, worker_count
 
 warnings.filterwarnings("ignore")
 
@@ -108,12 +110,12 @@ def _sm_family(family: str):
     }[family]
 
 
-def _glum(family: str, link: str | None = None):
+def _glum(family: str, link: str | None = None, **tolerance):
     """glum with its own default tolerances, as users run it (statsmodels checks accuracy)."""
     from glum import GeneralizedLinearRegressor
 
     return GeneralizedLinearRegressor(
-        family=family, link=link or "auto", alpha=0, fit_intercept=False
+        family=family, link=link or "auto", alpha=0, fit_intercept=False, **tolerance
     )
 
 
@@ -150,6 +152,124 @@ def case_array(family: str, n: int, p: int, repeat: int, with_sm: bool) -> Case:
     else:
         case.check = verdict(agreement(res.params, glum_fit.coef_, res.bse), "glum")
     return case
+
+
+def correlated_design(n: int, p: int, rho: float = 0.9, seed: int = 5) -> np.ndarray:
+    """Intercept plus ``p - 1`` columns with AR(1) correlation ``rho`` between neighbours."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, p))
+    X[:, 0] = 1.0
+    X[:, 1] = rng.standard_normal(n)
+    scale = np.sqrt(1.0 - rho * rho)
+    for j in range(2, p):
+        X[:, j] = rho * X[:, j - 1] + scale * rng.standard_normal(n)
+    X[:, 1:] /= np.sqrt(p)
+    return X
+
+
+def _fit_vs_glum(case: Case, y, X, family: str, repeat: int, offset=None) -> None:
+    """Time glmspec, glum (offset passed the same way) and record agreement with glum."""
+    t, res = timed(lambda: glmspec.fit_arrays(y, X, family, offset=offset), repeat)
+    case.times["glmspec"] = t
+    case.notes.append(f"{res.n_iter} iterations")
+    case.times["glum"], _ = timed(lambda: _glum(family).fit(X, y, offset=offset), repeat)
+    floor = serial_gram_time(X, repeat)
+    case.times["one X'WX, 1 thread"] = floor
+    cores = worker_count()
+    case.notes.append(
+        f"fit = {t_ratio(case.times['glmspec'], floor / cores):.1f} x (X'WX on 1 thread / "
+        f"{cores} cores), goal <= 2.5"
+    )
+    tight = _glum(family, gradient_tol=1e-10).fit(X, y, offset=offset)  # accuracy reference
+    case.check = verdict(agreement(res.params, tight.coef_, res.bse), "glum (tight)")
+
+
+def t_ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")
+
+
+def serial_gram_time(X: np.ndarray, repeat: int) -> float:
+    """Median time of one X'WX on one thread (one worker, BLAS limited to one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    w = np.random.default_rng(1).random(X.shape[0])
+    saved = glmspec_linalg.worker_count
+    glmspec_linalg.worker_count = lambda: 1
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            return timed(lambda: weighted_gram(X, w), repeat)[0]
+    finally:
+        glmspec_linalg.worker_count = saved
+
+
+def case_correlated_offset(n: int, p: int, repeat: int) -> Case:
+    """Poisson on an AR(1)-correlated design (rho 0.9) with an offset (log exposure)."""
+    rng = np.random.default_rng(6)
+    X = correlated_design(n, p)
+    offset = np.log(rng.uniform(0.5, 2.0, n))
+    beta = rng.normal(0, 0.3, p)
+    y = rng.poisson(np.exp(X @ beta + offset)).astype(float)
+    case = Case(f"array poisson, AR(1) 0.9 design + offset, n={n:.0e} p={p}")
+    _fit_vs_glum(case, y, X, "poisson", repeat, offset=offset)
+    return case
+
+
+def case_rare_events(n: int, p: int, repeat: int) -> Case:
+    """Logistic regression with about 1 % events."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((n, p)) / np.sqrt(p)
+    X[:, 0] = 1.0
+    beta = rng.normal(0, 0.5, p)
+    beta[0] = -4.8  # about 1 % events
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ beta)))).astype(float)
+    case = Case(f"array logistic, {y.mean():.1%} events, n={n:.0e} p={p}")
+    _fit_vs_glum(case, y, X, "binomial", repeat)
+    return case
+
+
+def case_formula_factors(n: int, repeat: int) -> Case:
+    """Formula path against glum's formula interface: 8 numeric columns, a 12- and a
+    60-level string factor and a numeric-by-factor interaction (designs built by each tool)."""
+    rng = np.random.default_rng(8)
+    numeric = [f"x{i}" for i in range(8)]
+    data = pd.DataFrame(rng.standard_normal((n, 8)) / 3, columns=numeric)
+    month = rng.integers(0, 12, n)
+    region = rng.integers(0, 60, n)
+    data["month"] = np.array([f"m{i:02d}" for i in range(12)])[month]
+    data["region"] = np.array([f"r{i:02d}" for i in range(60)])[region]
+    eta = (
+        0.3
+        + data[numeric].to_numpy() @ rng.normal(0, 0.3, 8)
+        + rng.normal(0, 0.2, 12)[month]
+        + rng.normal(0, 0.2, 60)[region]
+        + data["x0"].to_numpy() * rng.normal(0, 0.1, 12)[month]
+    )
+    data["y"] = rng.poisson(np.exp(eta))
+    formula = "y ~ " + " + ".join(numeric) + " + month + region + x0:month"
+    case = Case(f"formula poisson n={n:.0e}, 8 numeric + 12- and 60-level strings + x0:month")
+    t, res = timed(lambda: glmspec.fit(formula, data, "poisson"), repeat)
+    case.times["glmspec"] = t
+    from glum import GeneralizedLinearRegressor
+
+    def glum_fit(**tolerance):
+        model = GeneralizedLinearRegressor(
+            family="poisson", alpha=0, formula=formula, drop_first=True, **tolerance
+        )
+        return model.fit(data)
+
+    t, _ = timed(glum_fit, repeat)
+    case.times["glum (formula)"] = t
+    reference = glum_fit(gradient_tol=1e-10)  # untimed, tight: the accuracy reference
+    theirs = dict(zip(reference.feature_names_, reference.coef_, strict=True))
+    theirs["Intercept"] = reference.intercept_
+    aligned = [theirs.get(_glum_formula_name(k), np.nan) for k in res.params.index]
+    case.check = verdict(agreement(res.params, aligned, res.bse), "glum")
+    return case
+
+
+def _glum_formula_name(patsy_name: str) -> str:
+    """patsy's ``month[T.m01]`` / ``x0:month[T.m01]`` in glum's (formulaic's) spelling."""
+    return patsy_name.replace("[T.", "[")
 
 
 def case_formula(n: int, repeat: int) -> Case:
@@ -281,6 +401,7 @@ def machine() -> list[str]:
     import statsmodels
 
     lines = [
+        f"- CPU: {cpu_model()}; {worker_count()} cores usable by this process",
         f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}",
         f"- {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
@@ -305,11 +426,24 @@ def machine() -> list[str]:
     return lines
 
 
-def render(cases: list[Case], quick: bool) -> str:
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def render(cases: list[Case], quick: bool, busy: bool = False) -> str:
+    flags = (" --quick" if quick else "") + (" --busy" if busy else "")
     out = [
         "# glmspec benchmarks",
         "",
-        f"Command: `python benchmarks/run.py{' --quick' if quick else ''}`",
+        f"Command: `python benchmarks/run.py{flags}`"
+        + (" (one core kept busy by another process throughout)" if busy else ""),
         "",
     ]
     out += ["Machine:", "", *machine(), ""]
@@ -338,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes, under a minute")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--busy", action="store_true", help="keep one core busy with another process meanwhile"
+    )
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
     quick, r = args.quick, args.repeat
@@ -353,21 +490,36 @@ def main(argv: list[str] | None = None) -> int:
         lambda: case_array("poisson", mid, 100, r, with_sm=True),
         lambda: case_array("binomial", mid, 100, r, with_sm=True),
         lambda: case_array("gaussian", mid, 100, r, with_sm=True),
+        lambda: case_correlated_offset(big, 61, r),
+        lambda: case_rare_events(big, 41, r),
         lambda: case_formula(big, r),
+        lambda: case_formula_factors(big // 2, r),
         lambda: case_many_levels(big, 500, r),
         lambda: case_multinomial(big, 10, 5, r, with_mnlogit=False),
         lambda: case_multinomial(mid, 100, 5, r, with_mnlogit=True),
         lambda: case_memory(big, 100),
         lambda: case_small(r),
     ]
-    for step in steps:
-        try:
-            case = step()
-        except Exception as exc:  # noqa: BLE001 - one failing competitor must not stop the run
-            case = Case(f"(failed) {getattr(step, '__name__', 'case')}", check=f"error: {exc}")
-        cases.append(case)
-        print("\n".join(render([case], quick).splitlines()[-max(len(case.times), 1) :]), flush=True)
-    text = render(cases, quick)
+    # the contention case: another process spinning on one core for the whole run
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    try:
+        for step in steps:
+            try:
+                case = step()
+            except Exception as exc:  # noqa: BLE001 - one failing competitor must not stop the run
+                case = Case(f"(failed) {getattr(step, '__name__', 'case')}", check=f"error: {exc}")
+            cases.append(case)
+            print(
+                "\n".join(
+                    render([case], quick, args.busy).splitlines()[-max(len(case.times), 1) :]
+                ),
+                flush=True,
+            )
+    finally:
+        if busy is not None:
+            busy.terminate()
+            busy.wait()
+    text = render(cases, quick, args.busy)
     out = Path(args.out)
     if out.exists() and "<!-- dask-scale -->" in out.read_text():
         # benchmarks/dask_scale.py's section is measured separately: keep it

@@ -6,27 +6,12 @@ from typing import Any
 
 import patsy
 
-from glmspec.design.aliasing import check_singular_option
 from glmspec.design.build import build_design
-from glmspec.design.formula_check import check_mode
-from glmspec.errors import (
-    SpecificationError,
-)
-from glmspec.families import (
-    Family,
-    get_family,
-)
+from glmspec.families import Family
 from glmspec.families.links import Link
 from glmspec.fitting import fit_design, fit_multinomial_design
-from glmspec.inference.covariance import check_cov_options, normalize_cov_type
-from glmspec.options import (
-    FitOptions,
-    check_exposure_family,
-    check_options,
-    describe_option,
-    penalty_options,
-)
-from glmspec.solvers.firth import check_method_option
+from glmspec.inference.covariance import check_cov_options
+from glmspec.options import check_fit_options
 
 
 def fit(
@@ -138,76 +123,53 @@ def fit(
     -----
     ConvergenceWarning, SeparationWarning, DomainWarning
     """
-    cov_type = normalize_cov_type(cov_type)
-    check_options(max_iter, tol)
     dask = is_dask_collection(data)
-    options = dict(dask=dask, penalty=penalty, cov_type=cov_type)
-    chosen = get_family(family, link, theta=theta, var_power=var_power)
-    family_name = chosen.name
-    check_singular_option(singular, multinomial=chosen.is_multiclass, **options)
-    if chosen.is_multiclass:
-        if freq_weights is not None or exposure is not None:
-            raise SpecificationError(
-                "freq_weights and exposure are not available for the multinomial family."
-            )
-        family_obj = None  # the GLM family; the multinomial has its own solver
-    else:
-        family_obj = chosen
-        check_exposure_family(family_obj, exposure)
-    check_method_option(method, family_obj, **options)
-    if dask:
-        from glmspec.distributed.fit import check_dask_options
-
-        columns = dict(weights=weights, offset=offset, freq_weights=freq_weights)
-        check_dask_options(
-            family_obj,
-            cov_type=cov_type,
-            groups=groups,
-            penalty=penalty,
-            columns=columns | {"exposure": exposure},
-        )
-        labels = None
-    else:
-        design = build_design(
-            formula,
-            data,
-            chosen,
-            weights=weights,
-            offset=offset,
-            missing=missing,
-            eval_env=patsy.EvalEnvironment.capture(1),
-            freq_weights=freq_weights,
-            exposure=exposure,
-            formula_mode=formula_mode,
-        )
-        cov_type, labels = check_cov_options(cov_type, groups, design, data, family_obj is None)
-    spec = FitOptions(
-        formula=formula,
-        family=family_name,
-        link=chosen.link.name,
-        weights=describe_option(weights),
-        offset=describe_option(offset),
+    spec, chosen = check_fit_options(
+        formula,
+        dask=dask,
+        family=family,
+        link=link,
+        weights=weights,
+        offset=offset,
         missing=missing,
         max_iter=max_iter,
         tol=tol,
-        freq_weights=describe_option(freq_weights),
-        exposure=describe_option(exposure),
+        freq_weights=freq_weights,
+        exposure=exposure,
         theta=theta,
         var_power=var_power,
-        formula_mode=check_mode(formula_mode),
-        **penalty_options(penalty, alpha, l1_ratio, family_obj is None, cov_type),
+        cov_type=cov_type,
+        groups=groups,
+        penalty=penalty,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
         singular=singular,
         method=method,
+        formula_mode=formula_mode,
     )
+    family_obj = None if chosen.is_multiclass else chosen  # the multinomial has its own solver
     if dask:
         from glmspec.distributed.fit import fit_dask
 
         return fit_dask(formula, data, family_obj, spec)
+    design = build_design(
+        formula,
+        data,
+        chosen,
+        weights=weights,
+        offset=offset,
+        missing=missing,
+        eval_env=patsy.EvalEnvironment.capture(1),
+        freq_weights=freq_weights,
+        exposure=exposure,
+        formula_mode=formula_mode,
+    )
+    _, labels = check_cov_options(spec.cov_type, groups, design, data, family_obj is None)
     if family_obj is None:
         res = fit_multinomial_design(design, spec)
     else:
         res = fit_design(design, family_obj, spec)
-    res.cov_type, res.groups = cov_type, labels
+    res.cov_type, res.groups = spec.cov_type, labels
     return res
 
 

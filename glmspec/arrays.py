@@ -15,11 +15,11 @@ import pandas as pd
 
 from glmspec.design.build import Design
 from glmspec.design.matrix import intercept_column
-from glmspec.errors import DataError, MissingValueError, SpecificationError
-from glmspec.families import Family, get_family
+from glmspec.errors import DataError, MissingValueError
+from glmspec.families import Family
 from glmspec.families.links import Link
 from glmspec.fitting import fit_design, fit_multinomial_design
-from glmspec.options import FitOptions, check_options
+from glmspec.options import check_fit_options
 
 
 def _vector(values: Any, n: int, what: str) -> np.ndarray:
@@ -91,8 +91,18 @@ def fit_arrays(
     GLMResults, NegBinResults or MultinomialResults
         ``predict`` takes a matrix with the same columns.
     """
-    chosen = get_family(family, link, theta=theta, var_power=var_power)
-    check_options(max_iter, tol)
+    spec, chosen = check_fit_options(
+        "y ~ X (arrays)",
+        family=family,
+        link=link,
+        weights=weights,
+        offset=offset,
+        max_iter=max_iter,
+        tol=tol,
+        freq_weights=freq_weights,
+        theta=theta,
+        var_power=var_power,
+    )
     matrix = _matrix(X)
     n, p = matrix.shape
     names = tuple(column_names) if column_names is not None else tuple(f"x{j}" for j in range(p))
@@ -133,20 +143,6 @@ def fit_arrays(
         freq_weights=freq,
         constant_column=intercept_column(matrix),
     )
-    spec = FitOptions(
-        formula="y ~ X (arrays)",
-        family=chosen.name,
-        link=chosen.link.name,
-        weights=None if weights is None else "array",
-        offset=None if offset is None else "array",
-        max_iter=max_iter,
-        tol=tol,
-        freq_weights=None if freq is None else "array",
-        theta=theta,
-        var_power=var_power,
-    )
     if not chosen.is_multiclass:
         return fit_design(design, chosen, spec)
-    if freq is not None:
-        raise SpecificationError("freq_weights are not supported for the multinomial family.")
     return fit_multinomial_design(design, spec)

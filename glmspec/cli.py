@@ -86,8 +86,11 @@ _FIT_FLAGS = {
     "missing": "--missing",
     "max_iter": "--max-iter",
     "tol": "--tol",
+    "method": "--method",
 }
-_OPTION_WORDS = re.compile(r"\b(family|link|weights|offset|missing|max_iter|tol)=(?:'([^']*)')?")
+_OPTION_WORDS = re.compile(
+    r"\b(family|link|weights|offset|missing|max_iter|tol|method)=(?:'([^']*)')?"
+)
 
 
 def _cli_words(text: str) -> str:
@@ -212,6 +215,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = {"link": args.link, "weights": args.weights, "offset": args.offset}
     model.update({k: v for k, v in options.items() if v is not None})
     model.update({"missing": args.missing, "max_iter": args.max_iter, "tol": args.tol})
+    model["method"] = args.method
     spec = _fit_spec(
         {
             "title": f"glmspec fit {args.formula}",
@@ -325,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--missing", default="raise", choices=["raise", "drop"])
     fit.add_argument("--max-iter", type=int, default=100)
     fit.add_argument("--tol", type=float, default=1e-8)
+    fit.add_argument(
+        "--method", default="ml", help='"ml" (default) or "firth" (bias-reduced: binomial, poisson)'
+    )
     fit.add_argument("--compare", action="store_true", help="cross-check with statsmodels")
     fit.add_argument("--check-tol", type=float, default=1e-6, help="tolerance of the check")
     fit.add_argument("--report", default=None, help="write an HTML/Markdown report to this folder")

@@ -94,7 +94,7 @@ def fit_design(design, family: Family, spec: FitOptions):
         if family.proportion_response:
             separation = _check_separation(design, record, family)
         elif family.counts_response and family.link.name == "log":
-            separation = _check_zero_counts(design, record)
+            separation = _check_zero_counts(design, record, family)
         else:
             separation = None
         res = GLMResults(spec, design, family, record, separation)
@@ -153,7 +153,7 @@ def _check_separation(design, record, family: Family):
     return found
 
 
-def _check_zero_counts(design, record):
+def _check_zero_counts(design, record, family: Family):
     """Warn and return the direction along which zero counts make log-link estimates diverge
     (e.g. a factor level whose counts are all zero), when some zero count's fitted mean is
     numerically 0 or the fit did not converge (the symptoms; the LP decides)."""
@@ -163,7 +163,9 @@ def _check_zero_counts(design, record):
     X = np.asarray(design.X)
     found = find_zero_counts(X, design.y, design.prior_weights, design.column_names)
     if found is not None:
-        warnings.warn(found.describe(), SeparationWarning, stacklevel=3)
+        hint = " method='firth' gives finite (bias-reduced) estimates."
+        hint = hint if family.supports_firth else ""
+        warnings.warn(found.describe() + hint, SeparationWarning, stacklevel=3)
     return found
 
 

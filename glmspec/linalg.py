@@ -1,7 +1,8 @@
 """Weighted least-squares linear algebra shared by the solvers.
 
 Every Newton/IRLS step solves ``(X' W X) delta = g``. :func:`weighted_gram` forms ``X' W X`` in
-row blocks (no n x p temporary of the whole design), and :func:`factorize` returns an
+row blocks (no n x p temporary of the whole design), chunks of blocks on a worker thread per
+core (:func:`map_row_chunks`), and :func:`factorize` returns an
 upper-triangular ``R`` with ``X' W X = R' R``:
 
 * normally from a Cholesky factorisation of the column-equilibrated cross-product (fast);
@@ -13,12 +14,17 @@ upper-triangular ``R`` with ``X' W X = R' R``:
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
+from threadpoolctl import ThreadpoolController
 
 from glmspec.errors import SingularDesignError
 
@@ -40,9 +46,8 @@ def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     Each block is scaled by ``sqrt(|w|)`` and multiplied with BLAS ``syrk`` (half the work of a
     general product), so the temporary memory is one block, not a copy of ``X``. Negative
-    weights (observed information of non-canonical links) take a second ``syrk``. A design
-    that is not an ndarray (a :class:`~glmspec.design.matrix.CategoricalBlockMatrix`) computes
-    its own, exploiting its structure.
+    weights (observed information of non-canonical links) take a second ``syrk``. ``X`` is an
+    ndarray: other designs go through :func:`glmspec.design.matrix.as_design`.
     """
     return gram_and_product(X, w)[0]
 
@@ -60,8 +65,6 @@ def gram_and_product(
     about ``1e-7`` relative, enough for a Newton step far from the optimum, never for
     standard errors. ``X' v`` is always computed in double precision.
     """
-    if not isinstance(X, np.ndarray):
-        return X.gram(w), (None if v is None else X.T @ v)
     if w.min() >= 0.0:  # (Fisher weights always)
         return _syrk_blocks(X, w, v, single)
     gram, product = _syrk_blocks(X, np.clip(w, 0.0, None), v, single)
@@ -71,10 +74,6 @@ def gram_and_product(
 
 def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: bool = False):
     n, p = X.shape
-    # syrk writes upper triangles only: the lower triangles of both stay exactly zero
-    gram = np.zeros((p, p), order="F")
-    update = np.zeros((p, p), dtype=np.float32, order="F") if single else gram
-    product = None if v is None else np.zeros(p)
     root_w = np.sqrt(w)
     top = float(root_w.max()) if single and n else 1.0
     if single and 0.0 < top < np.inf:
@@ -83,49 +82,158 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: boo
         top = 1.0
     step = block_rows(p)
     order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
-    buffer = np.empty((min(step, n), p), dtype=update.dtype, order=order)
-    syrk = blas.ssyrk if single else blas.dsyrk
-    beta = 0.0 if single else 1.0  # a single block's product is added to gram in double
-    for start in range(0, n, step):
-        rows = X[start : start + step]
-        block = buffer[: len(rows)]
-        with np.errstate(over="ignore", under="ignore"):  # an overflow shows in the factor
-            np.multiply(rows, root_w[start : start + step, None], out=block, casting="same_kind")
-        if block.flags.f_contiguous:  # BLAS reads a column-major block in place
-            update = syrk(1.0, block, beta=beta, c=update, trans=1, lower=0, overwrite_c=1)
-        else:  # block.T is then column-major (trans=1 on block would copy it)
-            update = syrk(1.0, block.T, beta=beta, c=update, trans=0, lower=0, overwrite_c=1)
-        if single:
-            gram += update
-        if product is not None:
-            product += v[start : start + step] @ rows
-    if not single:
-        gram = update
+    dtype = np.float32 if single else float
+
+    def chunk(start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        gram = np.zeros((p, p))
+        product = None if v is None else np.zeros(p)
+        buffer = np.empty((min(step, stop - start), p), dtype=dtype, order=order)
+        for first in range(start, stop, step):
+            rows = X[first : min(first + step, stop)]
+            block = buffer[: len(rows)]
+            with np.errstate(over="ignore", under="ignore"):  # an overflow shows in the factor
+                np.multiply(
+                    rows, root_w[first : first + len(rows), None], out=block, casting="same_kind"
+                )
+            gram += block.T @ block  # numpy calls syrk for a product with its own transpose
+            if product is not None:
+                product += v[first : first + len(rows)] @ rows
+        return gram, product
+
+    parts = map_row_chunks(chunk, n, step, p)
+    gram = np.zeros((p, p))
+    for part, _ in parts:
+        gram += part
     gram *= top * top
-    return gram + gram.T - np.diag(np.diag(gram)), product
+    return gram, (None if v is None else sum(product for _, product in parts))
+
+
+def matvec(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``X b``, chunks of rows on worker threads (see :func:`map_row_chunks`)."""
+    n, p = X.shape
+    out = np.empty(n, dtype=np.result_type(X, coef))
+
+    def chunk(start: int, stop: int) -> None:
+        np.matmul(X[start:stop], coef, out=out[start:stop])
+
+    map_row_chunks(chunk, n, block_rows(p), p)
+    return out
+
+
+def rmatvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X' v``, chunks of rows on worker threads, their sums added in order."""
+    n, p = X.shape
+    parts = map_row_chunks(lambda start, stop: v[start:stop] @ X[start:stop], n, block_rows(p), p)
+    return sum(parts[1:], parts[0])
 
 
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``|X| v`` over row blocks (no n x p temporary)."""
-    if not isinstance(X, np.ndarray):
-        return X.abs_matvec(v)
-    out = np.empty(X.shape[0])
-    step = block_rows(X.shape[1])
-    for start in range(0, X.shape[0], step):
-        out[start : start + step] = np.abs(X[start : start + step]) @ v
+    n, p = X.shape
+    out = np.empty(n)
+    step = block_rows(p)
+
+    def chunk(start: int, stop: int) -> None:
+        for first in range(start, stop, step):
+            last = min(first + step, stop)
+            out[first:last] = np.abs(X[first:last]) @ v
+
+    map_row_chunks(chunk, n, step, p)
     return out
 
 
 def squares_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``(X * X)' v`` over row blocks (no n x p temporary)."""
-    if not isinstance(X, np.ndarray):
-        return X.squares_rmatvec(v)
-    out = np.zeros(X.shape[1])
-    step = block_rows(X.shape[1])
-    for start in range(0, X.shape[0], step):
-        block = X[start : start + step]
-        out += (block * block).T @ v[start : start + step]
-    return out
+    n, p = X.shape
+    step = block_rows(p)
+
+    def chunk(start: int, stop: int) -> np.ndarray:
+        out = np.zeros(p)
+        for first in range(start, stop, step):
+            block = X[first : min(first + step, stop)]
+            out += (block * block).T @ v[first : first + len(block)]
+        return out
+
+    parts = map_row_chunks(chunk, n, step, p)
+    return sum(parts[1:], parts[0])
+
+
+def worker_count() -> int:
+    """Cores this process may run on (its CPU affinity, where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def map_row_chunks(kernel, n: int, step: int, width: int) -> list:
+    """``[kernel(start, stop), ...]`` over contiguous chunks of ``n`` rows, on worker threads.
+
+    The chunks (whole blocks of ``step`` rows, at most :data:`_MAX_CHUNKS`) depend on the
+    design's shape only, never on the number of cores, so the sums over them are the same on
+    any machine; a worker per core (:func:`worker_count`) takes the next chunk when done, so
+    a core busy with another process slows the product gracefully. During the chunks every
+    BLAS library runs one thread: the per-block products are too small for BLAS's own
+    threads, and numpy releases the GIL inside BLAS, so the workers run in parallel. Each
+    partial result costs ``width`` squared floats at most (chunks are capped so that all of
+    them take at most a quarter of the rows' memory).
+    """
+    blocks = -(-n // step)
+    chunks = max(1, min(_MAX_CHUNKS, blocks, n // (4 * max(width, 1))))
+    edges = [min(n, (blocks * i // chunks) * step) for i in range(chunks + 1)]
+    spans = list(zip(edges[:-1], edges[1:], strict=True))
+    if len(spans) == 1:
+        return [kernel(0, n)]
+    with _one_blas_thread():
+        # (a kernel that itself multiplies over rows runs its chunks in its own thread)
+        nested = threading.current_thread().name.startswith(_WORKER_NAME)
+        if nested or worker_count() == 1:
+            return [kernel(start, stop) for start, stop in spans]
+        return list(_pool().map(lambda span: kernel(*span), spans))
+
+
+#: Most chunks a product over rows is split into (enough to balance 2-16 cores).
+_MAX_CHUNKS = 16
+_WORKER_NAME = "glmspec-rows"
+_POOL: list[ThreadPoolExecutor] = []
+_LOCK = threading.Lock()
+_BLAS_LIMIT: list = []  # [controller, active limit, number of callers inside]
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(worker_count(), thread_name_prefix=_WORKER_NAME))
+        return _POOL[0]
+
+
+def _forget_pool() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()  # a forked child has none of the parent's threads (nor owners)
+    _POOL.clear()
+    _BLAS_LIMIT.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+@contextmanager
+def _one_blas_thread():
+    """Limit every loaded BLAS to one thread; the last of concurrent callers restores it."""
+    with _LOCK:
+        if not _BLAS_LIMIT:
+            _BLAS_LIMIT.extend([ThreadpoolController(), None, 0])
+        if _BLAS_LIMIT[2] == 0:
+            _BLAS_LIMIT[1] = _BLAS_LIMIT[0].limit(limits=1, user_api="blas")
+        _BLAS_LIMIT[2] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _BLAS_LIMIT[2] -= 1
+            if _BLAS_LIMIT[2] == 0:
+                _BLAS_LIMIT[1].restore_original_limits()
+                _BLAS_LIMIT[1] = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +317,8 @@ def factorize(
 ) -> GramFactor:
     """Factor ``X' diag(w) X``, by Cholesky when well conditioned, else by QR of ``sqrt(w) X``.
 
-    ``gram`` is ``X' diag(w) X`` when the caller has computed it already. ``keep_rows=True``
+    ``gram`` is ``X' diag(w) X`` when the caller has computed it already (it must, for a design
+    that is not an ndarray: ``X`` is then only read, densely, by the QR). ``keep_rows=True``
     keeps a QR factor's ``row_q`` (see :class:`GramFactor`) for :meth:`GramFactor.solve_rows`.
 
     Raises

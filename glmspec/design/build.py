@@ -25,13 +25,14 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.design import plan as fastdesign
 from glmspec.design.columns import (
     as_frame,
     check_numeric,
     check_weights,
     column_or_array,
+    describe_missing,
     missing_rows,
     with_categoricals,
 )
@@ -64,6 +65,15 @@ from glmspec.errors import (
 from glmspec.families import Family, family_class
 
 MISSING_POLICIES = ("raise", "drop")
+
+
+def check_missing_policy(missing: Any) -> None:
+    """Raise :class:`DataError` unless ``missing`` is one of :data:`MISSING_POLICIES`."""
+    if missing not in MISSING_POLICIES:
+        raise DataError(
+            f"missing must be one of {', '.join(map(repr, MISSING_POLICIES))}, got {missing!r}."
+            f"{suggest(str(missing), MISSING_POLICIES)}"
+        )
 
 
 FORMULA_NAMESPACE |= {"np": np, "numpy": np, "cbind": cbind}
@@ -104,6 +114,10 @@ class Design:
         For a design given as arrays: the column found constant and nonzero, which is the
         intercept (see :func:`glmspec.fit_arrays`); None for formula designs, whose intercept
         is patsy's ``Intercept`` column.
+    covariates : dict
+        For each numeric data column the right-hand side reads: ``(mean, distinct)``, its mean
+        over the rows used and, when it takes at most two values, those values (else ``()``);
+        what a reference grid (:mod:`glmspec.inference.emmeans`) needs from the raw data.
     """
 
     y: np.ndarray
@@ -123,6 +137,7 @@ class Design:
     freq_weights: np.ndarray | None = None
     exposure: np.ndarray | None = None
     constant_column: int | None = None
+    covariates: dict[str, tuple[float, tuple]] = field(default_factory=dict)
 
     @property
     def total_weights(self) -> np.ndarray:
@@ -183,8 +198,7 @@ def build_design(
     -------
     Design
     """
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}.")
+    check_missing_policy(missing)
     family = family_class(family)
     frame = as_frame(data)
     desc = parse_model_formula(formula, formula_mode)
@@ -212,11 +226,9 @@ def build_design(
     keep = np.ones(frame.shape[0], dtype=bool)
     if missing_masks:
         if missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing_masks.items())
-            total = int(np.logical_or.reduce(list(missing_masks.values())).sum())
             raise MissingValueError(
-                f"missing or infinite values in {total} row(s) ({detail}); clean them or pass "
-                "missing='drop' to drop those rows."
+                f"missing or infinite values in {describe_missing(missing_masks)}; clean them or "
+                "pass missing='drop' to drop those rows."
             )
         for mask in missing_masks.values():
             keep &= ~mask
@@ -237,10 +249,8 @@ def build_design(
         if not bad:
             break
         if missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
-            total = int(np.logical_or.reduce(list(bad.values())).sum())
             raise MissingValueError(
-                f"the formula produces missing or infinite values in {total} row(s) ({detail}); "
+                f"the formula produces missing or infinite values in {describe_missing(bad)}; "
                 "change the formula or pass missing='drop' to drop those rows."
             )
         dropped = np.logical_or.reduce(list(bad.values()))
@@ -285,7 +295,26 @@ def build_design(
         offset_given=offset_values is not None,
         freq_weights=freq,
         exposure=exposure_kept,
+        covariates=_covariates(rhs_info, used),
     )
+
+
+def _covariates(info: Any, used: pd.DataFrame) -> dict[str, tuple[float, tuple]]:
+    """``(mean, distinct values if at most two)`` of each numeric column the design reads."""
+    names = formula_parse.factor_names(info.factor_infos)
+    found = {}
+    for name in sorted(n for n in names if n in used.columns):
+        column = used[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        values = column.to_numpy(dtype=float)
+        distinct: tuple = ()
+        if np.unique(values[:64]).size <= 2:  # else more than two values: no full pass
+            low, high = float(values.min()), float(values.max())
+            if np.all((values == low) | (values == high)):
+                distinct = (low,) if low == high else (low, high)
+        found[name] = (float(values.mean()), distinct)
+    return found
 
 
 def _offset(offset: np.ndarray | None, exposure: np.ndarray | None, keep: np.ndarray):
@@ -336,9 +365,7 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
         return _array_rows(newdata, len(design.column_names))
     frame = as_frame(newdata, "new data")
     info = design.design_info
-    needed = set()
-    for factor in info.factor_infos:
-        needed |= formula_check.names_in(factor.code)
+    needed = formula_parse.factor_names(info.factor_infos)
     absent = [n for n in sorted(needed) if n not in frame.columns and not resolvable(n, None)]
     if absent:
         raise PredictionError(
@@ -352,16 +379,14 @@ def predict_matrix(design: Design, newdata: Any) -> np.ndarray:
             check_numeric(factor, used)
     missing = missing_rows(used, {})
     if missing:
-        detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in missing.items())
-        total = int(np.logical_or.reduce(list(missing.values())).sum())
         raise PredictionError(
-            f"new data has missing or infinite values in {total} row(s) ({detail}); "
+            f"new data has missing or infinite values in {describe_missing(missing)}; "
             "predictions need complete rows."
         )
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":
             continue
-        refs = [c for c in formula_check.names_in(factor.code) if c in used.columns]
+        refs = [c for c in formula_parse.names_in(factor.code) if c in used.columns]
         if len(refs) != 1:
             continue
         col = used[refs[0]]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.design.textcolumns import (
     is_text_column,
 )
@@ -112,6 +112,14 @@ def missing_rows(frame: pd.DataFrame, extra: dict[str, np.ndarray]) -> dict[str,
     return found
 
 
+def describe_missing(masks: dict[str, np.ndarray]) -> str:
+    """The rows with a missing value and the columns they are in, for messages:
+    ``"3 row(s) ('x': 2 row(s), 'w': 1 row(s))"`` (a row missing in two columns counts once)."""
+    detail = ", ".join(f"{name!r}: {int(mask.sum())} row(s)" for name, mask in masks.items())
+    total = int(np.logical_or.reduce(list(masks.values())).sum())
+    return f"{total} row(s) ({detail})"
+
+
 def column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray | None:
     """A weights/offset/exposure argument as floats: a column of ``frame`` or one value per row."""
     if value is None:
@@ -139,7 +147,7 @@ def column_or_array(value: Any, frame: pd.DataFrame, what: str) -> np.ndarray | 
 
 def check_numeric(factor, frame: pd.DataFrame) -> None:
     """Raise :class:`PredictionError` if a numeric factor refers to a non-numeric column."""
-    for name in formula_check.names_in(factor.code):
+    for name in formula_parse.names_in(factor.code):
         if name in frame.columns:
             col = frame[name]
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):

@@ -13,7 +13,7 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec.design import formula_check
+from glmspec.design import formula_check, formula_parse
 from glmspec.design import matrix as catmatrix
 from glmspec.design import plan as fastdesign
 from glmspec.errors import (
@@ -36,7 +36,7 @@ SAFE_ENV = formula_check.safe_eval_env()
 
 def parse_model_formula(formula: str, formula_mode: str = "python") -> patsy.ModelDesc:
     """patsy's terms of ``formula``; in safe mode only after every term passed the check."""
-    desc = formula_check.parse_formula(formula)
+    desc = formula_parse.parse_formula(formula)
     if formula_check.check_mode(formula_mode) == "safe":
         hint = " Pass formula_mode='python' to evaluate formula terms as Python."
         formula_check.check_safe(formula, desc, hint)
@@ -53,11 +53,10 @@ def used_columns(
 ) -> list[str]:
     """Data columns the formula refers to; names neither in the data nor resolvable in the
     formula's namespace (patsy builtins, ``np``, the caller's variables) are an error."""
-    names: set[str] = set()
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            names |= formula_check.names_in(factor.code)
-            check_functions(factor.code, formula, env)
+    factors = list(formula_parse.formula_factors(desc))
+    for factor in factors:
+        check_functions(factor.code, formula, env)
+    names = formula_parse.factor_names(factors)
     columns = [c for c in frame.columns if c in names]
     repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
     if repeated:
@@ -87,7 +86,7 @@ def resolvable(name: str, env: patsy.EvalEnvironment | None) -> bool:
 def check_functions(code: str, formula: str, env: patsy.EvalEnvironment) -> None:
     """Every function a term calls by name is patsy's, glmspec's, the namespace's or (when
     the namespace has builtins) a Python builtin such as ``abs``."""
-    for name in formula_check.functions_in(code):
+    for name in formula_parse.functions_in(code):
         with_builtins = env is not SAFE_ENV and hasattr(builtins, name)
         if not (resolvable(name, env) or with_builtins):
             hint = formula_check.OFFSET_HINT if name == "offset" else ""
@@ -109,14 +108,11 @@ def build_terms(termlist, frame, eval_env) -> patsy.DesignMatrix:
 def nonfinite_design_rows(X, info, lhs) -> dict[str, np.ndarray]:
     """Masks of rows with NaN/inf per design column (response included)."""
     found = {}
-    dense = X.dense if hasattr(X, "dense") else X
+    design = catmatrix.as_design(X)
+    dense = design.dense  # the coded factors' codes are always finite
     if np.isfinite(dense).all() and (lhs is None or np.isfinite(np.asarray(lhs)).all()):
         return found  # the usual case, in one pass over the matrix
-    names = (
-        [info.column_names[j] for j in X.dense_columns]
-        if hasattr(X, "dense")
-        else info.column_names
-    )
+    names = [info.column_names[j] for j in design.dense_columns]
     pairs = list(zip(names, np.asarray(dense).T, strict=True))
     if lhs is not None:
         pairs += list(zip(lhs.design_info.column_names, np.asarray(lhs).T, strict=True))
@@ -129,21 +125,20 @@ def nonfinite_design_rows(X, info, lhs) -> dict[str, np.ndarray]:
 
 def build_failure(formula: str, exc: Exception, desc, frame: pd.DataFrame) -> str:
     """The patsy error, preceded by the text column used as a number when that is the cause."""
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            code = factor.code
-            for name in formula_check.names_in(code):
-                if name not in frame.columns or code in (name, f"C({name})"):
-                    continue
-                col = frame[name]
-                if isinstance(col.dtype, pd.CategoricalDtype) or not (
-                    pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
-                ):
-                    example = col.dropna().iloc[0] if col.notna().any() else None
-                    return (
-                        f"column {name!r} holds non-numeric text (e.g. {example!r}) but the "
-                        f"formula {formula!r} uses it as a number in {code!r}."
-                    )
+    for factor in formula_parse.formula_factors(desc):
+        code = factor.code
+        for name in formula_parse.names_in(code):
+            if name not in frame.columns or code in (name, f"C({name})"):
+                continue
+            col = frame[name]
+            if isinstance(col.dtype, pd.CategoricalDtype) or not (
+                pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+            ):
+                example = col.dropna().iloc[0] if col.notna().any() else None
+                return (
+                    f"column {name!r} holds non-numeric text (e.g. {example!r}) but the "
+                    f"formula {formula!r} uses it as a number in {code!r}."
+                )
     return f"cannot build the design for {formula!r}: {exc}"
 
 
@@ -152,7 +147,7 @@ def build_rhs(termlist, frame, eval_env, allow_coded: bool):
     (info,) = patsy.design_matrix_builders(
         [termlist], lambda: iter([frame]), eval_env, NA_action=PASS_NA
     )
-    coded = catmatrix.from_patsy(info, frame, formula_check.names_in) if allow_coded else None
+    coded = catmatrix.from_patsy(info, frame, formula_parse.names_in) if allow_coded else None
     if coded is not None:
         return info, coded
     matrix = fastdesign.build_matrix(info, frame)  # patsy's matrix, built with numpy

@@ -30,9 +30,6 @@ like a Python keyword (``y ~ class``) gets the hint ``Q("class")``.
 from __future__ import annotations
 
 import ast
-import io
-import keyword
-import tokenize
 import types
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +39,7 @@ import patsy
 import patsy.builtins
 import patsy.eval
 
+from glmspec.design.formula_parse import formula_factors
 from glmspec.errors import FormulaError
 
 FORMULA_MODES = ("python", "safe")
@@ -135,125 +133,6 @@ def check_mode(formula_mode: Any) -> str:
     return formula_mode
 
 
-def _factors(desc: patsy.ModelDesc):
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        yield from term.factors
-
-
-def _r_idioms(formula: str) -> str:
-    """``formula`` with R's ``factor(x)`` written as patsy's ``C(x)`` (tokens, not text, so
-    that a column or a string holding "factor(" is left alone)."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(formula).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return formula  # patsy reports what is wrong with it
-    starts = [0]
-    for line in formula.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-    out = formula
-    for i in reversed(range(len(tokens) - 1)):
-        tok, after = tokens[i], tokens[i + 1]
-        before = tokens[i - 1].string if i else ""
-        if tok.string == "factor" and after.string == "(" and before != ".":
-            begin = starts[tok.start[0] - 1] + tok.start[1]
-            out = out[:begin] + "C" + out[begin + len("factor") :]
-    return out
-
-
-def _keyword_in(code: str) -> str | None:
-    """The first Python keyword used as a name in ``code`` (``class``, ``lambda``), or None."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return None
-    for tok in tokens:
-        if tok.type == tokenize.NAME and keyword.iskeyword(tok.string):
-            if tok.string not in ("True", "False", "None"):
-                return tok.string
-    return None
-
-
-def parse_formula(formula: str) -> patsy.ModelDesc:
-    """Split ``formula`` into terms with patsy, after reading ``factor(x)`` as ``C(x)``.
-
-    Parameters
-    ----------
-    formula : str
-        ``"response ~ terms"``.
-
-    Returns
-    -------
-    patsy.ModelDesc
-
-    Raises
-    ------
-    FormulaError
-        Not a string with ``~``, patsy cannot parse it, or a term is not a Python expression
-        (for a keyword used as a column name, the message suggests ``Q("name")``).
-    """
-    if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"formula must be a string 'response ~ terms', got {formula!r}.")
-    try:
-        desc = patsy.ModelDesc.from_formula(_r_idioms(formula))
-    except patsy.PatsyError as exc:
-        raise FormulaError(f"formula {formula!r} does not parse: {exc}") from exc
-    for factor in _factors(desc):
-        try:
-            ast.parse(factor.code, mode="eval")
-        except SyntaxError:
-            word = _keyword_in(factor.code)
-            if word is not None:
-                raise FormulaError(
-                    f"formula {formula!r}: {word!r} is a Python keyword, so it cannot be "
-                    f'written bare; for a column of that name write Q("{word}").'
-                ) from None
-            raise FormulaError(
-                f"formula {formula!r}: term {factor.code!r} is not a valid expression."
-            ) from None
-    return desc
-
-
-def names_in(code: str) -> set[str]:
-    """Names a factor's code reads as variables (data columns or namespace values, such as
-    ``x`` and ``np`` in ``np.log(x)``) and the column names of ``Q("...")``; the names of
-    called functions (``log`` in ``log(x)``) are not included."""
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        return set()
-    called = {
-        id(node.func)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and id(node) not in called:
-            names.add(node.id)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "Q"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            names.add(node.args[0].value)
-    return names
-
-
-def functions_in(code: str) -> set[str]:
-    """Names of the functions a factor's code calls by a bare name (``log`` in ``log(x)``)."""
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        return set()
-    return {
-        node.func.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
-
-
 OFFSET_HINT = (
     " offset() in a formula is not supported: give the offset as a column (offset='col', "
     "the spec's offset key, --offset col); for offset(log(x)) in a log-link count model use "
@@ -269,12 +148,12 @@ def check_safe(formula: str, desc: patsy.ModelDesc, hint: str = "") -> None:
     formula : str
         As written, for the message.
     desc : patsy.ModelDesc
-        From :func:`parse_formula`.
+        From :func:`glmspec.design.formula_parse.parse_formula`.
     hint : str
         Appended to the message: how to opt in to Python in the caller's words.
     """
     functions = {*BARE_FUNCTIONS, "I", "cbind", *_TRANSFORMS}
-    for factor in _factors(desc):
+    for factor in formula_factors(desc):
         reason = _Refusal(functions).of(ast.parse(factor.code, mode="eval").body)
         if reason is not None:
             raise FormulaError(

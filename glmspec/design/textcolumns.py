@@ -28,7 +28,7 @@ import pandas as pd
 import patsy
 import patsy.builtins
 
-from glmspec.design import formula_check
+from glmspec.design import formula_parse
 from glmspec.errors import (
     DataError,
 )
@@ -112,7 +112,7 @@ def datetime_column_problem(name: str) -> str:
 
 
 # Calls that state the intent to treat their first argument as a factor (R's factor(x) reaches
-# here already read as C(x), see formula_check.parse_formula).
+# here already read as C(x), see formula_parse.parse_formula).
 FACTOR_CALLS = ("C",)
 
 
@@ -148,13 +148,8 @@ def unstated_factor_columns(desc: patsy.ModelDesc, family: str | type[Family]) -
     factor without the formula saying so. The response of the binomial and multinomial
     families (a factor response is theirs to read) is left out."""
     categorical_response = family_class(family).categorical_response
-    names: set[str] = set()
-    terms = desc.rhs_termlist if categorical_response else [*desc.lhs_termlist, *desc.rhs_termlist]
-    for term in terms:
-        for factor in term.factors:
-            if declared_factor(factor.code) is None:
-                names |= formula_check.names_in(factor.code)
-    return names
+    factors = formula_parse.formula_factors(desc, response=not categorical_response)
+    return formula_parse.factor_names(f for f in factors if declared_factor(f.code) is None)
 
 
 def check_text_columns(

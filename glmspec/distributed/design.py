@@ -28,7 +28,7 @@ import pandas as pd
 import patsy
 
 from glmspec.design import matrix as catmatrix
-from glmspec.design.columns import missing_rows
+from glmspec.design.columns import describe_missing, missing_rows
 from glmspec.design.formula import (
     FORMULA_NAMESPACE,
     PASS_NA,
@@ -40,7 +40,7 @@ from glmspec.design.formula import (
     response_label,
     used_columns,
 )
-from glmspec.design.formula_check import names_in
+from glmspec.design.formula_parse import factor_names, formula_factors, names_in
 from glmspec.design.plan import build_matrix
 from glmspec.design.response import lhs_levels
 from glmspec.design.textcolumns import check_text_columns
@@ -174,8 +174,7 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     masks = missing_rows(frame[columns], extras)
     if masks:
         if plan.missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in masks.items())
-            raise MissingValueError(f"missing or infinite values ({detail})")
+            raise MissingValueError(f"missing or infinite values in {describe_missing(masks)}")
         for mask in masks.values():
             keep &= ~mask
     used = with_levels(frame.loc[keep, columns], plan.levels)
@@ -184,8 +183,8 @@ def build_block(frame: pd.DataFrame, plan: BlockPlan) -> Block:
     bad = nonfinite_design_rows(X, rhs_info, lhs)
     if bad:
         if plan.missing == "raise":
-            detail = ", ".join(f"{k!r}: {int(m.sum())} row(s)" for k, m in bad.items())
-            raise MissingValueError(f"the formula produces missing or infinite values ({detail})")
+            message = f"the formula produces missing or infinite values in {describe_missing(bad)}"
+            raise MissingValueError(message)
         good = ~np.logical_or.reduce(list(bad.values()))
         keep[np.flatnonzero(keep)[~good]] = False
         used = used.loc[good]
@@ -345,15 +344,9 @@ def _numeric(column: pd.Series) -> bool:
 def _level_columns(desc, meta: pd.DataFrame, columns: list[str], family: str) -> list[str]:
     """Used columns whose distinct values are levels: text, categorical, inside ``C()``,
     and a multinomial response."""
-    inside_c = set()
-    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-        for factor in term.factors:
-            if (
-                factor.code.startswith("C(")
-                or family_class(family).is_multiclass
-                and term in (desc.lhs_termlist)
-            ):
-                inside_c |= names_in(factor.code)
+    response = [f for term in desc.lhs_termlist for f in term.factors]
+    declared = [f for f in formula_factors(desc) if f.code.startswith("C(")]
+    inside_c = factor_names([*declared, *(response if family_class(family).is_multiclass else [])])
     out = []
     for name in columns:
         dtype = meta[name].dtype

@@ -21,32 +21,13 @@ from glmspec.distributed.engine import (
     scan_block,
 )
 from glmspec.distributed.results import DaskGLMResults, DaskNegBinResults, PartitionedDesign
-from glmspec.errors import DataError, SpecificationError
+from glmspec.errors import DataError
 from glmspec.families import Family, NegativeBinomial
 from glmspec.options import FitOptions
 from glmspec.solvers.irls import irls
 from glmspec.solvers.negbin import ThetaFit, fit_negbin_rows
 
 log = logging.getLogger("glmspec.distributed")
-
-
-def check_dask_options(
-    family: Family | None, *, cov_type: str, groups: Any, penalty: Any, columns: dict[str, Any]
-) -> None:
-    """Refuse, with the reason, what the Dask engine does not do; ``columns`` are the
-    weights, offset, freq_weights and exposure arguments, which must name columns."""
-    for what, value in columns.items():
-        if value is not None and not isinstance(value, str):
-            raise DataError(
-                f"with Dask data, {what} must name a column of the data, got "
-                f"{type(value).__name__}."
-            )
-    if cov_type != "nonrobust" or groups is not None:
-        raise SpecificationError(
-            f"cov_type={cov_type!r} is not available on Dask data; only 'nonrobust'."
-        )
-    if penalty is not None:
-        raise SpecificationError("penalized fits are not available on Dask data.")
 
 
 def fit_dask(formula: str, ddf: Any, family: Family, spec: FitOptions) -> DaskGLMResults:

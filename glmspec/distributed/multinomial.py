@@ -23,10 +23,10 @@ from glmspec.distributed.results import (
     SAMPLE_ROWS,
     DaskResults,
     intercept_plan,
-    not_offered,
 )
 from glmspec.errors import SpecificationError
 from glmspec.fitting import fit_multinomial_design
+from glmspec.inference.applicability import not_offered
 from glmspec.linalg import factorize_gram
 from glmspec.results.multinomial import MultinomialResults, class_probabilities
 from glmspec.solvers.multinomial import (

@@ -28,6 +28,7 @@ from glmspec.distributed.engine import (
 )
 from glmspec.errors import SpecificationError
 from glmspec.fitting import fit_design
+from glmspec.inference.applicability import not_offered
 from glmspec.results.glm import GLMResults
 from glmspec.results.negbin import NegBinResults
 from glmspec.solvers.engine import working_quantities
@@ -71,14 +72,6 @@ class PartitionedDesign:
         return "Intercept" in self.column_names
 
 
-def not_offered(what: str) -> SpecificationError:
-    """The error for a result that needs every row in memory."""
-    return SpecificationError(
-        f"{what} needs every row in memory and is not offered for a fit on Dask data; fit a "
-        "sample in memory (ddf.sample(...).compute()) for it."
-    )
-
-
 class DaskResults:
     """What every results class of a Dask fit shares: the data, the partitions, nobs and a
     random sample of rows held in memory."""
@@ -118,7 +111,7 @@ class DaskResults:
         """The rows of ``frame`` (from the fitted data) as an in-memory Design of this fit."""
         d = self.design
         block = build_block(frame, d.plan)
-        X = np.asarray(block.X) if not isinstance(block.X, np.ndarray) else block.X
+        X = np.asarray(block.X)
         return Design(
             y=block.y,
             X=X,

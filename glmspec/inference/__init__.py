@@ -3,6 +3,6 @@
 :mod:`.dispersion` (Pearson chi2, dispersion, test distributions), :mod:`.covariance`
 (robust sandwich covariances), :mod:`.wald` (Wald tests of constraints and terms),
 :mod:`.prediction`, :mod:`.influence`, :mod:`.residuals`, :mod:`.separation` (the linear
-program that names separating columns) and :mod:`.anova` (analysis of deviance,
-likelihood-ratio tests).
+program that names separating columns), :mod:`.anova` (analysis of deviance,
+likelihood-ratio tests) and :mod:`.applicability` (which fits a computation applies to).
 """

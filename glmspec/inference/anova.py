@@ -59,6 +59,13 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             "rows, weights, frequency weights and offset must be identical); refit both on the "
             "same rows."
         )
+    firth = [n for n, r in zip(names, (small, big), strict=True) if _is_firth(r)]
+    if firth:
+        raise ModelComparisonError(
+            f"{' and '.join(firth)} {'is a' if len(firth) == 1 else 'are'} Firth (bias-reduced) "
+            "fit(s): a penalized likelihood is not the likelihood that a likelihood-ratio test or "
+            "an analysis of deviance compares; compare maximum-likelihood fits (method='ml')."
+        )
     if small.family.name != big.family.name or small.family.link.name != big.family.link.name:
         raise ModelComparisonError(
             f"{names[0]} and {names[1]} use different families or links "
@@ -115,6 +122,10 @@ def data_difference(a, b, *, offset: bool = True) -> str | None:
     if offset and not np.array_equal(da.offset, db.offset):
         return "different offset or exposure"
     return None
+
+
+def _is_firth(res) -> bool:
+    return getattr(getattr(res, "spec", None), "method", "ml") == "firth"
 
 
 def _same_dask_rows(small, big) -> bool:

@@ -44,14 +44,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from glmspec.design.matrix import row_blocks
+from glmspec.design.matrix import as_design, row_blocks
 from glmspec.errors import DataError, SpecificationError, suggest
 from glmspec.inference.information import (
     bread,
     generalized_leverage,
     score_factor,
 )
-from glmspec.linalg import weighted_gram
 
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 _MULTINOMIAL_COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
@@ -178,6 +177,23 @@ def resolve_groups(res: Any, groups: Any, data: Any = None) -> np.ndarray:
     return values
 
 
+def check_cov_type(cov_type: str, groups_given: bool, multinomial: bool) -> None:
+    """The rules of a (canonical) ``cov_type`` with the rest of the model: HC2/HC3 need
+    leverages, which multinomial fits do not define; ``groups=`` goes with "cluster" only.
+
+    Raises
+    ------
+    SpecificationError
+    """
+    if multinomial and cov_type not in _MULTINOMIAL_COV_TYPES:
+        raise SpecificationError(
+            f"cov_type {cov_type!r} needs leverages, which multinomial fits do not define; use "
+            f"one of {', '.join(_MULTINOMIAL_COV_TYPES)}."
+        )
+    if cov_type != "cluster" and groups_given:
+        raise SpecificationError(f"groups= is used only with cov_type='cluster', not {cov_type!r}.")
+
+
 def check_cov_options(
     cov_type: str, groups: Any, design: Any, data: Any = None, multinomial: bool = False
 ) -> tuple[str, np.ndarray | None]:
@@ -191,16 +207,8 @@ def check_cov_options(
         Missing or bad groups (see :func:`resolve_groups`).
     """
     cov_type = normalize_cov_type(cov_type)
-    if multinomial and cov_type not in _MULTINOMIAL_COV_TYPES:
-        raise SpecificationError(
-            f"cov_type {cov_type!r} needs leverages, which multinomial fits do not define; use "
-            f"one of {', '.join(_MULTINOMIAL_COV_TYPES)}."
-        )
+    check_cov_type(cov_type, groups is not None, multinomial)
     if cov_type != "cluster":
-        if groups is not None:
-            raise SpecificationError(
-                f"groups= is used only with cov_type='cluster', not {cov_type!r}."
-            )
         return cov_type, None
     labels = resolve_groups(design, groups, data)
     if group_codes(labels)[1] < 2:
@@ -262,6 +270,6 @@ def robust_cov(res: Any, cov_type: str = "HC0", groups: Any = None) -> np.ndarra
             h = generalized_leverage(res, b)
             with np.errstate(divide="ignore"):
                 s2 = s2 / (1.0 - h) ** (1 if cov_type == "HC2" else 2)
-        meat = weighted_gram(res.design.X, s2)
+        meat = as_design(res.design.X).gram(s2)
     cov = _sandwich(inverse, meat)
     return cov * (n / (n - k)) if cov_type == "HC1" else cov

@@ -16,6 +16,8 @@ Conventions follow R's ``summary.glm`` and ``logLik.glm``:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -51,10 +53,18 @@ def wald_pvalues(statistic: np.ndarray, df: float | None) -> np.ndarray:
     return 2.0 * stats.t.sf(stat, df)
 
 
+def check_alpha(alpha: Any) -> float:
+    """``alpha`` (1 - the confidence level) as a float, or raise :class:`SpecificationError`
+    unless it is a number in (0, 1)."""
+    number = isinstance(alpha, (int, float, np.number)) and not isinstance(alpha, bool)
+    if not (number and 0 < alpha < 1):
+        raise SpecificationError(f"alpha must be a number in (0, 1), got {alpha!r}.")
+    return float(alpha)
+
+
 def critical_value(alpha: float, df: float | None) -> float:
     """The ``1 - alpha/2`` quantile of the normal (``df`` None) or t distribution."""
-    if not 0 < alpha < 1:
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha}.")
+    check_alpha(alpha)
     if df is None:
         return float(stats.norm.isf(alpha / 2))
     return float(stats.t.isf(alpha / 2, df))

@@ -27,6 +27,7 @@ from scipy import stats
 
 from glmspec.design.termorder import droppable, formula_terms
 from glmspec.errors import DomainWarning, ModelComparisonError
+from glmspec.inference.applicability import require_ml_glm_in_memory
 from glmspec.solvers.refit import refit_columns
 
 TESTS = ("Chisq", "LRT", "F")
@@ -109,11 +110,6 @@ def _n_rows(design) -> float:
 def _check(res, test: str | None) -> None:
     if test is not None and test not in TESTS:
         raise ModelComparisonError(f"test must be None, 'Chisq', 'LRT' or 'F', got {test!r}.")
-    if getattr(res, "model_kind", None) != "glm" or getattr(res, "engine", None) == "dask":
-        raise ModelComparisonError(
-            "drop1 needs a GLM fitted in memory (not multinomial, not Dask)."
-        )
+    require_ml_glm_in_memory(res, "drop1", ModelComparisonError)
     if res.design.design_info is None:
         raise ModelComparisonError("drop1 needs a GLM fitted from a formula (glmspec.fit).")
-    if res.spec.penalty is not None:
-        raise ModelComparisonError("drop1 compares maximum-likelihood fits; this fit is penalized.")

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from glmspec.design.matrix import row_blocks
-from glmspec.linalg import GramFactor, factor_gram, factorize, weighted_gram
+from glmspec.design.matrix import as_design, row_blocks
+from glmspec.linalg import GramFactor, factor_gram, factorize
 from glmspec.solvers.engine import observed_weights, working_quantities
 
 
@@ -77,13 +77,13 @@ def bread(res: Any, observed: bool = True) -> Bread:
     """Inverse (observed or expected) information at the estimates, dispersion 1."""
     X = res.design.X
     w = information_weights(res, observed)
+    gram = as_design(X).gram(w)
     if np.all(w >= 0):
-        factor: GramFactor | None = factorize(X, w, res.design.column_names)
+        factor: GramFactor | None = factorize(X, w, res.design.column_names, gram=gram)
     else:
-        factor = factor_gram(weighted_gram(X, w))
+        factor = factor_gram(gram)
     if factor is not None:
         return Bread(factor.inverse(), w, factor)
-    gram = weighted_gram(X, w)
     return Bread(np.linalg.pinv(0.5 * (gram + gram.T), hermitian=True), w, None)
 
 
@@ -130,9 +130,16 @@ def linear_prediction(
     """Linear predictor ``X b + offset`` and its standard error ``sqrt(x_i' C x_i)``.
 
     ``b`` is ``res.params`` and ``C`` is ``res.cov_params()`` (robust when ``res`` uses a
-    robust covariance) unless ``cov`` is given.
+    robust covariance) unless ``cov`` is given; aliased columns (``singular="drop"``) are left
+    out of both.
     """
     cov = np.asarray(res.cov_params(), dtype=float) if cov is None else cov
-    coef = flat_params(res.params).to_numpy(dtype=float)
+    params = flat_params(res.params)
+    coef = params.to_numpy(dtype=float)
+    if getattr(res, "aliased", ()):
+        # as R's predict.glm: an aliased column (NaN coefficient) contributes nothing
+        dropped = params.index.isin(res.aliased)
+        coef = np.where(dropped, 0.0, coef)
+        cov = np.where(dropped[:, None] | dropped[None, :], 0.0, cov)
     linpred = np.asarray(X @ coef) + offset
     return linpred, np.sqrt(rowwise_variance(X, cov))

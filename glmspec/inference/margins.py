@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from glmspec.errors import SpecificationError
-from glmspec.inference.dispersion import critical_value, wald_pvalues
+from glmspec.inference.applicability import require_ml_glm_in_memory
+from glmspec.inference.dispersion import check_alpha, critical_value, wald_pvalues
 
 METHODS = ("dydx", "eyex", "dyex", "eydx")
 AT = ("overall", "mean")
@@ -142,11 +143,5 @@ def _check(res, at: str, method: str, alpha: float) -> None:
         raise SpecificationError(f"at must be 'overall' or 'mean', got {at!r}.")
     if method not in METHODS:
         raise SpecificationError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
-    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}.")
-    if getattr(res, "model_kind", None) != "glm" or getattr(res, "engine", None) == "dask":
-        raise SpecificationError(
-            "get_margeff needs a GLM fitted in memory (not multinomial, not Dask)."
-        )
-    if res.spec.penalty is not None:
-        raise SpecificationError("penalized fits have no standard errors, so no margins.")
+    check_alpha(alpha)
+    require_ml_glm_in_memory(res, "get_margeff")

@@ -26,6 +26,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from glmspec.errors import ConvergenceWarning, SpecificationError
+from glmspec.inference.applicability import require_ml_glm_in_memory
+from glmspec.inference.dispersion import check_alpha
 from glmspec.solvers.refit import refit_columns
 
 #: Tolerance of the refits along the profile (tighter than a fit's default 1e-8, so that the
@@ -149,11 +151,5 @@ class _Profile:
 
 
 def _check(res, alpha: float) -> None:
-    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}.")
-    if getattr(res, "model_kind", None) != "glm" or getattr(res, "engine", None) == "dask":
-        raise SpecificationError(
-            "profile intervals need a GLM fitted in memory (not multinomial, not Dask)."
-        )
-    if res.spec.penalty is not None:
-        raise SpecificationError("profile intervals need a maximum-likelihood fit, not penalized.")
+    check_alpha(alpha)
+    require_ml_glm_in_memory(res, "profile intervals")

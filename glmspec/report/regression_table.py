@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from glmspec.errors import SpecificationError
+from glmspec.inference.dispersion import check_alpha
 from glmspec.inference.information import flat_params
 from glmspec.results.summary import format_number
 
@@ -249,8 +250,7 @@ def regression_table(
         raise SpecificationError(
             f"names must be {len(results)} distinct labels, one per model; got {names!r}."
         )
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise SpecificationError(f"alpha must be a number in (0, 1), got {alpha!r}.")
+    check_alpha(alpha)
     columns: dict[str, dict[tuple[str, str], float]] = {}
     terms: list[str] = []
     for name, res in zip(names, results, strict=True):

@@ -188,7 +188,9 @@ def results_json(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]])
     ``coefficients`` (term -> estimate, bse, statistic, pvalue, lower, upper and, for log
     and logit links, exp_estimate, exp_lower, exp_upper; multinomial: class -> term -> ...),
     ``coefficient_labels``, ``fit_statistics`` (key -> value), ``check``, ``conventions``,
-    ``warnings`` and ``plots`` (file and caption). Then ``comparison``.
+    ``warnings``, ``inference`` (the optional profile intervals, drop1 and marginal-means tables
+    of :mod:`glmspec.report.inference_tables`, or None) and ``plots`` (file and caption). Then
+    ``comparison``.
     """
     models: dict[str, Any] = {}
     for model in tables["models"]:
@@ -206,6 +208,7 @@ def results_json(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]])
             "check": model["check"],
             "conventions": model.get("conventions", []),
             "warnings": model["warnings"],
+            "inference": model.get("inference"),
             "plots": [
                 {"key": p.key, "file": plot_file(model["slug"], p.key), "caption": p.caption}
                 for p in plots.get(model["slug"], ())

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from glmspec.errors import ReportTargetError
 
@@ -258,16 +260,26 @@ def _fresh(root: Path, prefix: str) -> Path:
             return candidate
 
 
-def _renameat2(src: Path, dst: Path, flags: int) -> bool:
-    """``renameat2(src, dst, flags)``; False where the OS or file system lacks it."""
+@functools.cache
+def _libc_renameat2() -> Any:
+    """The C library's ``renameat2`` with its argument types, loaded once; None off Linux and
+    with a C library older than glibc 2.28."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if function is None:  # C library older than glibc 2.28
-        return False
+    if function is None:
+        return None
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
     function.argtypes += [ctypes.c_uint]
     function.restype = ctypes.c_int
+    return function
+
+
+def _renameat2(src: Path, dst: Path, flags: int) -> bool:
+    """``renameat2(src, dst, flags)``; False where the OS or file system lacks it."""
+    function = _libc_renameat2()
+    if function is None:
+        return False
     if function(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
         return True
     code = ctypes.get_errno()

@@ -15,6 +15,7 @@ import numpy as np
 
 from glmspec.report._data import ALPHA, LEVEL, n_params, number, plain
 from glmspec.report.comparison import build_comparison
+from glmspec.report.inference_tables import inference_tables
 from glmspec.report.notes import conventions
 from glmspec.report.regression_table import report_section
 from glmspec.results.summary import Summary
@@ -89,7 +90,8 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
         Always ``name``, ``slug``, ``entry``, ``status``, ``error``, ``warnings`` and
         ``check``; when the fit produced results also ``info``, ``coefficients`` (list of row
         dicts), ``coef_columns`` (labels), ``fit_statistics`` (list of key/label/value rows)
-        and ``conventions``.
+        and ``conventions``, and ``inference`` (the optional tables of
+        :func:`glmspec.report.inference_tables.inference_tables`).
     """
     res = fm.results
     table: dict[str, Any] = {
@@ -101,7 +103,9 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
         "data_rows": fm.data_rows or None,
     }
     if res is None:
-        table.update(status="failed", warnings=list(fm.warnings), info=None, coefficients=[])
+        table.update(
+            status="failed", warnings=list(fm.warnings), info=None, coefficients=[], inference=None
+        )
         return table
     summary = Summary(res, alpha=ALPHA)
     ratio = ratio_label(res)
@@ -116,6 +120,7 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
         },
         fit_statistics=_fit_statistics(res, summary.info["overdispersion"]),
         conventions=conventions(res),
+        inference=inference_tables(spec, res),
     )
     table["warnings"] = _warnings(fm, summary, table["check"])
     table["status"] = _status(res, table["check"])

@@ -18,12 +18,13 @@ from glmspec.design.build import Design
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.inference import dispersion as inference
 from glmspec.inference import drop1 as _drop1
+from glmspec.inference import emmeans as _emmeans
 from glmspec.inference import margins as _margins
 from glmspec.inference import prediction as _prediction
 from glmspec.inference import profile as _profile
 from glmspec.inference import wald as _wald
 from glmspec.inference.anova import sequential_anova
-from glmspec.options import ModelSpec
+from glmspec.options import FitOptions
 from glmspec.results.coefficients import CoefficientInference
 from glmspec.results.robust import RobustResults, robust_results
 from glmspec.results.summary import Summary
@@ -32,10 +33,10 @@ from glmspec.results.summary import Summary
 class ResultsBase(CoefficientInference):
     """Shared Wald inference; subclasses provide params, cov_params, llf and degrees of freedom."""
 
-    spec: ModelSpec
+    spec: FitOptions
     design: Design
 
-    def __init__(self, spec: ModelSpec, design: Design, record, separation=None) -> None:
+    def __init__(self, spec: FitOptions, design: Design, record, separation=None) -> None:
         self.spec = spec
         self.design = design
         #: The solver's frozen record (coefficients, means, information, history).
@@ -89,6 +90,23 @@ class ResultsBase(CoefficientInference):
         self._full_rank_only("get_margeff")
         return _margins.get_margeff(self, at, method, alpha)
 
+    def emmeans(
+        self,
+        term: str,
+        *,
+        pairwise: bool = False,
+        adjust: str = "tukey",
+        alpha: float = 0.05,
+        offset: float | None = None,
+    ) -> pd.DataFrame:
+        """Estimated marginal means of a factor (R's ``emmeans(fit, "f", type="response")``)
+        or, with ``pairwise=True``, their pairwise contrasts; see
+        :func:`glmspec.inference.emmeans.emmeans`."""
+        self._full_rank_only("emmeans")
+        return _emmeans.emmeans(
+            self, term, pairwise=pairwise, adjust=adjust, alpha=alpha, offset=offset
+        )
+
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):
         """Joint Wald test per formula term; see :func:`glmspec.inference.wald.wald_test_terms`."""
         self._full_rank_only("wald_test_terms")
@@ -96,8 +114,8 @@ class ResultsBase(CoefficientInference):
 
     def get_prediction(self, newdata: Any = None, offset: Any = None, exposure: Any = None):
         """Predicted means with standard errors and confidence intervals (``summary_frame``);
-        see :func:`glmspec.inference.prediction.get_prediction`."""
-        self._full_rank_only("get_prediction")
+        see :func:`glmspec.inference.prediction.get_prediction` (aliased columns contribute
+        nothing, as R's ``predict.glm``)."""
         return _prediction.get_prediction(self, newdata, offset, exposure)
 
     def get_robustcov_results(

@@ -21,7 +21,7 @@ from glmspec.inference import dispersion as inference
 from glmspec.inference import influence as _influence
 from glmspec.inference import residuals as _residuals
 from glmspec.inference.separation import Separation
-from glmspec.options import ModelSpec
+from glmspec.options import FitOptions
 from glmspec.results.base import ResultsBase
 from glmspec.solvers import firth as _firth
 from glmspec.solvers.irls import fit_irls
@@ -39,7 +39,7 @@ class GLMResults(ResultsBase):
 
     def __init__(
         self,
-        spec: ModelSpec,
+        spec: FitOptions,
         design: Design,
         family: Family,
         record: FitRecord,

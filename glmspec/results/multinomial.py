@@ -21,7 +21,7 @@ from glmspec.errors import SpecificationError
 from glmspec.families import Multinomial
 from glmspec.inference import covariance as _robust
 from glmspec.inference.separation import Separation
-from glmspec.options import ModelSpec
+from glmspec.options import FitOptions
 from glmspec.results.base import ResultsBase
 from glmspec.solvers.multinomial import (
     MultinomialFitRecord,
@@ -38,7 +38,7 @@ class MultinomialResults(ResultsBase):
 
     def __init__(
         self,
-        spec: ModelSpec,
+        spec: FitOptions,
         design: Design,
         record: MultinomialFitRecord,
         separation: Separation | None = None,

@@ -17,16 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from glmspec.design.matrix import constant_columns
+from glmspec.design.matrix import as_design
 from glmspec.families import Family
-from glmspec.linalg import (
-    GramFactor,
-    abs_matvec,
-    factor_gram,
-    factorize,
-    gram_and_product,
-    squares_matvec,
-)
+from glmspec.linalg import GramFactor, factor_gram, factorize
 
 _EPS = np.finfo(float).eps
 #: Designs of at least this many cells may take single-precision steps far from the optimum;
@@ -80,7 +73,7 @@ def observed_weights(
 def evaluate_at(family, y, X, coef, offset, prior):
     """Linear predictor, mean and deviance at ``coef``; None when outside the valid range."""
     with np.errstate(all="ignore"):
-        eta = X @ coef + offset
+        eta = as_design(X).matvec(coef) + offset
         mu = family.link.inverse(eta)
     state = evaluate_rows(family, y, eta, mu, prior)
     return None if state is None else (eta, mu, state)
@@ -121,13 +114,14 @@ def row_system(family, X, y, eta, mu, offset, prior, kind: str, working=None, si
     ``"fisher"``: IRLS weights and the score; ``"observed"``: observed-information weights and
     the score; ``"working"``: IRLS weights and ``v = W z`` for the working response ``z``.
     ``working`` is :func:`working_quantities`' result when the caller has it already;
-    ``single`` as :func:`glmspec.linalg.gram_and_product`.
+    ``single`` as :func:`glmspec.linalg.gram_and_product`; ``X`` is anything
+    :func:`~glmspec.design.matrix.as_design` takes.
     """
     weights, score = working_quantities(family, y, mu, eta, prior) if working is None else working
     v = system_vector(kind, eta, offset, (weights, score))
     if kind == "observed":
         weights = observed_weights(family, y, mu, eta, weights, prior)
-    return gram_and_product(X, weights, v, single=single)
+    return as_design(X).gram_and_rmatvec(weights, v, single=single)
 
 
 def system_vector(kind: str, eta, offset, working) -> np.ndarray:
@@ -180,10 +174,11 @@ class InMemoryRows:
     """
 
     def __init__(self, y, X, family, prior, offset, column_names=None) -> None:
-        self.y, self.X, self.family = y, X, family
+        self.y, self.X, self.family = y, as_design(X), family
         self.prior, self.offset, self.column_names = prior, offset, column_names
         self.n_columns = X.shape[1]
-        self.single_precision = isinstance(X, np.ndarray) and X.size >= SINGLE_MIN_CELLS
+        n, p = self.X.shape
+        self.single_precision = self.X.supports_single and n * p >= SINGLE_MIN_CELLS
         self._cached: tuple[Point, tuple[np.ndarray, np.ndarray]] | None = None
 
     def start(self) -> Point:
@@ -223,7 +218,7 @@ class InMemoryRows:
         if factor is not None:
             return factor
         working = self._working(point)[0]
-        return factorize(self.X, working, self.column_names, gram=gram, keep_rows=True)
+        return factorize(np.asarray(self.X), working, self.column_names, gram=gram, keep_rows=True)
 
     def solve(self, factor: GramFactor, point: Point, kind: str, rhs: np.ndarray) -> np.ndarray:
         # An ill-conditioned design's QR factor solves the step as least squares from the rows:
@@ -245,7 +240,7 @@ class InMemoryRows:
         return deviance_floor(self.family, self.y, mu, eta, self.prior)
 
     def intercept_start(self) -> Point | None:
-        ones = constant_columns(self.X)
+        ones = self.X.constant_columns()
         if not ones:
             return None
         coef = np.zeros(self.n_columns)
@@ -282,12 +277,13 @@ def noise_parts(family, X, y, mu, eta, coef, prior) -> tuple[float, np.ndarray |
     """
     mu_eta = np.abs(family.link.mu_eta(eta))
     variance = family.variance(mu)
-    eta_error = _EPS * (abs_matvec(X, np.abs(coef)) + np.abs(eta))
+    X = as_design(X)
+    eta_error = _EPS * (X.abs_matvec(np.abs(coef)) + np.abs(eta))
     row_error = prior * mu_eta / variance * (_EPS * (np.abs(y) + np.abs(mu)) + mu_eta * eta_error)
     top = float(np.max(row_error)) if row_error.size else 0.0
     if not np.isfinite(top) or top == 0.0:
         return top, None
-    return top, squares_matvec(X, (row_error / top) ** 2)
+    return top, X.squares_rmatvec((row_error / top) ** 2)
 
 
 def deviance_floor(family, y, mu, eta, prior) -> float:

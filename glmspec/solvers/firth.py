@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import linalg
 
-from glmspec.errors import FitError, SpecificationError
+from glmspec.errors import FitError, SpecificationError, suggest
 from glmspec.families import Family
 from glmspec.linalg import factorize
 from glmspec.solvers.newton import FitRecord, NewtonProblem, Step, solve
@@ -46,7 +46,10 @@ def check_method_option(
     not penalized, with the model-based covariance (the sandwich of the ordinary score does
     not apply); ``family`` is None for the multinomial."""
     if method not in METHODS:
-        raise SpecificationError(f"method must be 'ml' or 'firth', got {method!r}.")
+        raise SpecificationError(
+            f"unknown method {method!r}; method must be 'ml' or 'firth'."
+            f"{suggest(str(method), METHODS)}"
+        )
     if method == "ml":
         return
     if penalty is not None or dask or cov_type != "nonrobust":

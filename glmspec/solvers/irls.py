@@ -17,7 +17,7 @@ every fit shares (:func:`glmspec.solvers.newton.newton_loop`), in its named step
    the converged point is still taken (and recorded in the history), so the returned
    coefficients are one Newton step better than the test requires.
 
-Two shortcuts for large dense designs leave the criterion and the information at the
+Two shortcuts for large designs leave the criterion and the information at the
 estimates unchanged, so the estimates are the same to rounding:
 
 * from at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns, the loop starts from the estimates
@@ -37,7 +37,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from glmspec.errors import FitError
+from glmspec.design.matrix import as_design
+from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
 from glmspec.linalg import factor_gram
 from glmspec.solvers.engine import InMemoryRows, Point
@@ -172,23 +173,26 @@ def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndar
     on 1e6 x 100 designs that saves one or two products ``X'WX`` for the price of a fit on
     2% of the rows. The subsample is drawn with a fixed seed, so fits are reproducible.
 
-    Returns None (start from the means) when it does not pay: a design that is not a dense
-    array or has fewer than :data:`SUBSAMPLE_MIN_CELLS` cells, the Gaussian identity (whose
-    first step is exact), or a subsample fit that fails or does not converge.
+    Returns None (start from the means) when it does not pay: a design of fewer than
+    :data:`SUBSAMPLE_MIN_CELLS` cells, the Gaussian identity (whose first step is exact), a
+    subsample on which a column is zero, or a subsample fit that fails or does not converge.
     """
     n, p = X.shape
     m = max(_SUBSAMPLE_ROWS_PER_COLUMN * p, n // _SUBSAMPLE_FRACTION)
     exact_first_step = family.exact_in_one_step
     small = n * p < SUBSAMPLE_MIN_CELLS or n < 10 * m
-    if small or exact_first_step or not isinstance(X, np.ndarray):
+    if small or exact_first_step:
         return None
     picked = np.sort(np.random.default_rng(0).choice(n, size=m, replace=False))
-    sample = InMemoryRows(y[picked], X[picked], family, prior[picked], offset[picked])
+    design = as_design(X).take(picked)
+    if not np.all(design.squares_rmatvec(prior[picked]) > 0):
+        return None  # a column (a rare level, say) is zero on the subsample: aliased there
+    sample = InMemoryRows(y[picked], design, family, prior[picked], offset[picked])
     try:
         record = irls(
             sample, family, max_iter=_SUBSAMPLE_MAX_ITER, tol=tol, warn=False, name="subsample IRLS"
         )
-    except FitError:
+    except (FitError, SingularDesignError):
         return None
     return record.coef if record.converged else None
 

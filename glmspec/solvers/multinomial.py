@@ -9,6 +9,9 @@ The row engines are in :mod:`glmspec.solvers.multinomial_rows`, the factors of t
 
 The loop
 --------
+It is :class:`MultinomialProblem` run by the Newton loop every fit shares
+(:func:`glmspec.solvers.newton.newton_loop`: step, step halving, convergence test, history):
+
 1. start: class log-odds on a constant (intercept) column, zeros elsewhere. There the fitted
    probabilities are (with a constant offset, exactly) the same ``pi`` for every row, so the
    information is ``(diag(pi) - pi pi') kron X' W X`` -- factored from ``start_sums`` alone;
@@ -46,7 +49,6 @@ coefficients still move (no convergence, the L-BFGS fallback, or a last Newton s
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,9 +57,9 @@ import numpy as np
 
 from glmspec.errors import ResponseError, SeparationWarning
 from glmspec.linalg import GramFactor
+from glmspec.solvers.engine import Point
 from glmspec.solvers.multinomial_factor import (
     PseudoInverseFactor,
-    deviance_change,
     information_factor,
     kronecker_factor,
     lbfgs,
@@ -74,7 +76,15 @@ from glmspec.solvers.multinomial_rows import (
     block_start_sums,
     log_softmax,
 )
-from glmspec.solvers.newton import MAX_HALVINGS, Iteration, is_converged, warn_not_converged
+from glmspec.solvers.newton import (
+    Iteration,
+    Move,
+    NewtonProblem,
+    Outcome,
+    Step,
+    is_converged,
+    solve,
+)
 
 __all__ = [
     "BlockSums",
@@ -91,8 +101,6 @@ __all__ = [
     "log_softmax",
     "loglik_derivatives",
 ]
-
-log = logging.getLogger("glmspec.solver")
 _MOVING_STEP = 1e-3
 _REFRESH_RATE = 1e-2  # re-evaluate the information when a step shrinks the decrement less
 _NEWTON_DECADES = 4.0  # decades of decrement a step with a recent information gains
@@ -190,20 +198,6 @@ def _worth_refreshing(rate: float | None, remaining: float, cost: float) -> bool
         return True
     decades = np.log10(max(remaining, 10.0))
     return bool(cost + decades / _NEWTON_DECADES < decades / -np.log10(rate))
-
-
-def _line_search(rows: MultinomialRows, theta, delta, loglik_old, want_information):
-    """Halve ``delta`` until the log-likelihood does not decrease; None if it always does.
-
-    Returns the new point, its sums (information after a halving, as the step showed the
-    information used to be poor, or when ``want_information``) and the number of halvings.
-    """
-    for halvings in range(MAX_HALVINGS + 1):
-        sums = rows.derivatives(theta + delta, want_information)
-        if np.isfinite(sums.loglik) and sums.loglik >= loglik_old - 1e-12 * abs(loglik_old):
-            return theta + delta, sums, halvings
-        delta, want_information = 0.5 * delta, True
-    return None
 
 
 def _constant_column(start: StartSums) -> tuple[int, float] | None:
@@ -318,85 +312,14 @@ def fit_multinomial_rows(
         raise ResponseError(f"class(es) {empty.tolist()} have no rows with positive weight.")
     theta = _start(start, K, p)
     factor = kronecker_factor(start, theta, K)
-    fresh = factor is None  # whether sums.information is at theta (and factor is not yet)
+    fresh = factor is None  # whether the information is computed at theta (and factored)
     sums = rows.derivatives(theta, want_information=fresh)
-    history: list[Iteration] = []
-    relative_change, converged, method = np.inf, False, "newton"
-    message = f"stopped after max_iter={max_iter} iterations"
-    delta, previous, final, factor_here = np.full(K * p - p, np.inf), None, False, False
-    exact = newton = False  # factor from an exact information; every pass computes one
-    last_fresh = None  # decrement at the previous point, when both had fresh information
-    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []  # BFGS updates of the factor
-    polish = _POLISH * tol * tol
-    cost = max(float(rows.information_cost), 1.0)
-    while True:
-        if fresh:
-            factor = information_factor(rows, theta, sums.information, column_names)
-            if factor is None:
-                method = "lbfgs"
-                break
-            exact, pairs = True, []
-        factor_here = fresh
-        delta = quasi_newton_direction(factor, pairs, sums.gradient)
-        decrement = float(sums.gradient @ delta)
-        converged = fresh and is_converged(relative_change, decrement, -2.0 * sums.loglik, tol)
-        if converged and (decrement <= polish or final):
-            message = "converged"
-            break
-        if len(history) >= max_iter:
-            converged = False
-            break
-        rate = decrement / previous if previous else None
-        refresh = _worth_refreshing(rate, decrement / polish, cost)
-        if newton and last_fresh is not None and decrement < _REFRESH_RATE * last_fresh:
-            newton = False  # Newton's quadratic phase: an information stays good for steps
-        elif exact and refresh:
-            newton = True  # even an exact information goes stale within one step
-        last_fresh = decrement if fresh else None
-        want = newton or refresh or converged or decrement <= polish
-        want = want or (rate is not None and rate * decrement <= polish)
-        step = _line_search(rows, theta, delta, sums.loglik, want)
-        if step is None:
-            message = "converged" if converged else "step halving could not increase loglik"
-            break
-        new_theta, new_sums, halvings = step
-        relative_change = deviance_change(new_sums.loglik, sums.loglik)
-        deviance = -2.0 * new_sums.loglik
-        history.append(Iteration(len(history) + 1, deviance, relative_change, decrement, halvings))
-        log.info(
-            "multinomial iteration %d: deviance %.12g, relative change %.3g, halvings %d",
-            len(history),
-            deviance,
-            relative_change,
-            halvings,
-        )
-        update_pairs(pairs, new_theta - theta, sums.gradient - new_sums.gradient)
-        theta, sums, final = new_theta, new_sums, converged
-        fresh = sums.information is not None
-        previous = None if fresh or halvings else decrement
-        newton = newton or (halvings > 0 and exact)
-
-    n_iter = len(history)
-    if method == "lbfgs":
-        total = float(start.class_weights.sum())
-        theta, relative_change, n_lbfgs = lbfgs(
-            rows, theta, np.diag(sums.information), total, max_iter, history
-        )
-        n_iter += n_lbfgs
-        sums, fresh, factor_here = rows.derivatives(theta), True, False
-    elif not fresh:
-        sums, fresh, factor_here = rows.derivatives(theta), True, False
-    if not factor_here:  # the factor at the estimates
-        factor = information_factor(rows, theta, sums.information, column_names)
-        factor = factor or pinv_factor(sums.information)
-        if method == "lbfgs":
-            decrement = float(sums.gradient @ factor.solve(sums.gradient))
-            converged = is_converged(relative_change, decrement, -2.0 * sums.loglik, tol)
-            message = "converged (L-BFGS-B)" if converged else "L-BFGS-B did not meet the criterion"
-    if not converged:
-        warn_not_converged("multinomial fit", n_iter, message, history, tol)
-    moving = not converged or method == "lbfgs" or np.max(np.abs(delta)) > _MOVING_STEP
-    if moving and sums.n_certain > 0:
+    problem = MultinomialProblem(rows, start, factor, fresh, max_iter, tol, column_names)
+    point = Point(theta, -2.0 * sums.loglik, sums)
+    outcome = solve(problem, point, max_iter=max_iter, tol=tol, name="multinomial fit")
+    theta, sums, converged = outcome.point.coef, outcome.point.rows, outcome.converged
+    moving = not converged or problem.method == "lbfgs"
+    if (moving or np.max(np.abs(problem.delta)) > _MOVING_STEP) and sums.n_certain > 0:
         warnings.warn(
             "quasi-complete separation: fitted probabilities numerically 0 or 1; some "
             "coefficients diverge and their standard errors are meaningless.",
@@ -406,6 +329,115 @@ def fit_multinomial_rows(
     coef = theta.reshape(K - 1, p).T.copy()
     loglik = sums.loglik
     return MultinomialFitRecord(
-        coef, rows.probabilities(theta), loglik, -2.0 * loglik, factor, converged, n_iter,
-        tuple(history), message, method,
+        coef, rows.probabilities(theta), loglik, -2.0 * loglik, problem.factor, converged,
+        outcome.n_iter, outcome.history, outcome.message, problem.method,
     )  # fmt: skip
+
+
+class MultinomialProblem(NewtonProblem):
+    """The multinomial fit as a :class:`~glmspec.solvers.newton.NewtonProblem` (the loop of
+    the module docstring): points are :class:`~glmspec.solvers.engine.Point` with the
+    engine's :class:`BlockSums` as their state, the objective the deviance ``-2 loglik``.
+
+    It keeps the information schedule: the last factor, whether it is exact and at the
+    current point (``fresh``), the BFGS pairs since, and whether the next point's pass
+    computes the information (:meth:`prepare_line_search`). The convergence test passes only
+    at a point with fresh information; a converged point is returned without its step when
+    that step is negligible (``_POLISH``) or the previous point converged too, and the test
+    runs at the point the last allowed step reached.
+    """
+
+    stop_after_converged_step = False
+    test_at_iteration_limit = True
+
+    def __init__(self, rows, start, factor, fresh, max_iter, tol, column_names) -> None:
+        self.rows, self.start, self.column_names = rows, start, column_names
+        self.max_iter, self.tol = max_iter, tol
+        self.factor, self.fresh = factor, fresh
+        self.factor_here = False  # self.factor is at the last point
+        self.exact = self.newton = False  # factor from an exact information; every pass has one
+        self.last_fresh = None  # decrement at the previous point, when both had fresh information
+        self.previous = None  # decrement at the previous point, if its step was whole and reused
+        self.pairs: list[tuple[np.ndarray, np.ndarray, float]] = []  # BFGS updates of the factor
+        self.polish = _POLISH * tol * tol
+        self.cost = max(float(rows.information_cost), 1.0)
+        self.method = "newton"
+        self.want = False  # whether the line search's first trial computes the information
+        self.delta = np.full(rows.n_columns * (rows.n_classes - 1), np.inf)
+
+    def newton_step(self, point: Point, change: float) -> Step | None:
+        sums = point.rows
+        if self.fresh:
+            factor = information_factor(self.rows, point.coef, sums.information, self.column_names)
+            if factor is None:
+                self.method = "lbfgs"
+                return None
+            self.factor, self.exact, self.pairs = factor, True, []
+        self.factor_here = self.fresh
+        self.delta = quasi_newton_direction(self.factor, self.pairs, sums.gradient)
+        return Step(self.delta, float(sums.gradient @ self.delta), exact=self.fresh)
+
+    def check_convergence(self, point: Point, step: Step, change: float, tol: float) -> bool:
+        return step.exact and super().check_convergence(point, step, change, tol)
+
+    def stops_before_step(self, step: Step, previous_converged: bool) -> bool:
+        return step.decrement <= self.polish or previous_converged
+
+    def prepare_line_search(self, point: Point, step: Step, converged: bool) -> None:
+        decrement, polish = step.decrement, self.polish
+        rate = decrement / self.previous if self.previous else None
+        refresh = _worth_refreshing(rate, decrement / polish, self.cost)
+        if (
+            self.newton
+            and self.last_fresh is not None
+            and decrement < _REFRESH_RATE * self.last_fresh
+        ):
+            self.newton = False  # Newton's quadratic phase: an information stays good for steps
+        elif self.exact and refresh:
+            self.newton = True  # even an exact information goes stale within one step
+        self.last_fresh = decrement if self.fresh else None
+        want = self.newton or refresh or converged or decrement <= polish
+        self.want = want or (rate is not None and rate * decrement <= polish)
+
+    def trial(self, point: Point, coef: np.ndarray, halvings: int) -> Point | None:
+        # after a halving, the step showed the information used to be poor: compute it
+        sums = self.rows.derivatives(coef, self.want or halvings > 0)
+        return Point(coef, -2.0 * sums.loglik, sums) if np.isfinite(sums.loglik) else None
+
+    def accepted(self, move: Move, step: Step, converged: bool) -> None:
+        old, new = move.start.rows, move.end.rows
+        update_pairs(self.pairs, move.end.coef - move.start.coef, old.gradient - new.gradient)
+        self.fresh = new.information is not None
+        self.previous = None if self.fresh or move.halvings else step.decrement
+        self.newton = self.newton or (move.halvings > 0 and self.exact)
+
+    def no_step(self, point: Point, step: Step, converged: bool) -> tuple[Point, bool, str]:
+        return (
+            point,
+            converged,
+            "converged" if converged else "step halving could not increase loglik",
+        )
+
+    def finalize(self, outcome: Outcome) -> Outcome:
+        """L-BFGS-B when the information became singular; the factor at the estimates."""
+        rows, theta, sums = self.rows, outcome.point.coef, outcome.point.rows
+        converged, message, history = outcome.converged, outcome.message, list(outcome.history)
+        if self.method == "lbfgs":
+            total = float(self.start.class_weights.sum())
+            theta, relative_change, _ = lbfgs(
+                rows, theta, np.diag(sums.information), total, self.max_iter, history
+            )
+            sums, self.factor_here = rows.derivatives(theta), False
+        elif not self.fresh:
+            sums, self.factor_here = rows.derivatives(theta), False
+        if not self.factor_here:  # the factor at the estimates
+            factor = information_factor(rows, theta, sums.information, self.column_names)
+            self.factor = factor or pinv_factor(sums.information)
+            if self.method == "lbfgs":
+                decrement = float(sums.gradient @ self.factor.solve(sums.gradient))
+                converged = is_converged(relative_change, decrement, -2.0 * sums.loglik, self.tol)
+                message = (
+                    "converged (L-BFGS-B)" if converged else "L-BFGS-B did not meet the criterion"
+                )
+        point = Point(theta, -2.0 * sums.loglik, sums)
+        return Outcome(point, tuple(history), converged, message, len(history))

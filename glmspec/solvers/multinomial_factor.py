@@ -19,7 +19,7 @@ from scipy import linalg, optimize
 from glmspec.errors import GLMSpecWarning
 from glmspec.linalg import GramFactor, factor_gram
 from glmspec.solvers.multinomial_rows import MultinomialRows, StartSums, log_softmax
-from glmspec.solvers.newton import Iteration
+from glmspec.solvers.newton import Iteration, relative_change
 
 _MEMORY = 10  # BFGS pairs kept on top of the last factored information
 _RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
@@ -96,11 +96,6 @@ def kronecker_factor(start: StartSums, theta: np.ndarray, n_classes: int) -> Gra
     return GramFactor(np.kron(class_root, gram.r), "kronecker")
 
 
-def deviance_change(loglik_new: float, loglik_old: float) -> float:
-    """Relative change of the deviance ``-2 loglik``, on the ``|deviance| + 0.1`` scale."""
-    return 2.0 * abs(loglik_new - loglik_old) / (2.0 * abs(loglik_new) + 0.1)
-
-
 def quasi_newton_direction(factor: GramFactor, pairs, gradient: np.ndarray) -> np.ndarray:
     """``H^-1 gradient`` for ``H`` the factored information with the BFGS updates ``pairs``.
 
@@ -143,7 +138,7 @@ def lbfgs(rows: MultinomialRows, theta, info_diag, total, max_iter, history):
 
     def callback(intermediate_result):
         new = -float(intermediate_result.fun) * total
-        state["change"] = deviance_change(new, state["loglik"])
+        state["change"] = relative_change(-2.0 * new, -2.0 * state["loglik"])
         state["loglik"], state["n"] = new, state["n"] + 1
         history.append(Iteration(done + state["n"], -2.0 * new, state["change"], np.nan, 0))
 

@@ -120,6 +120,12 @@ def is_converged(
     return relative_change < tol and (decrement / scale < tol * tol or decrement <= noise)
 
 
+def relative_change(new: float, old: float) -> float:
+    """Relative change of the objective (deviance scale) in a step, as R's ``glm.fit``:
+    ``|new - old| / (|new| + 0.1)``."""
+    return abs(new - old) / (abs(new) + 0.1)
+
+
 @dataclass(frozen=True)
 class Step:
     """The Newton direction at a point: ``delta = H^{-1} g`` and the decrement ``g' delta``.
@@ -306,8 +312,7 @@ def newton_loop(problem: NewtonProblem, point, *, max_iter: int, tol: float, nam
             point, converged, message = problem.no_step(point, step, converged)
             break
         start, point = move.start, move.end
-        new = problem.objective(point)
-        change = abs(new - problem.objective(start)) / (abs(new) + 0.1)
+        change = relative_change(problem.objective(point), problem.objective(start))
         history.append(
             Iteration(
                 n_iter, problem.reported_deviance(point), change, step.decrement, move.halvings

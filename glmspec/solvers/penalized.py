@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glmspec.design.matrix import as_design
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
-from glmspec.linalg import factorize, gram_and_product
+from glmspec.linalg import factorize
 from glmspec.solvers.engine import InMemoryRows, evaluate_at, working_quantities
 from glmspec.solvers.newton import FitRecord, Move, NewtonProblem, Step, is_converged, solve
 
@@ -109,7 +110,7 @@ class PenalizedProblem(NewtonProblem):
 
     def newton_step(self, point: _Point, change: float) -> Step:
         weights, score = working_quantities(self.family, self.y, point.mu, point.eta, self.prior)
-        H, gradient = gram_and_product(self.X, weights, score)
+        H, gradient = as_design(self.X).gram_and_rmatvec(weights, score)
         coef = point.coef
         target = _minimise_model(H, H @ coef + gradient, coef, self.penalty, self.weight_sum)
         delta = target - coef
@@ -163,7 +164,7 @@ def fit_penalized(
     point = outcome.point
     weights, _ = working_quantities(family, y, point.mu, point.eta, prior)
     try:
-        factor = factorize(X, weights)
+        factor = factorize(X, weights, gram=as_design(X).gram(weights))
     except SingularDesignError:  # allowed: the penalty makes the estimate unique anyway
         factor = None
     return FitRecord(

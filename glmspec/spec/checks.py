@@ -12,21 +12,14 @@ from typing import Any
 import pandas as pd
 import patsy
 
-from glmspec.design.build import MISSING_POLICIES
 from glmspec.design.formula import resolvable
-from glmspec.design.formula_check import check_safe, names_in, parse_formula
+from glmspec.design.formula_check import check_safe
+from glmspec.design.formula_parse import factor_names, formula_factors, parse_formula
 from glmspec.errors import FormulaError, GLMSpecError, SpecError, suggest
-from glmspec.families import (
-    EXPOSURE_FAMILIES,
-    FAMILIES,
-    FAMILY_NAMES,
-    FAMILY_PARAMS,
-    canonical_family_name,
-    describe_allowed_links,
-)
-from glmspec.families.links import LINKS, get_link
-from glmspec.inference.covariance import COV_TYPES, normalize_cov_type
-from glmspec.options import PENALTIES
+from glmspec.families import canonical_family_name
+from glmspec.inference.emmeans import formula_factors as term_factors
+from glmspec.inference.emmeans import normalise_term
+from glmspec.options import COLUMN_OPTIONS, option_problems, value_problem
 from glmspec.spec.format import (
     CHECK_AGAINST,
     CHECK_KEYS,
@@ -34,7 +27,9 @@ from glmspec.spec.format import (
     MODEL_KEYS,
     OPTION_KEYS,
     OPTION_TYPES,
+    REPORT_DROP1,
     REPORT_FORMATS,
+    REPORT_INTERVALS,
     REPORT_KEYS,
     SAFE_NAME,
     TOP_KEYS,
@@ -65,38 +60,15 @@ def not_one_of(what: str, value: Any, allowed: Iterable[str]) -> str:
     return f"unknown {what} {value!r}; allowed: {', '.join(allowed)}.{hint}"
 
 
-def option_problem(key: str, value: Any) -> str | None:
-    """Why a fit() option's (well-typed) value is invalid, or None."""
-    try:
-        if key == "family":
-            canonical_family_name(value)
-        elif key == "link":
-            get_link(value)
-    except GLMSpecError:
-        names = FAMILY_NAMES if key == "family" else [*LINKS, "power(p)"]
-        return not_one_of(key, value, names)
-    if key == "cov_type":
-        try:
-            normalize_cov_type(value)
-        except GLMSpecError:
-            return not_one_of("covariance type", value, COV_TYPES)
-    if key == "penalty" and value not in PENALTIES:
-        return not_one_of("penalty", value, PENALTIES)
-    if key == "alpha" and not value >= 0:
-        return f"must be a number >= 0, got {value!r}."
-    if key == "l1_ratio" and not 0 <= value <= 1:
-        return f"must be a number in [0, 1], got {value!r}."
-    if key == "missing" and value not in MISSING_POLICIES:
-        return not_one_of("missing-value policy", value, MISSING_POLICIES)
-    if key == "max_iter" and value < 1:
-        return f"must be a positive integer, got {value!r}."
-    if key == "tol" and not 0 < value < 1:
-        return f"must be a number in (0, 1), got {value!r}."
-    if key == "theta" and not value > 0:
-        return f"must be a positive number (negative binomial shape), got {value!r}."
-    if key == "var_power" and not 1 < value < 2:
-        return f"must be a number in the open interval (1, 2), got {value!r}."
-    return None
+def rule_message(key: str, error: GLMSpecError) -> str:
+    """A rule's message as a spec reports it under ``key``: without the leading option name
+    (``"tol must ..."``, ``"theta=2.0 applies only ..."``) that the key already gives."""
+    text = str(error)
+    if text.startswith(f"{key} must "):
+        return text.removeprefix(f"{key} ")
+    if text.startswith(f"{key}=") and " " in text:
+        return text.split(" ", 1)[1]
+    return text
 
 
 class SpecBuilder:
@@ -189,6 +161,7 @@ class SpecBuilder:
                     self.problem("[report]", "formats", not_one_of("format", fmt, REPORT_FORMATS))
         if self.typed(folder, str, "[report]", "dir"):
             self.check_report_dir(folder)
+        inference = self.report_inference(report, [e for e in entries if e is not None])
         if self.problems:
             lines = "\n".join(f"  - {p}" for p in self.problems)
             err = SpecError(
@@ -206,11 +179,39 @@ class SpecBuilder:
             check_tol=float(tol),
             report_formats=tuple(dict.fromkeys(formats)),
             report_dir=self.base_dir / os.path.normpath(folder),
+            **inference,
             engine=self.engine,
             scheduler=scheduler,
             python_formulas=self.python_formulas,
         )
         return fields, {p: f for p, f in self.frames.items() if f is not None}
+
+    def report_inference(self, report: dict[str, Any], entries: list[ModelEntry]) -> dict:
+        """``[report]``'s ``intervals``, ``drop1`` and ``emmeans`` as Spec fields; an emmeans
+        term must be a factor of some model's formula."""
+        intervals, drop1 = report.get("intervals", "wald"), report.get("drop1", "none")
+        typed = self.typed(intervals, str, "[report]", "intervals")
+        if typed and intervals not in REPORT_INTERVALS:
+            msg = not_one_of("interval method", intervals, REPORT_INTERVALS)
+            self.problem("[report]", "intervals", msg)
+        if self.typed(drop1, str, "[report]", "drop1") and drop1 not in REPORT_DROP1:
+            self.problem("[report]", "drop1", not_one_of("drop1 test", drop1, REPORT_DROP1))
+        terms = report.get("emmeans", [])
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            msg = f'must be a list of factors as in the formulas (["C(g)"]), got {terms!r}.'
+            self.problem("[report]", "emmeans", msg)
+            terms = []
+        factors = {normalise_term(f) for e in entries for f in term_factors(e.formula)}
+        for term in terms:
+            if normalise_term(term) not in factors:
+                hint = suggest(normalise_term(term), sorted(factors))
+                msg = f"{term!r} is not a term of any model's formula.{hint}"
+                self.problem("[report]", "emmeans", msg)
+        return {
+            "report_intervals": intervals,
+            "report_drop1": None if drop1 == "none" else drop1,
+            "report_emmeans": tuple(dict.fromkeys(terms)),
+        }
 
     def check_report_dir(self, folder: str) -> None:
         """Report a ``[report] dir`` that could point outside the spec's folder: a spec is
@@ -262,11 +263,11 @@ class SpecBuilder:
             kind = OPTION_TYPES.get(key, str)
             if key not in OPTION_KEYS or not self.typed(value, kind, where, key):
                 continue
-            problem = option_problem(key, value)
-            if problem is None:
+            error = value_problem(key, value)
+            if error is None:
                 out[key] = canonical_family_name(value) if key == "family" else value
             else:
-                self.problem(where, key, problem)
+                self.problem(where, key, rule_message(key, error))
                 self.bad_family |= key == "family" and where == "[defaults]"
         return out
 
@@ -301,50 +302,16 @@ class SpecBuilder:
         family_bad = ("family" in table and "family" not in own) or (
             "family" not in table and self.bad_family
         )
-        if "link" in opts and not family_bad:
-            self.check_link(opts, "link" in table, where)
         if not family_bad:
-            self.check_family_options(opts, set(table), where)
+            dask = self.engine == "dask"
+            rejected = {key for key in table if key in OPTION_KEYS and key not in own}
+            for key, error in option_problems(opts, dask=dask, rejected=rejected):
+                origin = f" ({key} from [defaults])" if key not in table and key in defaults else ""
+                self.problem(where, key, rule_message(key, error) + origin)
         self.check_columns(self.formula_names(formula, where), opts, data, where)
         if len(self.problems) > before:
             return None
         return ModelEntry(name=name, formula=formula, data=data, **opts)
-
-    def check_link(self, opts: dict[str, Any], own_link: bool, where: str) -> None:
-        """Report a link the family does not allow, listing those it does."""
-        family = opts.get("family", "gaussian")
-        ok = FAMILIES[family].allows_link(opts["link"])
-        allowed = describe_allowed_links(FAMILIES[family])
-        if not ok:
-            origin = "" if own_link else " (from [defaults])"
-            self.problem(
-                where,
-                "link",
-                f"link {opts['link']!r}{origin} does not go with the {family} family; {allowed}",
-            )
-
-    def check_family_options(self, opts: dict[str, Any], given: set[str], where: str) -> None:
-        """Report theta/var_power/exposure that do not fit the model's family and link.
-
-        ``given`` are the model's own keys (an invalid value there is already reported)."""
-        family = opts.get("family", "gaussian")
-        for key, users in FAMILY_PARAMS.items():
-            if key in opts and family not in users:
-                msg = f"applies only to the {', '.join(users)} family, not to {family}."
-                self.problem(where, key, msg)
-        needs_power = "var_power" in FAMILIES[family].required_params
-        if needs_power and "var_power" not in opts and "var_power" not in given:
-            self.problem(where, "var_power", "the tweedie family needs var_power, in (1, 2).")
-        if "exposure" in opts:
-            default = FAMILIES[family].canonical_link if family in FAMILIES else "logit"
-            link = get_link(opts["link"]).name if "link" in opts else default
-            if family not in EXPOSURE_FAMILIES or link != "log":
-                self.problem(
-                    where,
-                    "exposure",
-                    f"needs a log-link count model ({', '.join(EXPOSURE_FAMILIES)} with link "
-                    f"'log'), not {family} with link {link!r}; use offset instead.",
-                )
 
     def formula_names(self, formula: Any, where: str) -> set[str]:
         """Names a formula refers to that must be data columns (empty if it does not parse)."""
@@ -371,10 +338,7 @@ class SpecBuilder:
         if not desc.lhs_termlist:
             self.problem(where, "formula", f"{formula!r} needs a response: 'y ~ terms'.")
             return set()
-        names: set[str] = set()
-        for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
-            for factor in term.factors:
-                names |= names_in(factor.code)
+        names = factor_names(formula_factors(desc))
         return {n for n in names if not resolvable(n, None)}
 
     def check_columns(
@@ -387,8 +351,7 @@ class SpecBuilder:
         columns = [str(c) for c in frame.columns]
         shown = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
         checks = [("formula", n) for n in sorted(names)]
-        columns_keys = ("weights", "offset", "freq_weights", "exposure", "groups")
-        checks += [(k, opts[k]) for k in columns_keys if k in opts]
+        checks += [(k, opts[k]) for k in COLUMN_OPTIONS if k in opts]
         for key, column in checks:
             if column not in frame.columns:
                 hint = suggest(column, columns)

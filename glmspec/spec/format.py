@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import glob
+import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from glmspec.api import fit
+from glmspec.options import SPEC_OPTION_TYPES
 
 TOP_KEYS = (
     "title",
@@ -26,34 +30,10 @@ TOP_KEYS = (
 ENGINES = ("pandas", "dask")
 
 
-OPTION_KEYS = (
-    "family",
-    "link",
-    "weights",
-    "offset",
-    "missing",
-    "max_iter",
-    "tol",
-    "freq_weights",
-    "exposure",
-    "theta",
-    "var_power",
-    "cov_type",
-    "groups",
-    "penalty",
-    "alpha",
-    "l1_ratio",
-)
-
-
-OPTION_TYPES = {
-    "max_iter": int,
-    "tol": float,
-    "theta": float,
-    "var_power": float,
-    "alpha": float,
-    "l1_ratio": float,
-}
+#: The fit() options a model (or [defaults]) may give: the spec keys of
+#: :class:`~glmspec.options.FitOptions`, with their TOML types.
+OPTION_TYPES: dict[str, type] = dict(SPEC_OPTION_TYPES)
+OPTION_KEYS: tuple[str, ...] = tuple(OPTION_TYPES)
 
 
 MODEL_KEYS = ("name", "formula", "data", *OPTION_KEYS)
@@ -65,7 +45,15 @@ CHECK_KEYS = ("against", "tol")
 CHECK_AGAINST = ("statsmodels", "none")
 
 
-REPORT_KEYS = ("formats", "dir")
+REPORT_KEYS = ("formats", "dir", "intervals", "drop1", "emmeans")
+
+
+#: ``[report] intervals``: the coefficients' intervals shown beside the Wald ones.
+REPORT_INTERVALS = ("wald", "profile")
+
+
+#: ``[report] drop1``: the test of each model's drop1 table, or "none" for no table.
+REPORT_DROP1 = ("Chisq", "LRT", "F", "none")
 
 
 REPORT_FORMATS = ("html", "markdown", "json")
@@ -77,33 +65,31 @@ DATA_SUFFIXES = (".csv", ".parquet")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-@dataclass(frozen=True)
-class ModelEntry:
-    """One ``[[model]]`` of a spec, with ``[defaults]`` already applied.
+def _model_entry_class() -> type:
+    """``ModelEntry``: a frozen dataclass of ``name``, ``formula``, every option of
+    :data:`OPTION_KEYS` (defaulting to :func:`glmspec.fit`'s default, since a key left out
+    means fit()'s default) and ``data``."""
+    fit_defaults = inspect.signature(fit).parameters
+    options = [
+        (key, kind | None, field(default=fit_defaults[key].default))
+        for key, kind in OPTION_TYPES.items()
+    ]
+    data = ("data", Path | None, field(default=None))
+    entry = make_dataclass(
+        "ModelEntry", [("name", str), ("formula", str), *options, data], frozen=True
+    )
+    entry.__module__ = __name__
+    entry.__doc__ = """One ``[[model]]`` of a spec, with ``[defaults]`` already applied.
 
-    ``family`` is the canonical family name; ``link`` None means the family's canonical link;
-    ``data`` is the resolved data file the model uses (its own or the spec's top-level one).
+    ``name`` and ``formula``, then the fit() options of :data:`OPTION_KEYS` (each defaults
+    to fit()'s default: ``family`` "gaussian", ``link`` None for the family's canonical link,
+    ...), then ``data``, the resolved data file the model uses (its own or the spec's
+    top-level one). ``family`` is the canonical family name.
     """
+    return entry
 
-    name: str
-    formula: str
-    family: str = "gaussian"
-    link: str | None = None
-    weights: str | None = None
-    offset: str | None = None
-    missing: str = "raise"
-    max_iter: int = 100
-    tol: float = 1e-8
-    data: Path | None = None
-    freq_weights: str | None = None
-    exposure: str | None = None
-    theta: float | None = None
-    var_power: float | None = None
-    cov_type: str = "nonrobust"
-    groups: str | None = None
-    penalty: str | None = None
-    alpha: float = 0.0
-    l1_ratio: float | None = None
+
+ModelEntry = _model_entry_class()
 
 
 def one_line(exc: BaseException) -> str:

@@ -9,12 +9,15 @@ default: a local cluster sized to this machine), ``python_formulas`` (true: form
 evaluated as Python; default false: they are checked against :mod:`glmspec.design.formula_check`'s
 allowlist at validation), ``[defaults]`` (fit() options a model leaves
 out), one ``[[model]]`` table per model (``name``
-and ``formula`` required; ``data`` and the fit() options ``family``, ``link``, ``weights``,
-``offset``, ``missing``, ``max_iter``, ``tol``, ``freq_weights``, ``exposure``, ``theta``
-(negative binomial) and ``var_power`` (Tweedie) optional), ``[check]`` (``against`` =
+and ``formula`` required; ``data`` and the fit() options optional: the spec keys of
+:class:`~glmspec.options.FitOptions`, listed in :data:`glmspec.spec.format.OPTION_KEYS`, checked
+by the same rules as :func:`glmspec.fit`), ``[check]`` (``against`` =
 "statsmodels" or "none", ``tol`` in (0, 1)) and ``[report]`` (``formats``: some of "html",
 "markdown", "json"; ``dir``: the reports' parent folder, relative to the spec file's folder and
-inside it: an absolute path, ``~`` or a ``..`` that leaves the spec's folder is a spec error).
+inside it: an absolute path, ``~`` or a ``..`` that leaves the spec's folder is a spec error;
+``intervals = "profile"``: every model also gets profile-likelihood intervals; ``drop1`` =
+"Chisq", "LRT" or "F": a drop1 table per model; ``emmeans``: a list of factors as written in the
+formulas, each giving a marginal-means table for every model that has it).
 
 Every problem of a spec is collected and raised together in one :class:`SpecError`, whose
 message names the file, the model, the key and the allowed values. Each data file is read once.
@@ -99,6 +102,9 @@ class Spec:
     check_tol: float = 1e-6
     report_formats: tuple[str, ...] = ("html", "markdown")
     report_dir: Path = Path("reports")
+    report_intervals: str = "wald"
+    report_drop1: str | None = None
+    report_emmeans: tuple[str, ...] = ()
     engine: str = "pandas"
     scheduler: str | None = None
     python_formulas: bool = False

@@ -9,7 +9,6 @@ import pytest
 import glmspec
 from glmspec.design import matrix as catmatrix
 from glmspec.design.matrix import CategoricalBlockMatrix
-from glmspec.linalg import abs_matvec, squares_matvec, weighted_gram
 
 
 def _frame(n=3000, seed=0, levels=(60, 40)):
@@ -65,10 +64,10 @@ def test_operations_equal_dense(formula):
     np.testing.assert_allclose(X.gram(w), dense.T @ (w[:, None] * dense), rtol=1e-10, atol=1e-10)
     signed = w - 0.5
     np.testing.assert_allclose(
-        weighted_gram(X, signed), dense.T @ (signed[:, None] * dense), rtol=1e-9, atol=1e-9
+        X.gram(signed), dense.T @ (signed[:, None] * dense), rtol=1e-9, atol=1e-9
     )
-    np.testing.assert_allclose(abs_matvec(X, np.abs(b)), np.abs(dense) @ np.abs(b), rtol=1e-12)
-    np.testing.assert_allclose(squares_matvec(X, w), (dense * dense).T @ w, rtol=1e-10)
+    np.testing.assert_allclose(X.abs_matvec(np.abs(b)), np.abs(dense) @ np.abs(b), rtol=1e-12)
+    np.testing.assert_allclose(X.squares_rmatvec(w), (dense * dense).T @ w, rtol=1e-10)
     for j in range(X.shape[1]):
         np.testing.assert_array_equal(X.column(j), dense[:, j])
 

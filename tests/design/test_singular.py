@@ -94,3 +94,26 @@ def test_singular_option_is_validated_and_guarded():
     for call in (res.get_influence, res.drop1, lambda: res.wald_test("rain = 0")):
         with pytest.raises(SpecificationError, match="aliased"):
             call()
+
+
+def test_aliased_fit_prints_na_and_predicts_with_standard_errors_as_r():
+    data = _visitors_without_sunday_rain()
+    res = glmspec.fit(
+        "visitors ~ C(weekday) * rain + temperature", data, "poisson", singular="drop"
+    )
+    line = next(
+        x for x in str(res.summary()).splitlines() if x.startswith("C(weekday)[T.Sun]:rain")
+    )
+    assert line.split()[1:] == ["NA"] * 6  # estimate, SE, z, p and the interval, as R's NA
+    assert "nan" not in str(res.summary()).lower()
+    # get_prediction: the reduced design's prediction and standard error (statsmodels)
+    keep, sm_res = _reference(res, sm.families.Poisson())
+    X = np.asarray(res.design.X)[:, [res.design.column_names.index(n) for n in keep]]
+    theirs = sm_res.get_prediction(X[:30]).summary_frame()
+    ours = res.get_prediction(data.head(30)).summary_frame()
+    np.testing.assert_allclose(ours["mean"], theirs["mean"], rtol=1e-8)
+    np.testing.assert_allclose(ours["mean_se"], theirs["mean_se"], rtol=1e-6)
+    with pytest.raises(
+        SpecificationError, match=r"aliased columns \['C\(weekday\)\[T.Sun\]:rain'\]"
+    ):
+        res.emmeans("C(weekday)")

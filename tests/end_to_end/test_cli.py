@@ -244,3 +244,18 @@ def test_predict_interval_adds_the_prediction_frame(tmp_path):
     assert np.all(pred["mean_ci_lower"] < pred["mean"]) and np.all(
         pred["mean"] < pred["mean_ci_upper"]
     )
+
+
+def test_fit_method_firth_from_the_command_line(tmp_path):
+    proc = run_cli(
+        "fit", "GRADE ~ GPA + TUCE + PSI", "--data", "spector", "--family", "binomial",
+        "--method", "firth", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    firth = glmspec.fit(
+        "GRADE ~ GPA + TUCE + PSI", glmspec.datasets.load("spector"), "binomial", method="firth"
+    )
+    assert f"{firth.params['GPA']:.6g}" in proc.stdout and "Firth" in proc.stdout
+    bad = run_cli("fit", "GRADE ~ GPA", "--data", "spector", "--method", "frth", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "--method" in bad.stderr and "Did you mean 'firth'" in bad.stderr

@@ -233,7 +233,7 @@ def test_fit_arrays_input_errors_name_the_argument(kwargs, error, match):
         (
             np.array(["a", "b"] * (_N // 2)),
             {"freq_weights": np.ones(_N)},
-            "freq_weights are not supported for the multinomial family",
+            "freq_weights is not available for the multinomial family",
         ),
     ],
 )

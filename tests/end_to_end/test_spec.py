@@ -236,7 +236,8 @@ def test_unknown_keys_with_suggestions(folder: Path) -> None:
     assert "Did you mean 'title'?" in message
     assert "model #2 'probit', key 'lnk'" in message and "Did you mean 'link'?" in message
     assert "[check], key 'toll'" in message and "allowed: against, tol." in message
-    assert "[report], key 'format'" in message and "allowed: formats, dir." in message
+    assert "[report], key 'format'" in message
+    assert "allowed: formats, dir, intervals, drop1, emmeans." in message
 
 
 def test_missing_required_keys(folder: Path) -> None:
@@ -271,9 +272,8 @@ def test_wrong_types(folder: Path) -> None:
 
 def test_unknown_family(folder: Path) -> None:
     message = problems_of(write(folder, SPECTOR.replace('"binomial"', '"binomal"')))
-    assert "[defaults], key 'family': unknown family 'binomal'; allowed: gaussian, binomial," in (
-        message
-    )
+    expected = "[defaults], key 'family': unknown family 'binomal'; known families: gaussian,"
+    assert expected in message
     assert "Did you mean 'binomial'?" in message
     # the bad default family is reported once, not once per model (nor as a bad link)
     assert "1 problem(s)" in message
@@ -284,12 +284,12 @@ def test_unknown_link_and_link_not_of_family(folder: Path) -> None:
         '[[model]]\nname = "pois"\nformula = "GRADE ~ GPA"\nfamily = "poisson"\nlink = "logit"\n'
     )
     message = problems_of(write(folder, text))
-    assert "model #2 'probit', key 'link': unknown link 'probitt'; allowed: identity, log," in (
+    assert "model #2 'probit', key 'link': unknown link 'probitt'; known links: identity, log," in (
         message
     )
     assert "Did you mean 'probit'?" in message
     assert (
-        "model #3 'pois', key 'link': link 'logit' does not go with the poisson family; "
+        "model #3 'pois', key 'link': link 'logit' is not available for the poisson family; "
         "allowed links: log, identity, sqrt." in message
     )
 
@@ -298,9 +298,8 @@ def test_link_from_defaults_checked_against_model_family(folder: Path) -> None:
     text = SPECTOR.replace('family = "binomial"', 'family = "binomial"\nlink = "logit"')
     text += '[[model]]\nname = "g"\nformula = "GPA ~ TUCE"\nfamily = "gaussian"\n'
     message = problems_of(write(folder, text))
-    assert "model #3 'g', key 'link': link 'logit' (from [defaults]) does not go with the " in (
-        message
-    )
+    assert "model #3 'g', key 'link': link 'logit' is not available for the gaussian" in message
+    assert "(link from [defaults])" in message
     assert "allowed links: identity, log, inverse." in message
 
 
@@ -333,7 +332,7 @@ def test_bad_option_values(folder: Path) -> None:
         'link = "probit"', 'link = "probit"\nmissing = "omit"\nmax_iter = 0\ntol = 2.0'
     )
     message = problems_of(write(folder, text))
-    assert "key 'missing': unknown missing-value policy 'omit'; allowed: raise, drop." in message
+    assert "key 'missing': must be one of 'raise', 'drop', got 'omit'." in message
     assert "key 'max_iter': must be a positive integer, got 0." in message
     assert "key 'tol': must be a number in (0, 1), got 2.0." in message
 
@@ -457,3 +456,92 @@ def test_unknown_cov_type_and_groups_column_are_spec_errors():
     message = str(info.value)
     assert "'cov_type'" in message and "HC0" in message
     assert "'groups'" in message and "Did you mean 'date'" in message
+
+
+def test_report_inference_options_give_profile_drop1_and_emmeans_tables(tmp_path):
+    import json
+
+    from glmspec.report import write_report
+
+    data = str(glmspec.datasets.path("restaurant_visitors"))
+    spec = Spec.from_dict(
+        {
+            "data": data,
+            "defaults": {"family": "poisson"},
+            "model": [
+                {"name": "days", "formula": "visitors ~ hour + factor(weekday) + rain"},
+                {"name": "hours", "formula": "visitors ~ hour + rain"},
+            ],
+            "check": {"against": "none"},
+            "report": {"intervals": "profile", "drop1": "Chisq", "emmeans": ["C(weekday)", "rain"]},
+        }
+    )
+    assert (spec.report_intervals, spec.report_drop1) == ("profile", "Chisq")
+    fitted = spec.fit()
+    out = write_report(spec, fitted, out_dir=tmp_path, formats=["markdown", "json", "html"])
+    stored = json.loads((out / "results.json").read_text())["models"]
+    res = fitted[0].results
+    inference = stored["days"]["inference"]
+    profile = res.conf_int(method="profile")
+    np.testing.assert_allclose([r["lower"] for r in inference["profile"]["rows"]], profile[0])
+    drop1 = res.drop1(test="Chisq")
+    assert inference["drop1"]["columns"] == list(drop1.columns)
+    np.testing.assert_allclose(inference["drop1"]["rows"][1]["values"][1:], drop1.iloc[1, 1:])
+    emm, numeric = inference["emmeans"]
+    assert "'rain' is numeric" in numeric["error"]  # shown as a note, not a failure
+    expected = res.emmeans("C(weekday)")
+    np.testing.assert_allclose([r["estimate"] for r in emm["rows"]], expected["estimate"])
+    assert emm["averaged_over"] == ["rain"] and emm["covariates"] == {"hour": 12.5}
+    # C(weekday) is not a term of this model: no table
+    assert [e["term"] for e in stored["hours"]["inference"]["emmeans"]] == ["rain"]
+    text = (out / "index.md").read_text()
+    for heading in ("Profile-likelihood intervals", "drop1", "marginal means of `C(weekday)`"):
+        assert heading in text
+    assert 'data-term="C(weekday)"' in (out / "index.html").read_text()
+
+
+def test_report_inference_options_are_validated():
+    data = str(glmspec.datasets.path("restaurant_visitors"))
+    report = {"intervals": "profil", "drop1": "chisq", "emmeans": ["C(wekday)", "hour"]}
+    with pytest.raises(SpecError) as info:
+        Spec.from_dict(
+            {
+                "data": data,
+                "model": [{"name": "m", "formula": "visitors ~ hour + C(weekday)"}],
+                "report": report,
+            }
+        )
+    message = str(info.value)
+    assert "'intervals'" in message and "Did you mean 'profile'" in message
+    assert "'drop1'" in message and "Chisq" in message
+    assert "'C(wekday)' is not a term" in message and "C(weekday)" in message
+    assert "'hour'" not in message  # a term of the formula; whether it is a factor: at fit
+    with pytest.raises(SpecError, match="must be a list"):
+        Spec.from_dict(
+            {
+                "data": data,
+                "model": [{"name": "m", "formula": "visitors ~ hour"}],
+                "report": {"emmeans": "C(weekday)"},
+            }
+        )
+
+
+def test_method_firth_in_a_spec_fits_the_bias_reduced_model():
+    data = str(glmspec.datasets.path("spector"))
+    spec = Spec.from_dict(
+        {
+            "data": data,
+            "defaults": {"family": "binomial", "method": "firth"},
+            "model": [{"name": "firth", "formula": "GRADE ~ GPA + PSI"}],
+            "check": {"against": "none"},
+        }
+    )
+    (item,) = spec.fit()
+    direct = glmspec.fit(
+        "GRADE ~ GPA + PSI", glmspec.datasets.load("spector"), "binomial", method="firth"
+    )
+    assert item.results.spec.method == "firth"
+    np.testing.assert_allclose(item.results.params, direct.params, rtol=1e-12)
+    with pytest.raises(SpecError, match="unknown method 'bias'"):
+        Spec.from_dict({"data": data, "model": [{"name": "m", "formula": "GRADE ~ GPA"}],
+                        "defaults": {"method": "bias"}})  # fmt: skip

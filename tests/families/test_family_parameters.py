@@ -481,8 +481,8 @@ def test_spec_reports_bad_new_options(tmp_path):
     message = str(info.value)
     assert "model #1 'a', key 'theta': applies only to the negative_binomial family" in message
     assert "model #2 'b', key 'var_power': the tweedie family needs var_power" in message
-    assert "model #3 'c', key 'var_power': must be a number in the open interval (1, 2)" in message
-    assert "model #4 'd', key 'theta': must be a positive number" in message
+    assert "model #3 'c', key 'var_power': must be in the open interval (1, 2)" in message
+    assert "model #4 'd', key 'theta': must be a positive finite number" in message
     assert "model #5 'e', key 'exposure': needs a log-link count model" in message
     assert "model #6 'f', key 'exposure': column 'tt' is not in d.csv. Did you mean 't'?" in message
     assert "model #7 'g', key 'link'" in message and "allowed links: inverse, log, identity." in (

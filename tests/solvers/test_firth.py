@@ -16,7 +16,7 @@ import pytest
 from scipy import optimize, special
 
 import glmspec
-from glmspec.errors import SeparationWarning, SpecificationError
+from glmspec.errors import ModelComparisonError, SeparationWarning, SpecificationError
 
 _ENDOMETRIAL = {
     "NV": (
@@ -165,3 +165,27 @@ def test_firth_options_are_validated():
     for call in (res.drop1, res.anova, lambda: res.conf_int(method="profile")):
         with pytest.raises(SpecificationError, match="maximum likelihood"):
             call()
+
+
+def test_firth_fits_are_refused_by_likelihood_ratio_comparisons():
+    data = glmspec.datasets.load("spector")
+    small = glmspec.fit("GRADE ~ GPA", data, "binomial", method="firth")
+    big = glmspec.fit("GRADE ~ GPA + PSI", data, "binomial", method="firth")
+    ml_small = glmspec.fit("GRADE ~ GPA", data, "binomial")
+    for call in (
+        lambda: glmspec.lrtest(small, big),
+        lambda: glmspec.anova(small, big),
+        lambda: glmspec.anova(ml_small, big),
+    ):
+        with pytest.raises(ModelComparisonError, match="Firth .* penalized likelihood"):
+            call()
+    # maximum-likelihood fits of the same models still compare
+    assert glmspec.lrtest(ml_small, glmspec.fit("GRADE ~ GPA + PSI", data, "binomial")).df == 1
+
+
+def test_ml_zero_count_warning_points_to_firth():
+    data = glmspec.datasets.load("cpunish")
+    none = data["EXECUTIONS"].rank(method="first") <= 3
+    data = data.assign(EXECUTIONS=np.where(none, 0, data["EXECUTIONS"]), NONE=none.astype(float))
+    with pytest.warns(SeparationWarning, match="method='firth'"):
+        glmspec.fit("EXECUTIONS ~ SOUTH + NONE", data, "poisson")

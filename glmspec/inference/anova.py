@@ -48,8 +48,17 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
     """Raise :class:`ModelComparisonError` unless ``small`` is nested in ``big`` on the same data.
 
     Nesting is checked on the column spaces (so ``x`` nests in ``2*x + z``), not on names.
+    The data are checked first (:func:`data_difference`), then family and link, then nesting,
+    so the error names the first thing that differs.
     """
     a, b = small.design, big.design
+    difference = data_difference(small, big)
+    if difference is not None:
+        raise ModelComparisonError(
+            f"{names[0]} and {names[1]} were not fitted to the same data ({difference}; response, "
+            "rows, weights, frequency weights and offset must be identical); refit both on the "
+            "same rows."
+        )
     firth = [n for n, r in zip(names, (small, big), strict=True) if _is_firth(r)]
     if firth:
         raise ModelComparisonError(
@@ -64,21 +73,6 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"{big.family.name}/{big.family.link.name}); they cannot be compared."
         )
     dask = [getattr(r, "engine", None) == "dask" for r in (small, big)]
-    if any(dask):
-        same_rows = all(dask) and _same_dask_rows(small, big)
-    else:
-        same_rows = (
-            a.y.shape == b.y.shape
-            and np.array_equal(a.y, b.y)
-            and np.array_equal(a.prior_weights, b.prior_weights)
-            and np.array_equal(a.offset, b.offset)
-            and _same_optional(getattr(a, "freq_weights", None), getattr(b, "freq_weights", None))
-        )
-    if not same_rows:
-        raise ModelComparisonError(
-            f"{names[0]} and {names[1]} were not fitted to the same data (response, rows, weights, "
-            "frequency weights and offset must be identical); refit both on the same rows."
-        )
     if _n_params(small) > _n_params(big):
         raise ModelComparisonError(
             f"{names[0]} has more parameters than {names[1]}; give the smaller model first."
@@ -98,6 +92,36 @@ def check_nested(small, big, names: tuple[str, str] = ("small", "big")) -> None:
             f"{names[0]} is not nested in {names[1]}: column(s) {outside} are not in the span "
             f"of {names[1]}'s design."
         )
+
+
+def data_difference(a, b, *, offset: bool = True) -> str | None:
+    """How two fits' data differ, in words, or None when they share response, rows and weights.
+
+    The reason names the first difference in this order: response, rows, prior weights,
+    frequency weights, offset (skipped with ``offset=False``: an offset is part of a model, so
+    models with different offsets still describe the same data, e.g. for AIC).
+    """
+    da, db = a.design, b.design
+    dask = [getattr(r, "engine", None) == "dask" for r in (a, b)]
+    if any(dask):
+        if da.response_name != db.response_name:
+            return f"different response ({da.response_name} vs {db.response_name})"
+        return None if all(dask) and _same_dask_rows(a, b) else "different data or rows"
+    if da.response_name != db.response_name and not (
+        da.y.shape == db.y.shape and np.array_equal(da.y, db.y)
+    ):
+        return f"different response ({da.response_name} vs {db.response_name})"
+    if da.y.shape != db.y.shape:
+        return f"different rows ({a.nobs:g} vs {b.nobs:g} observations)"
+    if not np.array_equal(da.y, db.y):
+        return "different rows (the response values differ row by row)"
+    if not np.array_equal(da.prior_weights, db.prior_weights):
+        return "different prior weights"
+    if not _same_optional(getattr(da, "freq_weights", None), getattr(db, "freq_weights", None)):
+        return "different frequency weights"
+    if offset and not np.array_equal(da.offset, db.offset):
+        return "different offset or exposure"
+    return None
 
 
 def _is_firth(res) -> bool:
@@ -148,6 +172,42 @@ def lrtest(small, big) -> LRTest:
     statistic = max(2.0 * (big.llf - small.llf), 0.0)
     df = _n_params(big) - _n_params(small)
     return LRTest(statistic, df, float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan"))
+
+
+def poisson_negbin_lrtest(poisson, negbin) -> LRTest:
+    """Boundary likelihood-ratio test of the Poisson in the negative binomial, ``pscl::odTest``.
+
+    The Poisson is the negative binomial at ``1/theta = 0``, the boundary of the parameter
+    space, so ``2 (llf_nb - llf_poisson)`` is a 50:50 mixture of 0 and chi-square(1) under
+    the Poisson: ``p = P(chi2_1 >= statistic) / 2`` (Self and Liang 1987; ``pscl::odTest``).
+
+    Raises
+    ------
+    ModelComparisonError
+        Not a Poisson fit and a negative binomial fit with theta estimated by ML, with the same
+        link, data and design.
+    """
+    if not (
+        poisson.family.counts_response
+        and poisson.family.fixed_scale
+        and poisson.family.quasi_name
+        and getattr(negbin, "theta_estimated", False)
+    ):
+        raise ModelComparisonError(
+            "the boundary test needs a Poisson fit and a negative binomial fit with theta "
+            "estimated by maximum likelihood."
+        )
+    difference = data_difference(poisson, negbin)
+    same_design = difference is None and np.array_equal(
+        np.asarray(poisson.design.X), np.asarray(negbin.design.X)
+    )
+    if poisson.family.link.name != negbin.family.link.name or not same_design:
+        raise ModelComparisonError(
+            "the Poisson and negative binomial fits differ in "
+            f"{difference or 'link or design'}; the boundary test needs the same model."
+        )
+    statistic = max(2.0 * (negbin.llf - poisson.llf), 0.0)
+    return LRTest(statistic, 1, 0.5 * float(stats.chi2.sf(statistic, 1)))
 
 
 def anova(*models, test: str | None = None) -> pd.DataFrame:

@@ -1,5 +1,11 @@
 """Model comparison across a spec: information criteria and tests of nested pairs.
 
+Models fitted to the same response on the same rows (with the same weights) form a data group,
+whatever their family, link or offset: their AIC and BIC are comparable, so each group is
+ranked (differences to the group's lowest AIC/BIC). A Poisson and a negative binomial fit of
+the same design in a group also get the boundary likelihood-ratio test of ``pscl::odTest``
+(:func:`glmspec.inference.anova.poisson_negbin_lrtest`).
+
 Every pair of fitted, converged models is ordered by parameter count and tried with
 :func:`glmspec.inference.anova.check_nested`; for nested pairs the analysis of deviance
 (:func:`glmspec.inference.anova.anova`, R's ``anova(small, big, test="Chisq")``, plus the F test
@@ -16,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from glmspec.errors import ModelComparisonError
-from glmspec.inference.anova import anova, check_nested, lrtest
+from glmspec.inference.anova import (
+    anova,
+    check_nested,
+    data_difference,
+    lrtest,
+    poisson_negbin_lrtest,
+)
 from glmspec.report._data import n_params, number
 
 
@@ -31,14 +43,17 @@ def build_comparison(named: list[tuple[str, Any]]) -> dict[str, Any]:
     -------
     dict
         ``models``: one row per fitted model (name, family, link, nobs, llf, df = number of
-        parameters including an estimated dispersion, AIC, BIC, deviance, converged, and
-        ``best_aic``/``best_bic`` flags among models fitted to the same family and data
-        size); ``tests``: one row per nested pair; ``skipped``: pairs not compared, with the
-        reason.
+        parameters including an estimated dispersion (None without a log-likelihood), AIC, BIC,
+        deviance, converged, ``group`` (a letter shared by models of the same data, None for
+        a model alone), ``delta_aic``/``delta_bic`` (to the group's lowest) and
+        ``best_aic``/``best_bic``); ``tests``: one row per nested pair; ``skipped``: pairs not
+        compared, with the reason; ``overdispersion_tests``: Poisson (``restricted``) vs
+        negative binomial (``general``) fits of the same model.
     """
     fitted = [(name, res) for name, res in named if res is not None]
     rows = [_model_row(name, res) for name, res in fitted]
-    _mark_best(rows)
+    groups = _data_groups([res for _, res in fitted])
+    _rank(rows, groups)
     tests, skipped = [], []
     for (name_a, a), (name_b, b) in combinations(fitted, 2):
         (small_name, small), (big_name, big) = sorted(
@@ -49,7 +64,74 @@ def build_comparison(named: list[tuple[str, Any]]) -> dict[str, Any]:
             tests.append(_nested_test(small_name, small, big_name, big))
         else:
             skipped.append({"small": small_name, "big": big_name, "reason": reason})
-    return {"models": rows, "tests": tests, "skipped": skipped}
+    return {
+        "models": rows,
+        "tests": tests,
+        "skipped": skipped,
+        "overdispersion_tests": _overdispersion_tests(fitted, groups),
+    }
+
+
+def _data_groups(results: list[Any]) -> list[int]:
+    """Group index of each fit: fits share one when response, rows and weights are equal."""
+    representatives: list[Any] = []
+    groups = []
+    for res in results:
+        for index, first in enumerate(representatives):
+            if data_difference(first, res, offset=False) is None:
+                groups.append(index)
+                break
+        else:
+            representatives.append(res)
+            groups.append(len(representatives) - 1)
+    return groups
+
+
+def _rank(rows: list[dict[str, Any]], groups: list[int]) -> None:
+    """Letters for groups of two or more models; AIC/BIC differences to each group's lowest
+    among its converged fits (flagged ``best_*``)."""
+    sizes = {g: groups.count(g) for g in groups}
+    letters: dict[int, str] = {}
+    for row, group in zip(rows, groups, strict=True):
+        row["best_aic"] = row["best_bic"] = False
+        row["delta_aic"] = row["delta_bic"] = None
+        if sizes[group] < 2:
+            row["group"] = None
+            continue
+        row["group"] = letters.setdefault(group, chr(ord("A") + len(letters) % 26))
+    for group in letters:
+        members = [r for r, g in zip(rows, groups, strict=True) if g == group and r["converged"]]
+        for key in ("aic", "bic"):
+            finite = [m for m in members if m[key] is not None and np.isfinite(m[key])]
+            if len(finite) < 2:
+                continue
+            lowest = min(m[key] for m in finite)
+            for m in finite:
+                m[f"delta_{key}"] = m[key] - lowest
+            min(finite, key=lambda m: m[key])[f"best_{key}"] = True
+
+
+def _overdispersion_tests(fitted: list[tuple[str, Any]], groups: list[int]) -> list[dict]:
+    """``pscl::odTest`` for each Poisson / negative binomial pair of the same model."""
+    found = []
+    for (name_a, a), group_a in zip(fitted, groups, strict=True):
+        for (name_b, b), group_b in zip(fitted, groups, strict=True):
+            if group_a != group_b or a is b or not (a.converged and b.converged):
+                continue
+            try:
+                test = poisson_negbin_lrtest(a, b)
+            except ModelComparisonError:
+                continue
+            found.append(
+                {
+                    "restricted": name_a,
+                    "general": name_b,
+                    "theta": number(b.theta),
+                    "statistic": test.statistic,
+                    "pvalue": test.pvalue,
+                }
+            )
+    return found
 
 
 def _model_row(name: str, res: Any) -> dict[str, Any]:
@@ -60,29 +142,13 @@ def _model_row(name: str, res: Any) -> dict[str, Any]:
         "link": res.family.link.name,
         "nobs": int(res.nobs),
         "llf": number(res.llf),
-        "df": n_params(res),
+        # R's logLik df; NA with the log-likelihood for families without one (quasi, Tweedie)
+        "df": n_params(res) if res.family.has_loglik else None,
         "aic": number(res.aic),
         "bic": number(res.bic),
         "deviance": number(res.deviance),
         "converged": bool(res.converged),
     }
-
-
-def _mark_best(rows: list[dict[str, Any]]) -> None:
-    """Flag the lowest AIC and BIC within each group of the same family, link and nobs."""
-    for row in rows:
-        row["best_aic"] = row["best_bic"] = False
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["converged"]:
-            groups.setdefault((row["family"], row["link"], row["nobs"]), []).append(row)
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        for key in ("aic", "bic"):
-            finite = [m for m in members if np.isfinite(m[key])]
-            if finite:
-                min(finite, key=lambda m: m[key])[f"best_{key}"] = True
 
 
 _ANOVA_KEYS = (
@@ -100,10 +166,21 @@ _LR_KEYS = ("lr_statistic", "lr_df", "lr_pvalue")
 
 
 def _why_not_comparable(small_name: str, small: Any, big_name: str, big: Any) -> str | None:
-    """None when ``small`` is nested in ``big`` and both converged, else the reason."""
+    """None when ``small`` is nested in ``big`` and both converged, else the first reason:
+    convergence, then the data (response, rows, weights, offset), then family and link, then
+    nesting; the same reason whichever of the two comes first."""
     not_converged = [n for n, r in ((small_name, small), (big_name, big)) if not r.converged]
     if not_converged:
         return f"{' and '.join(not_converged)} did not converge."
+    difference = data_difference(small, big)
+    if difference is not None:
+        return f"{difference}: no test compares models of different data."
+    families = [f"{r.family.name}/{r.family.link.name}" for r in (small, big)]
+    if families[0] != families[1]:
+        return (
+            f"different family or link ({families[0]} vs {families[1]}): not nested; compare "
+            "them by AIC/BIC (same data group above)."
+        )
     if np.size(np.asarray(small.params)) == np.size(np.asarray(big.params)):
         return "same number of coefficients; no test (0 degrees of freedom)."
     try:

@@ -128,6 +128,19 @@ def forest_plot(res: Any, alpha: float = 0.05) -> Plot:
     return Plot("forest", "Coefficient plot", caption, _png(fig))
 
 
+def observed_label(res: Any) -> str:
+    """Axis label of the observed response: a two-column binomial response (``s + f`` or
+    ``cbind(s, f)``) is plotted as the proportion ``s / (s + f)``, and says so."""
+    name = res.design.response_name
+    if res.family.proportion_response:
+        inner = name[len("cbind(") : -1] if name.startswith("cbind(") and name.endswith(")") else ""
+        parts = inner.split(", ") if inner else name.split(" + ")
+        if len(parts) == 2:
+            success, failure = (part.strip() for part in parts)
+            return f"observed proportion {success} / ({success} + {failure})"
+    return f"observed {name}"
+
+
 def observed_fitted_plot(res: Any) -> Plot:
     """Observed response against fitted mean; binomial fits also show binned proportions."""
     y, mu = _used(res, res.design.y), _used(res, res.fittedvalues.to_numpy())
@@ -149,7 +162,7 @@ def observed_fitted_plot(res: Any) -> Plot:
         )
         caption += " Orange: observed proportion in deciles of the fitted probability."
     ax.set_xlabel("fitted mean")
-    ax.set_ylabel(f"observed {res.design.response_name}")
+    ax.set_ylabel(observed_label(res))
     ax.legend(loc="best", fontsize="small")
     ax.set_title("Observed vs fitted")
     fig.tight_layout()

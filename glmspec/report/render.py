@@ -1,8 +1,10 @@
 """Render the report tables to HTML, Markdown and JSON.
 
 The templates in ``templates/`` only format values that :func:`glmspec.report.build_tables`
-computed; numbers go through :func:`glmspec.results.summary.format_number` (significant digits) and
-p-values through :func:`glmspec.results.summary.format_pvalue`. The HTML page is self-contained: CSS
+computed. Table columns are formatted a column at a time as R prints them
+(:func:`glmspec.results.number_format.format_table`: one layout per column, p-values as
+``format.pval``), single values through :func:`glmspec.results.summary.format_number`. The HTML
+page is self-contained: CSS
 inline, plots embedded as base64 PNG data URIs, no scripts and no external resources. The
 HTML template is autoescaped; the Markdown template escapes table cells with ``md_cell``.
 """
@@ -19,6 +21,7 @@ import jinja2
 
 from glmspec.report._data import json_ready
 from glmspec.report.plots import Plot
+from glmspec.results.number_format import format_table
 from glmspec.results.summary import format_number, format_pvalue
 from glmspec.version import __version__
 
@@ -78,6 +81,54 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+#: Column formats of the coefficient table: estimate-like groups share one layout.
+COEFFICIENT_FORMAT: dict[str, Any] = {
+    "estimates": [
+        ("estimate", "bse"),
+        ("lower", "upper"),
+        ("exp_estimate", "exp_lower", "exp_upper"),
+    ],
+    "statistics": ["statistic"],
+    "pvalues": ["pvalue"],
+}
+#: Column formats of the comparison tables (information criteria, nested tests).
+CRITERIA_FORMAT: dict[str, Any] = {
+    "numbers": ["nobs", "llf", "df", "aic", "bic", "deviance", "delta_aic", "delta_bic"],
+    "number_digits": DIGITS + 2,
+}
+TESTS_FORMAT: dict[str, Any] = {
+    "numbers": ["df", "deviance", "dispersion", "lr_df"],
+    "statistics": ["statistic", "lr_statistic", "f_statistic"],
+    "pvalues": ["pvalue", "lr_pvalue", "f_pvalue"],
+}
+
+
+def shown_tables(tables: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's tables as text, each column formatted with one layout (R's ``format``).
+
+    Returns
+    -------
+    dict
+        ``coefficients``: model slug -> one dict of texts per coefficient row;
+        ``criteria`` and ``tests``: one dict of texts per row of the comparison tables.
+    """
+    comparison = tables["comparison"]
+    return {
+        "coefficients": {
+            m["slug"]: format_table(m["coefficients"], **COEFFICIENT_FORMAT)
+            for m in tables["models"]
+        },
+        "criteria": format_table(comparison["models"], **CRITERIA_FORMAT),
+        "tests": format_table(comparison["tests"], **TESTS_FORMAT),
+        "overdispersion": format_table(
+            comparison.get("overdispersion_tests", []),
+            numbers=["theta"],
+            statistics=["statistic"],
+            pvalues=["pvalue"],
+        ),
+    }
+
+
 def data_uri(png: bytes) -> str:
     """``data:image/png;base64,...`` for ``png``."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -117,13 +168,17 @@ def render_html(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]]) 
         Model slug -> list of :class:`~glmspec.report.plots.Plot`, embedded as data URIs.
     """
     template = _environment().get_template("report.html.j2")
-    return template.render(t=tables, figures=_figures(tables, plots, inline=True))
+    return template.render(
+        t=tables, shown=shown_tables(tables), figures=_figures(tables, plots, inline=True)
+    )
 
 
 def render_markdown(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]]) -> str:
     """``index.md``, referencing the plots as ``plots/<model>_<key>.png`` beside it."""
     template = _environment().get_template("report.md.j2")
-    return template.render(t=tables, figures=_figures(tables, plots, inline=False))
+    return template.render(
+        t=tables, shown=shown_tables(tables), figures=_figures(tables, plots, inline=False)
+    )
 
 
 def results_json(tables: Mapping[str, Any], plots: Mapping[str, Sequence[Plot]]) -> str:

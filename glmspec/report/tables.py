@@ -118,7 +118,7 @@ def model_tables(spec: Spec, fm: FittedModel, slug: str) -> dict[str, Any]:
             "level": LEVEL,
             "multinomial": res.family.is_multiclass,
         },
-        fit_statistics=_fit_statistics(res),
+        fit_statistics=_fit_statistics(res, summary.info["overdispersion"]),
         conventions=conventions(res),
         inference=inference_tables(spec, res),
     )
@@ -138,8 +138,12 @@ def ratio_label(res: Any) -> str | None:
 
 
 def _status(res: Any, check: dict[str, Any]) -> str:
+    """``not converged``, ``separation`` (the criterion was met but estimates diverge),
+    ``check failed`` or ``ok``."""
     if not res.converged:
         return "not converged"
+    if getattr(res, "separation", None) is not None:
+        return "separation"
     if check["status"] == "failed":
         return "check failed"
     return "ok"
@@ -172,6 +176,7 @@ def _info(res: Any, fm: FittedModel, summary: Summary) -> dict[str, Any]:
         "df_resid": number(info["df_resid"]),
         "n_params": n_params(res),
         "converged": bool(info["converged"]),
+        "separation": info["separation"],
         "n_iter": int(info["n_iter"]),
         "max_iter": res.spec.max_iter,
         "tol": res.spec.tol,
@@ -187,11 +192,14 @@ def _coefficients(res: Any, summary: Summary, with_ratio: bool) -> list[dict[str
         keys = list(res.params.T.stack().index)  # (class, term), the order of the summary
     else:
         keys = [(None, term) for term in res.params.index]
+    separation = getattr(res, "separation", None)
+    separated = set() if separation is None else set(separation.columns)
     rows = []
     for (cls, term), (_, row) in zip(keys, coef.iterrows(), strict=True):
         item = {
             "class": None if cls is None else str(cls),
             "term": str(term),
+            "separated": str(term) in separated,
             "estimate": number(row["estimate"]),
             "bse": number(row["std_error"]),
             "statistic": number(row["statistic"]),
@@ -208,8 +216,12 @@ def _coefficients(res: Any, summary: Summary, with_ratio: bool) -> list[dict[str
     return rows
 
 
-def _fit_statistics(res: Any) -> list[dict[str, Any]]:
-    """Fit statistics; without a likelihood (quasi, Tweedie) llf, AIC, BIC are None (NA)."""
+def _fit_statistics(res: Any, over: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Fit statistics; without a likelihood (quasi, Tweedie) llf, AIC, BIC are None (NA).
+
+    Poisson and binomial-count fits also show Pearson chi2 / df and the p-value of Pearson's
+    overdispersion test (``over``, :func:`glmspec.results.summary.overdispersion`).
+    """
     rows = [
         ("llf", "Log-likelihood", res.llf),
         ("llnull", "Log-likelihood, intercept-only model", res.llnull),
@@ -220,6 +232,16 @@ def _fit_statistics(res: Any) -> list[dict[str, Any]]:
         ("bic", "BIC", res.bic),
         ("scale", "Dispersion", res.scale),
     ]
+    if over is not None:
+        rows += [
+            ("pearson_ratio", "Pearson chi-square / df (1 under the model)", over["ratio"]),
+            (
+                "overdispersion_pvalue",
+                f"Overdispersion test p-value (Pearson chi-square on df; flagged below "
+                f"{over['level']:g})",
+                over["pvalue"],
+            ),
+        ]
     if not res.family.is_multiclass:
         rows.append(("pearson_chi2", "Pearson chi-square", res.pearson_chi2))
     rows.append(("pseudo_rsquared_mcf", "McFadden pseudo R-squared", res.pseudo_rsquared("mcf")))

@@ -12,16 +12,19 @@ import html
 import numpy as np
 import pandas as pd
 
+from glmspec.inference.dispersion import pearson_overdispersion
 from glmspec.inference.information import flat_params
 from glmspec.results.fit_setup import fit_setup
+from glmspec.results.number_format import format_estimates, format_pvalues, format_statistics
 
 
 def format_pvalue(p: float) -> str:
-    """p-values as R prints them: ``<1e-16`` below machine precision, else 3 significant digits;
-    ``NA`` when there is none (an aliased coefficient, a penalized fit)."""
-    if not np.isfinite(p):
-        return "NA"
-    return "<1e-16" if p < 1e-16 else f"{p:.3g}"
+    """One p-value as R's ``format.pval(p, digits=3)``: ``<2e-16`` below machine epsilon.
+
+    A column of p-values should go through
+    :func:`glmspec.results.number_format.format_pvalues`, which gives them a common layout.
+    """
+    return format_pvalues([p])[0]
 
 
 def format_number(x: float, digits: int = 6) -> str:
@@ -54,9 +57,9 @@ class Summary:
             f"   Df residuals: {format_number(info['df_resid'])}"
             f"   Df model: {format_number(info['df_model'])}",
             f"Dispersion: {format_number(info['scale'])}"
-            f" ({'fixed' if info['scale_fixed'] else 'Pearson chi2 / df_resid'})"
-            f"   Converged: {'yes' if info['converged'] else 'NO'} after {info['n_iter']} "
-            "iterations",
+            f" ({'fixed' if info['scale_fixed'] else 'Pearson chi2 / df_resid'}"
+            f"{_overdispersion_text(info['overdispersion'])})",
+            _convergence_text(info),
         ]
         if info.get("theta") is not None:
             lines.append(_theta_line(info))
@@ -105,14 +108,23 @@ class Summary:
     def _coefficient_frame(self) -> pd.DataFrame:
         table = self.coefficients.copy()
         stat = "t value" if self.info["use_t"] else "z value"
-        shown = pd.DataFrame(index=table.index)
-        shown["Estimate"] = table["estimate"].map(format_number)
-        shown["Std. Error"] = table["std_error"].map(format_number)
-        shown[stat] = table["statistic"].map(lambda v: "NA" if np.isnan(v) else f"{v:.3f}")
-        shown[f"Pr(>|{stat[0]}|)"] = table["p_value"].map(format_pvalue)
+        separated = (
+            set() if self.info["separation"] is None else set(self.info["separation"]["columns"])
+        )
+        index = [
+            f"{name} (separated)" if str(name).split(": ")[-1] in separated else name
+            for name in table.index
+        ]
+        shown = pd.DataFrame(index=index)
+        estimate, std_error = format_estimates([table["estimate"], table["std_error"]])
+        shown["Estimate"] = estimate
+        shown["Std. Error"] = std_error
+        shown[stat] = format_statistics(table["statistic"])
+        shown[f"Pr(>|{stat[0]}|)"] = format_pvalues(table["p_value"])
         lo, hi = self.alpha / 2, 1 - self.alpha / 2
-        shown[f"[{lo:g}"] = table["lower"].map(format_number)
-        shown[f"{hi:g}]"] = table["upper"].map(format_number)
+        lower, upper = format_estimates([table["lower"], table["upper"]])
+        shown[f"{100 * lo:g} %"] = lower
+        shown[f"{100 * hi:g} %"] = upper
         return shown
 
     def __str__(self) -> str:
@@ -132,6 +144,83 @@ def _theta_line(info: dict) -> str:
             f"glm.nb)   statsmodels alpha = 1/theta = {alpha}"
         )
     return f"Theta: {theta} (fixed)   statsmodels alpha = 1/theta = {alpha}"
+
+
+def _df_null(res) -> float:
+    """Residual df of the intercept-only model: one intercept per equation (K - 1 for a
+    K-class multinomial, as statsmodels' MNLogit counts ``df_resid``), none without one."""
+    equations = np.asarray(res.params).shape[1] if res.family.is_multiclass else 1
+    return res.nobs - equations * int(res.design.has_intercept)
+
+
+def _separation(res) -> dict | None:
+    separation = getattr(res, "separation", None)
+    if separation is None:
+        return None
+    return {"kind": separation.kind, "columns": [str(c) for c in separation.columns]}
+
+
+def _convergence_text(info: dict) -> str:
+    if not info["converged"]:
+        return f"Converged: NO after {info['n_iter']} iterations"
+    if info["separation"] is not None:
+        return (
+            f"Status: {info['separation']['kind']} separation (the convergence criterion was met "
+            f"after {info['n_iter']} iterations, but the estimates marked (separated) diverge)"
+        )
+    return f"Converged: yes after {info['n_iter']} iterations"
+
+
+def _overdispersion_text(found: dict | None) -> str:
+    if found is None:
+        return ""
+    return (
+        f"; Pearson chi2 / df = {format_number(found['ratio'], 4)}, "
+        f"overdispersion test {p_clause(found['pvalue'])}"
+    )
+
+
+def p_clause(p: float) -> str:
+    """``p = 0.0123`` or ``p < 2e-16``, for running text."""
+    text = format_pvalue(p)
+    return f"p {text[0]} {text[1:].strip()}" if text.startswith("<") else f"p = {text}"
+
+
+def overdispersion(res) -> dict | None:
+    """Pearson's test of the fixed dispersion of Poisson and binomial-count fits, or None.
+
+    Applies to the Poisson and to the binomial with counts (a row with more than one trial, or
+    a proportion strictly between 0 and 1); a 0/1 response carries no information about
+    overdispersion. See :func:`glmspec.inference.dispersion.pearson_overdispersion`.
+    """
+    family = res.family
+    # fixed dispersion with a quasi family that frees it: the Poisson and the binomial
+    if not (family.fixed_scale and family.quasi_name) or family.is_multiclass:
+        return None
+    if family.proportion_response:
+        y, trials = res.design.y, res.design.trials
+        if not isinstance(y, np.ndarray):
+            return None  # a lazy (Dask) response: not read again for this
+        counts = trials is not None and np.any(np.asarray(trials) > 1)
+        if not (counts or np.any((y > 0) & (y < 1))):
+            return None
+    return pearson_overdispersion(res.pearson_chi2, res.df_resid)
+
+
+def _overdispersion_warning(res, found: dict) -> str:
+    family = res.family
+    if family.counts_response:
+        alternatives = f'family="{family.quasi_name}" or family="negative_binomial"'
+    else:
+        alternatives = f'family="{family.quasi_name}" (or a beta-binomial or random-effects model)'
+
+    return (
+        f"overdispersion: Pearson chi2 / df = {format_number(found['ratio'], 4)} "
+        f"(chi2 = {format_number(found['pearson_chi2'])} on {format_number(found['df_resid'])} "
+        f"df, {p_clause(found['pvalue'])}, below {found['level']:g}); the {res.family.name} "
+        f"standard errors and tests assume a dispersion of 1 and are too small. Consider "
+        f"{alternatives}."
+    )
 
 
 def _llf_line(info: dict) -> str:
@@ -173,7 +262,7 @@ def _info(res) -> dict:
         "n_dropped": res.n_dropped,
         "df_resid": res.df_resid,
         "df_model": res.df_model,
-        "df_null": res.nobs - int(res.design.has_intercept),
+        "df_null": _df_null(res),
         "scale": res.scale,
         "scale_fixed": fixed,
         "use_t": res.use_t,
@@ -192,6 +281,8 @@ def _info(res) -> dict:
         "theta_se": getattr(res, "theta_se", None),
         "theta_estimated": getattr(res, "theta_estimated", None),
         "setup": fit_setup(res),
+        "overdispersion": overdispersion(res),
+        "separation": _separation(res),
     }
 
 
@@ -215,4 +306,7 @@ def _warnings(res) -> list[str]:
     separation = getattr(res, "separation", None)
     if separation is not None:
         found.append(separation.describe())
+    over = overdispersion(res)
+    if over is not None and over["overdispersed"]:
+        found.append(_overdispersion_warning(res, over))
     return found

@@ -10,6 +10,7 @@ import pytest
 
 import glmspec
 from glmspec.report import write_report
+from glmspec.results.number_format import format_estimates
 from glmspec.spec import FittedModel, ModelEntry, Spec
 
 FORMULA = "visitors ~ hour + rain"
@@ -91,8 +92,9 @@ def test_results_display_as_html_in_jupyter(data):
     body = page.split("<tbody>", 1)[1]
     assert body.count("<tr>") == len(res.params)
     assert "<th>rain</th>" in body
-    assert f"<td>{glmspec.results.summary.format_number(res.bse['rain'])}</td>" in body
-    assert "Covariance: HC0" in page and "&lt;1e-16" in page  # escaped
+    _, bse = format_estimates([res.params, res.bse])  # one layout for both, as R
+    assert f"<td>{bse[list(res.params.index).index('rain')]}</td>" in body
+    assert "Covariance: HC0" in page and "&lt;2e-16" in page  # escaped
     anes = glmspec.datasets.load("anes96")
     multi = glmspec.fit("PID ~ age", anes, "multinomial")
     assert multi._repr_html_().split("<tbody>", 1)[1].count("<tr>") == multi.params.size

@@ -72,16 +72,25 @@ class RunProgress:
     def __call__(self, i: int, n: int, name: str) -> None:
         """Model ``i`` of ``n`` (counting from 1) starts fitting."""
         self._update(completed=i - 1, total=n, description=name, phase="fitting", detail="")
+        self._redraw()
 
     def phase(self, phase: str, name: str = "") -> None:
         """``phase`` (one of :data:`PHASES`) begins, for model ``name`` when it has one."""
         if phase == "plotting" or phase == "writing":
             self._update(completed=self.total)
         self._update(phase=phase, description=name, detail="")
+        self._redraw()
 
     def iteration(self, message: str) -> None:
         """Show the solver's latest iteration (deviance, change) at the end of the line."""
         self._update(detail=message)
+
+    def _redraw(self) -> None:
+        # rich redraws 10 times a second from its own thread; a phase that ends sooner
+        # (a small model fits in milliseconds) would never be seen, so a new phase or
+        # model is drawn at once. Iterations are left to the timer: they come too fast.
+        if self._progress is not None:
+            self._progress.refresh()
 
     def _update(self, **fields) -> None:
         if self._progress is not None:

@@ -41,6 +41,7 @@ def terminal_run(spec_file):
 def test_nothing_drawn_wider_than_the_terminal(terminal_run):
     status, raw = terminal_run
     assert status in (0, 1), raw
+    assert "report: " in raw, raw  # the run got as far as writing its report
     lines, widest = screen(raw)
     assert widest <= 80, f"a line of {widest} columns was drawn:\n" + "\n".join(lines)
     assert all(len(line) <= 80 for line in lines)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from glmspec.errors import ConvergenceWarning, SpecificationError
+from glmspec.errors import ConvergenceWarning, FitError, SpecificationError
 from glmspec.inference.applicability import require_ml_glm_in_memory
 from glmspec.inference.dispersion import check_alpha
 from glmspec.solvers.refit import refit_columns
@@ -105,17 +105,24 @@ class _Profile:
         """``sqrt((D(b) - D_hat) / phi)`` and the refit's coefficients."""
         keep = [k for k in range(self.X.shape[1]) if k != j]
         offset = self.design.offset + self.X[:, j] * b
-        try:
-            refit = refit_columns(
-                self.design,
-                self.res.family,
-                keep,
-                offset=offset,
-                max_iter=self.max_iter,
-                tol=_REFIT_TOL,
-                start=start,
-            )
-        except (ArithmeticError, ValueError, RuntimeError):
+        refit = None
+        # the warm start can put the linear predictor outside the link's domain (an inverse
+        # link after moving the fixed coefficient): then R's default start, as glm.fit's
+        for first in (start, None) if start is not None else (None,):
+            try:
+                refit = refit_columns(
+                    self.design,
+                    self.res.family,
+                    keep,
+                    offset=offset,
+                    max_iter=self.max_iter,
+                    tol=_REFIT_TOL,
+                    start=first,
+                )
+                break
+            except (ArithmeticError, ValueError, RuntimeError, FitError):
+                continue
+        if refit is None:
             return float("nan"), None
         rise = max(refit.deviance - self.deviance, 0.0) / self.dispersion
         coef = None if refit.record is None else refit.record.coef

@@ -39,7 +39,8 @@ class LRTest:
 
 
 def _n_params(res) -> int:
-    return int(np.size(np.asarray(res.params)))
+    """Estimated coefficients: aliased ones (NaN, ``singular="drop"``) do not count."""
+    return int(np.sum(~np.isnan(np.asarray(res.params, dtype=float))))
 
 
 def _label(res, i: int) -> str:
@@ -286,7 +287,9 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
 
     Terms are added in R's order (as written, main effects before interactions; see
     :func:`glmspec.design.termorder.formula_terms`), whatever order patsy gives the columns;
-    each row gives the drop in deviance when that term joins the previous ones. Statistics
+    each row gives the drop in deviance when that term joins the previous ones (with aliased
+    columns, ``singular="drop"``, each refit leaves out the columns aliased among those it
+    has and a term's ``Df`` is the rise in rank, as R's ``anova.glm``). Statistics
     use the full model's dispersion: ``"Chisq"`` (deviance / dispersion against chi-square)
     when the dispersion is fixed, ``"F"`` (deviance / df / dispersion against F on the
     full model's residual df) when it is estimated, as R (an F test on a fixed-dispersion
@@ -318,7 +321,13 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
             deviance, df_resid = res.deviance, res.df_resid
         else:
             sub = refit_columns(
-                design, res.family, columns, max_iter=spec.max_iter, tol=spec.tol, penalty=penalty
+                design,
+                res.family,
+                columns,
+                max_iter=spec.max_iter,
+                tol=spec.tol,
+                penalty=penalty,
+                singular=bool(getattr(res, "aliased", ())),
             )
             deviance, df_resid = sub.deviance, res.nobs - sub.n_coef
         names.append(term.name)

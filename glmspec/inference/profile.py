@@ -60,7 +60,8 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
     pandas.DataFrame
         Indexed like ``params`` (or ``which``), columns ``0`` (lower) and ``1`` (upper), as
         the Wald :meth:`conf_int`. A limit the profile never reaches (separation: the
-        deviance levels off below the cut-off) is NaN, with a warning, as R's NA.
+        deviance levels off below the cut-off) is NaN, with a warning, as R's NA; an
+        aliased coefficient's (``singular="drop"``) limits are NaN, as R's NA.
     """
     _check(res, alpha)
     names = list(res.design.column_names)
@@ -69,12 +70,19 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
     if unknown:
         raise SpecificationError(f"unknown coefficient(s) {unknown}; the model has {names}.")
     q = float(stats.norm.ppf(1.0 - alpha / 2.0))
-    profile = _Profile(res)
+    # aliased columns (singular="drop") are not profiled and the others are profiled without
+    # them, as MASS's profile.glm (their limits are NA in R)
+    aliased = set(getattr(res, "aliased", ()))
+    estimable = [k for k, n in enumerate(names) if n not in aliased]
+    profile = _Profile(res, estimable)
     rows = {}
     for name in which:
-        j = names.index(name)
+        if name in aliased:
+            rows[name] = [float("nan"), float("nan")]
+            continue
+        j = estimable.index(names.index(name))
         rows[name] = [profile.limit(j, q, side) for side in (-1.0, 1.0)]
-    lost = [n for n, v in rows.items() if np.isnan(v).any()]
+    lost = [n for n, v in rows.items() if np.isnan(v).any() and n not in aliased]
     if lost:
         warnings.warn(
             f"the profile deviance does not reach the cut-off for {', '.join(lost)}: that limit "
@@ -90,20 +98,22 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
 class _Profile:
     """The signed root deviance of one fitted model along each coefficient."""
 
-    def __init__(self, res) -> None:
+    def __init__(self, res, columns: list[int]) -> None:
         self.res = res
         self.design = res.design
-        self.X = np.asarray(self.design.X)
-        self.coef = np.asarray(res.params, dtype=float)
+        #: the design's columns that are profiled and refitted (all but the aliased ones)
+        self.columns = columns
+        self.X = np.asarray(self.design.X)[:, columns]
+        self.coef = np.asarray(res.params, dtype=float)[columns]
         self.deviance = float(res.deviance)
         self.dispersion = float(res.scale)
-        bse = np.asarray(res.bse, dtype=float)
+        bse = np.asarray(res.bse, dtype=float)[columns]
         self.step = np.where(np.isfinite(bse) & (bse > 0), bse, 1.0)
         self.max_iter = max(int(res.spec.max_iter), 100)
 
     def root_deviance(self, j: int, b: float, start: np.ndarray | None) -> tuple[float, object]:
         """``sqrt((D(b) - D_hat) / phi)`` and the refit's coefficients."""
-        keep = [k for k in range(self.X.shape[1]) if k != j]
+        keep = [c for k, c in enumerate(self.columns) if k != j]
         offset = self.design.offset + self.X[:, j] * b
         refit = None
         # the warm start can put the linear predictor outside the link's domain (an inverse

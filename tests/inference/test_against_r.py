@@ -426,3 +426,96 @@ def test_cluster_robust_se_equal_sandwich_vcovcl(cov_type):
     n, k = len(df), len(res.params)
     factor = 1.0 if cov_type == "HC1" else np.sqrt((n - 1) / (n - k))
     assert_named(res.bse, r_series(ref) * factor)
+
+
+# ---- 8. aliased columns (singular="drop") -------------------------------------------------------
+
+SINGULAR = {
+    "anes96_poisson_educ_pid": lambda: glmspec.fit(
+        "age ~ TVnews + C(educ) * C(PID)", data("anes96"), "poisson", singular="drop"
+    ),
+    "anes96_quasipoisson_educ_pid": lambda: glmspec.fit(
+        "age ~ C(educ) * C(PID)", data("anes96"), "quasipoisson", singular="drop"
+    ),
+    "restaurant_hour_twice": lambda: glmspec.fit(
+        "visitors ~ hour + C(hour) + rain", data("restaurant_visitors"), "poisson", singular="drop"
+    ),
+}
+
+
+@cache
+def singular_fit(name: str):
+    return SINGULAR[name]()
+
+
+@pytest.mark.parametrize("name", sorted(SINGULAR))
+def test_aliased_columns_are_rs_na_coefficients(name):
+    """R's ``glm`` (``singular.ok = TRUE``): the same columns NA (anes96 has no respondent with
+    education 1 and PID 3 or 5: empty cells of the interaction; ``hour`` written before
+    ``C(hour)`` is a combination of the intercept and the factor's columns, so R's last factor
+    column is NA, not ``hour``, although patsy puts ``hour`` last), and the same coefficients,
+    SEs, deviance, df_resid and AIC (counting the estimable coefficients)."""
+    ref, res = reference()["singular"][name], singular_fit(name)
+    assert sorted(res.aliased) == sorted(r_name(n) for n in ref["aliased"])
+    assert_named(res.params, r_series(ref["coef"]))
+    assert_named(res.bse, r_series(ref["se"]))
+    for attribute, key in [("deviance", "deviance"), ("aic", "aic"), ("scale", "dispersion")]:
+        expected = r_values([ref[key]])[0]  # the quasi-Poisson's AIC is NA in R, NaN here
+        np.testing.assert_allclose(getattr(res, attribute), expected, rtol=1e-8, err_msg=key)
+    assert res.df_resid == ref["df_resid"]
+
+
+@pytest.mark.parametrize("name", sorted(SINGULAR))
+@pytest.mark.parametrize("test", ["Chisq", "F"])
+def test_anova_of_a_fit_with_aliased_columns_equals_r(name, test):
+    """R's ``anova.glm`` refits ``x[, varseq <= i]`` with ``glm.fit``, which drops what is
+    aliased there: a term's Df is its rise in rank."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DomainWarning)
+        table = singular_fit(name).anova(test)
+    assert_table(table, reference()["singular"][name]["anova"][test])
+
+
+@pytest.mark.parametrize("name", sorted(SINGULAR))
+@pytest.mark.parametrize("test", ["none", "Chisq", "F"])
+def test_drop1_of_a_fit_with_aliased_columns_equals_r(name, test):
+    """R's ``drop1.glm``: Df from ranks (``object$rank - z$rank``), AIC counting them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DomainWarning)
+        table = singular_fit(name).drop1(None if test == "none" else test)
+    assert_table(table, reference()["singular"][name]["drop1"][test])
+
+
+def test_profile_of_a_fit_with_aliased_columns_equals_r():
+    """MASS profiles each estimable coefficient without the aliased columns (so the aliased
+    column does not take over when ``C(PID)[T.3]`` is fixed) and gives NA for aliased ones."""
+    from glmspec.inference.profile import profile_conf_int
+
+    ref = reference()["singular"]["anes96_poisson_educ_pid"]["profile"]
+    names = [r_name(n) for n in ref["names"]]
+    table = profile_conf_int(singular_fit("anes96_poisson_educ_pid"), which=names)
+    exact = np.column_stack([r_values(ref["exact_lower"]), r_values(ref["exact_upper"])])
+    mass = np.column_stack([r_values(ref["mass_lower"]), r_values(ref["mass_upper"])])
+    ours = table.loc[names].to_numpy()
+    assert np.array_equal(np.isnan(ours), np.isnan(exact))
+    assert np.array_equal(np.isnan(mass), np.isnan(exact))
+    found = ~np.isnan(exact)
+    half_width = np.abs(exact[:, [1]] - exact[:, [0]]) / 2
+    scale = np.maximum(half_width, np.abs(exact))[found]
+    assert np.all(np.abs(ours[found] - exact[found]) <= 1e-7 * scale)
+    assert np.all(
+        np.abs(ours[found] - mass[found]) <= 1e-3 * np.broadcast_to(half_width, ours.shape)[found]
+    )
+
+
+def test_anova_of_two_fits_with_aliased_columns_equals_r():
+    """``anova(small, big)`` with ``big`` rank-deficient: Df is the difference in rank."""
+    ref = reference()["singular"]["anova_two_models"]
+    small = glmspec.fit("age ~ TVnews + C(educ) + C(PID)", data("anes96"), "poisson")
+    table = glmspec.anova(small, singular_fit("anes96_poisson_educ_pid"))
+    for column, values in ref["columns"].items():
+        np.testing.assert_allclose(
+            table[column].to_numpy(dtype=float), r_values(values), rtol=RTOL, err_msg=column
+        )
+    lr = glmspec.lrtest(small, singular_fit("anes96_poisson_educ_pid"))
+    assert lr.df == 34

@@ -8,8 +8,9 @@
 # Every fit uses a tight convergence tolerance (glm.control(epsilon = 1e-12)) so that R's
 # numbers are the exact optimum to far below the tests' 1e-6 relative tolerance; the fits with
 # aliased columns use epsilon = 1e-9 instead, because glm.fit's QR rank tolerance is
-# min(1e-7, epsilon / 1000) and must stay well above rounding (their links are canonical, so
-# IRLS is Newton's method and 1e-9 on the deviance change is already exact to rounding).
+# min(1e-7, epsilon / 1000) and must stay well above rounding (with 1e-11 R no longer finds
+# hour + factor(hour) aliased); they are Poisson and quasi-Poisson fits (canonical link: IRLS is
+# Newton's method), whose estimates at 1e-9 and 1e-10 agree to rounding.
 
 suppressPackageStartupMessages({
   library(jsonlite)
@@ -38,6 +39,17 @@ restaurant <- read("restaurant_visitors")
 
 tight <- glm.control(epsilon = 1e-12, maxit = 100)
 aliased_control <- glm.control(epsilon = 1e-9, maxit = 100)
+
+# glm.fit's standard errors and Pearson dispersion use the working weights of its *last
+# iteration's start* (the previous estimates), not of the final estimates, so they carry the
+# last step's size (about 1e-6 relative for the aliased fits below at epsilon = 1e-9). One more
+# fit started at the estimates makes that step negligible: polish() does it (aliased columns
+# start at 0, which changes nothing as they are combinations of the others).
+polish <- function(fit) {
+  start <- coef(fit)
+  start[is.na(start)] <- 0
+  update(fit, start = start)
+}
 
 named <- function(x) list(names = names(x), values = unname(as.numeric(x)))
 
@@ -88,6 +100,7 @@ fits <- list(
   anes96_gamma = glm(age ~ logpopul + factor(educ) + TVnews, family = Gamma("log"),
                      data = anes96, control = tight)
 )
+fits <- lapply(fits, polish)
 ref$glm <- lapply(fits, glm_summary)
 
 # ---- 2. sequential anova and drop1 ----------------------------------------------------------
@@ -113,29 +126,32 @@ ref$drop1 <- lapply(fits[c("restaurant_poisson", "restaurant_poisson_weights_off
 signed_root <- function(fit, j, b) {
   X <- model.matrix(fit)
   off <- if (is.null(fit$offset)) rep(0, nrow(X)) else fit$offset
-  refit <- glm.fit(X[, -j, drop = FALSE], fit$y, weights = fit$prior.weights,
+  others <- setdiff(which(!is.na(coef(fit))), j) # aliased columns stay out, as profile.glm
+  refit <- glm.fit(X[, others, drop = FALSE], fit$y, weights = fit$prior.weights,
                    offset = off + X[, j] * b, family = family(fit),
                    control = glm.control(epsilon = 1e-14, maxit = 200))
   disp <- summary(fit)$dispersion
   sign(b - coef(fit)[j]) * sqrt(max(refit$deviance - deviance(fit), 0) / disp)
 }
-profile_of <- function(fit, level = 0.95) {
-  ci <- suppressMessages(confint(fit, level = level))
+profile_of <- function(fit, parm = names(coef(fit)), level = 0.95) {
+  ci <- suppressMessages(confint(fit, parm = parm, level = level))
+  ci <- matrix(ci, ncol = 2) # one row per parameter, also for a single one
   q <- qnorm(1 - (1 - level) / 2)
   b <- coef(fit)
   exact <- ci
-  for (j in seq_along(b)) {
+  for (i in seq_along(parm)) {
+    j <- match(parm[i], names(b))
+    if (is.na(b[j])) next # aliased: NA, as confint
     for (side in 1:2) {
       target <- if (side == 1) -q else q
-      far <- b[j] + 2 * (ci[j, side] - b[j])
+      far <- b[j] + 2 * (ci[i, side] - b[j])
       root <- uniroot(function(x) signed_root(fit, j, x) - target, sort(c(b[j], far)),
                       tol = 1e-13 * max(1, abs(b[j])), maxiter = 1000)
-      exact[j, side] <- root$root
+      exact[i, side] <- root$root
     }
   }
-  list(names = names(b), level = level, mass_lower = unname(ci[, 1]),
-       mass_upper = unname(ci[, 2]), exact_lower = unname(exact[, 1]),
-       exact_upper = unname(exact[, 2]))
+  list(names = parm, level = level, mass_lower = ci[, 1], mass_upper = ci[, 2],
+       exact_lower = exact[, 1], exact_upper = exact[, 2])
 }
 ref$profile <- lapply(fits[c("spector_logit", "cpunish_poisson", "scotland_gamma",
                              "scotland_gamma_log_weights_offset")], profile_of)
@@ -201,13 +217,31 @@ ref$emmeans <- lapply(emm_fits, function(x) emm_of(x[[1]], x[[2]]))
 singular_fits <- list(
   anes96_poisson_educ_pid = glm(age ~ TVnews + factor(educ) * factor(PID), family = poisson,
                                 data = anes96, control = aliased_control),
-  anes96_gamma_educ_pid = glm(age ~ factor(educ) * factor(PID), family = Gamma,
-                              data = anes96, control = aliased_control)
+  anes96_quasipoisson_educ_pid = glm(age ~ factor(educ) * factor(PID), family = quasipoisson,
+                                     data = anes96, control = aliased_control)
 )
+# hour written before factor(hour): hour is a combination of the intercept and the factor's
+# columns, and R (walking its model matrix in term order) gives the last factor column NA
+singular_fits$restaurant_hour_twice <- glm(visitors ~ hour + factor(hour) + rain,
+                                           family = poisson, data = restaurant,
+                                           control = aliased_control)
+singular_fits <- lapply(singular_fits, polish)
 ref$singular <- lapply(singular_fits, function(fit) {
-  c(glm_summary(fit), list(aliased = names(coef(fit))[is.na(coef(fit))],
+  c(glm_summary(fit), list(aliased = I(names(coef(fit))[is.na(coef(fit))]),
                            anova = anova_of(fit), drop1 = drop1_of(fit)))
 })
+# profile intervals next to the aliased columns (their own limits are NA)
+ref$singular$anes96_poisson_educ_pid$profile <- profile_of(
+  singular_fits$anes96_poisson_educ_pid,
+  c("TVnews", "factor(PID)3", "factor(educ)6:factor(PID)3", "factor(educ)7:factor(PID)3",
+    "factor(educ)7:factor(PID)4")
+)
+# anova of two nested fits with aliased columns: the df are differences of ranks
+ref$singular$anova_two_models <- table_json(anova(
+  glm(age ~ TVnews + factor(educ) + factor(PID), family = poisson, data = anes96,
+      control = aliased_control),
+  singular_fits$anes96_poisson_educ_pid, test = "Chisq"
+))
 
 # ---- 7. negative binomial and pscl::odTest -----------------------------------------------------
 # cpunish without VC100k96 and DEGREE is overdispersed (theta about 2.3); the restaurant model

@@ -1,6 +1,6 @@
 # Reference numbers from R for glmspec's inference tests (tests/inference/test_against_r.py).
 #
-# Run from the repository root:   Rscript tests/r_reference/make_reference.R
+# Run from the repository root:   Rscript tests/r_reference/make_reference.R [output.json]
 # It reads the bundled CSVs in datasets/ and writes tests/r_reference/r_reference.json, with
 # R.version.string and packageVersion() of every package used next to the numbers, at full
 # precision (17 significant digits). The tests read that JSON and never need R.
@@ -22,7 +22,8 @@ suppressPackageStartupMessages({
 })
 invisible(Sys.setlocale("LC_COLLATE", "C")) # factor levels sorted as patsy sorts them
 
-out_path <- "tests/r_reference/r_reference.json"
+args <- commandArgs(trailingOnly = TRUE) # optional: another output path (the tests use one)
+out_path <- if (length(args)) args[[1]] else "tests/r_reference/r_reference.json"
 data_dir <- "datasets"
 if (!file.exists(file.path(data_dir, "spector.csv"))) {
   stop("run from the repository root (datasets/ not found)")
@@ -209,6 +210,7 @@ emm_fits <- list(
                           control = tight), "educ"),
   anes96_gamma = list(fits$anes96_gamma, "educ")
 )
+emm_fits$anes96_logit[[1]] <- polish(emm_fits$anes96_logit[[1]])
 ref$emmeans <- lapply(emm_fits, function(x) emm_of(x[[1]], x[[2]]))
 
 # ---- 6. aliased columns (singular.ok = TRUE): empty interaction cells ------------------------

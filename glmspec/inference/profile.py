@@ -167,6 +167,80 @@ class _Profile:
         return float(optimize.brentq(excess, lo, hi, xtol=xtol, rtol=_ROOT_RTOL, maxiter=200))
 
 
+def theta_profile_interval(res, alpha: float = 0.05) -> tuple[float, float]:
+    """Profile-likelihood interval of a negative binomial theta estimated by maximum likelihood.
+
+    The interval is ``{theta : 2 (llf_hat - l_p(theta)) <= chi2_1(1 - alpha)}``, where
+    ``l_p(theta)`` is the log-likelihood maximised over the coefficients at that fixed theta
+    (the model refitted as R's ``glm(family = negative.binomial(theta))``, warm-started).
+    Each limit is the exact root, by Brent's method on ``log(theta)``. The upper limit is
+    ``inf`` when the Poisson model (``theta -> inf``) is inside the cut-off, i.e. when
+    ``2 (llf_nb - llf_poisson)`` (``pscl::odTest``'s statistic) is below it.
+
+    Parameters
+    ----------
+    res : NegBinResults
+        A fit of :func:`glmspec.fit` with ``family="negative_binomial"`` and theta estimated.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limit.
+    """
+    check_alpha(alpha)
+    require_ml_glm_in_memory(res, "the profile interval of theta")
+    if not getattr(res, "theta_estimated", False):
+        raise SpecificationError(
+            "the profile interval of theta needs a negative binomial fit with theta estimated "
+            "(family='negative_binomial' without theta=)."
+        )
+    cut = float(stats.chi2.ppf(1.0 - alpha, 1))
+    estimable = [k for k, n in enumerate(res.design.column_names) if n not in res.aliased]
+    start = np.asarray(res.params, dtype=float)[estimable]
+    llf_hat = float(res.llf)
+
+    def excess(log_theta: float, family=None) -> float:
+        """``2 (llf_hat - l_p(theta)) - cut``."""
+        family = family or res.family.with_theta(float(np.exp(log_theta)), estimated=False)
+        refit = refit_columns(
+            res.design,
+            family,
+            estimable,
+            max_iter=max(int(res.spec.max_iter), 100),
+            tol=_REFIT_TOL,
+            start=start,
+        )
+        record, d = refit.record, res.design
+        mu = family.link.unclamp(record.eta, record.mu)
+        freq = getattr(d, "freq_weights", None)
+        llf = family.loglik(d.y, mu, d.prior_weights, 1.0, d.trials, freq_weights=freq)
+        return 2.0 * (llf_hat - llf) - cut
+
+    log_hat = float(np.log(res.theta))
+    # the Poisson limit: is the upper end of the profile above the cut-off at all?
+    poisson = res.family.poisson_limit()
+    upper = float("inf") if excess(np.inf, poisson) <= 0.0 else None
+    limits = []
+    for side in (-1.0, 1.0):
+        if side > 0 and upper is not None:
+            limits.append(upper)
+            continue
+        inner, outer = log_hat, log_hat + side
+        for _ in range(_MAX_EXPAND):
+            if excess(outer) > 0.0:
+                break
+            inner, outer = outer, log_hat + 2.0 * (outer - log_hat)
+        else:
+            limits.append(0.0 if side < 0 else float("inf"))
+            continue
+        lo, hi = sorted((inner, outer))
+        root = optimize.brentq(excess, lo, hi, xtol=1e-12, rtol=_ROOT_RTOL, maxiter=200)
+        limits.append(float(np.exp(root)))
+    return limits[0], limits[1]
+
+
 def _check(res, alpha: float) -> None:
     check_alpha(alpha)
     require_ml_glm_in_memory(res, "profile intervals")

@@ -362,7 +362,22 @@ NEGBIN = {
         "visitors ~ hour + C(weekday) + rain + temperature",
         "restaurant_visitors",
     ),
+    "restaurant_poisson_truth": (
+        "visitors ~ hour + C(weekday) + rain + temperature + event",
+        "restaurant_visitors",
+    ),
 }
+
+
+@cache
+def negbin_fits(name: str):
+    formula, dataset = NEGBIN[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the simulated Poisson: theta large, a warning says so
+        return (
+            glmspec.fit(formula, data(dataset), "negative_binomial"),
+            glmspec.fit(formula, data(dataset), "poisson"),
+        )
 
 
 @pytest.mark.parametrize("name", sorted(NEGBIN))
@@ -372,9 +387,7 @@ def test_negative_binomial_and_boundary_test_equal_glm_nb_and_odtest(name):
     from glmspec.inference.anova import poisson_negbin_lrtest
 
     ref = reference()["negbin"][name]
-    formula, dataset = NEGBIN[name]
-    nb = glmspec.fit(formula, data(dataset), "negative_binomial")
-    poisson = glmspec.fit(formula, data(dataset), "poisson")
+    nb, poisson = negbin_fits(name)
     np.testing.assert_allclose(nb.theta, ref["theta"], rtol=RTOL)
     # R's SE.theta is theta.ml's 1/sqrt(information) at the theta before its last Newton step
     # (a step below 1.2e-4); glmspec's is at the estimate, which R's formula gives there too
@@ -390,6 +403,20 @@ def test_negative_binomial_and_boundary_test_equal_glm_nb_and_odtest(name):
     np.testing.assert_allclose(test.statistic, od["statistic"], atol=1e-10 * abs(nb.llf))
     np.testing.assert_allclose(test.pvalue, od["pvalue"], rtol=RTOL)
     assert f"{od['statistic']:.10f}"[:8] in od["printed"][-1]  # what odTest printed
+
+
+@pytest.mark.parametrize("name", sorted(NEGBIN))
+def test_theta_profile_interval_equals_rs_exact_root(name):
+    """The interval ``{theta : 2 (llf_hat - l_p(theta)) <= chi2_1(0.95)}`` computed in R by
+    ``uniroot`` over ``glm(family = negative.binomial(theta))`` refits; the upper limit is
+    infinite when odTest's statistic is below the cut-off (the simulated Poisson data)."""
+    ref = reference()["negbin"][name]["profile_theta"]
+    lower, upper = negbin_fits(name)[0].theta_conf_int(0.05)
+    np.testing.assert_allclose(lower, ref["lower"], rtol=1e-7)
+    if ref["upper_is_inf"]:
+        assert upper == np.inf
+    else:
+        np.testing.assert_allclose(upper, ref["upper"], rtol=1e-7)
 
 
 # ---- 7. sandwich covariances ------------------------------------------------------------------
@@ -566,3 +593,13 @@ def test_the_r_script_reproduces_the_reference(tmp_path):
     if fresh["provenance"] != reference()["provenance"]:
         pytest.skip(f"other versions than recorded: {fresh['provenance']}")
     assert _same_numbers(fresh, reference()) == []
+
+
+def test_theta_interval_needs_an_estimated_theta():
+    from glmspec.errors import SpecificationError
+
+    fixed = glmspec.fit(NEGBIN["cpunish"][0], data("cpunish"), "negative_binomial", theta=2.0)
+    with pytest.raises(SpecificationError, match="theta estimated"):
+        fixed.theta_conf_int()
+    with pytest.raises(SpecificationError, match="alpha"):
+        negbin_fits("cpunish")[0].theta_conf_int(alpha=1.5)

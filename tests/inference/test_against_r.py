@@ -603,3 +603,29 @@ def test_theta_interval_needs_an_estimated_theta():
         fixed.theta_conf_int()
     with pytest.raises(SpecificationError, match="alpha"):
         negbin_fits("cpunish")[0].theta_conf_int(alpha=1.5)
+
+
+SMALL_MODELS = {
+    "restaurant_poisson_weights_offset": lambda: glmspec.fit(
+        "visitors ~ temperature + C(weekday) + rain",
+        data("restaurant_visitors"),
+        "poisson",
+        weights=data("restaurant_visitors")["event"].to_numpy() + 1.0,
+        offset=np.log(data("restaurant_visitors")["hour"].to_numpy()),
+    ),
+    "anes96_gamma": lambda: glmspec.fit("age ~ logpopul", data("anes96"), "gamma", "log"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_MODELS))
+@pytest.mark.parametrize("test", ["Chisq", "F"])
+def test_anova_of_nested_models_equals_r(name, test):
+    """R's ``anova(small, big, test=)``: the largest model's dispersion, and for the F test on a
+    Poisson fit infinite denominator df (R's ``anova.glmlist``)."""
+    ref = reference()["anova_models"][name][test]
+    table = glmspec.anova(SMALL_MODELS[name](), fitted(name), test=test)
+    assert list(table.columns) == list(ref["columns"])
+    for column, values in ref["columns"].items():
+        np.testing.assert_allclose(
+            table[column].to_numpy(dtype=float), r_values(values), rtol=RTOL, err_msg=column
+        )

@@ -120,6 +120,23 @@ ref$drop1 <- lapply(fits[c("restaurant_poisson", "restaurant_poisson_weights_off
                            "anes96_gamma", "scotland_gamma_log_weights_offset",
                            "cpunish_poisson")], drop1_of)
 
+# anova of nested models (anova.glmlist): the largest model's dispersion; an F test on a
+# fixed-dispersion family has infinite denominator df
+small_models <- list(
+  restaurant_poisson_weights_offset = glm(visitors ~ temperature + factor(weekday) + rain,
+                                          family = poisson, data = restaurant,
+                                          weights = event + 1, offset = log(hour),
+                                          control = tight),
+  anes96_gamma = glm(age ~ logpopul, family = Gamma("log"), data = anes96, control = tight)
+)
+ref$anova_models <- lapply(names(small_models), function(name) {
+  small <- polish(small_models[[name]])
+  big <- fits[[name]]
+  list(Chisq = table_json(anova(small, big, test = "Chisq")),
+       F = suppressWarnings(table_json(anova(small, big, test = "F"))))
+})
+names(ref$anova_models) <- names(small_models)
+
 # ---- 3. profile-likelihood intervals (MASS) and their exact roots ----------------------------
 # MASS's confint.glm interpolates a spline through a grid of the signed root deviance; the
 # exact root is found here too, with uniroot on glm.fit refits (the coefficient fixed in the

@@ -629,3 +629,57 @@ def test_anova_of_nested_models_equals_r(name, test):
         np.testing.assert_allclose(
             table[column].to_numpy(dtype=float), r_values(values), rtol=RTOL, err_msg=column
         )
+
+
+# ---- 9. influence measures and predictions ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(reference()["influence"]))
+def test_influence_measures_equal_r(name):
+    """``hatvalues``, ``rstandard`` (deviance and Pearson), ``rstudent``, ``cooks.distance``
+    and ``dfbeta``, with the leverages of the expected information (``observed=False``; the
+    same as statsmodels' observed ones for canonical links)."""
+    ref, res = reference()["influence"][name], fitted(name)
+    influence = res.get_influence(observed=False)
+    pairs = {
+        "hat": influence.hat_matrix_diag,
+        "rstandard": influence.resid_studentized_deviance,
+        "rstandard_pearson": influence.resid_studentized_pearson,
+        "rstudent": influence.resid_studentized_external,
+        "cooks": influence.cooks_distance,
+    }
+    for key, ours in pairs.items():
+        np.testing.assert_allclose(ours.to_numpy(), ref[key], rtol=RTOL, err_msg=key)
+    # R's dfbeta (lm.influence) scales by the *deviance* residual (weighted.residuals of a glm),
+    # glmspec and statsmodels by the Pearson residual (the one-step change): on row i they
+    # differ by the factor d_i / r_i
+    i = 6  # R's row 7
+    factor = res.resid_deviance.iloc[i] / res.resid_pearson.iloc[i]
+    row = influence.d_params.iloc[i] * factor
+    assert_named(row, r_series(ref["dfbeta"]), RTOL, atol=1e-12 * np.abs(row).max())
+
+
+def test_predictions_with_standard_errors_equal_r_predict():
+    """``predict(fit, newdata, se.fit = TRUE)`` on both scales, with the offset evaluated on
+    the new rows (Poisson with weights and offset; Gamma log link: SEs at the estimated
+    dispersion)."""
+    df = data("restaurant_visitors").iloc[::250]
+    ref = reference()["prediction"]["restaurant_poisson_weights_offset"]
+    frame = fitted("restaurant_poisson_weights_offset").get_prediction(
+        df, offset=np.log(df["hour"].to_numpy())
+    )
+    _check_prediction(frame, ref)
+    scot = data("scotland").iloc[:8]
+    ref = reference()["prediction"]["scotland_gamma_log_weights_offset"]
+    frame = fitted("scotland_gamma_log_weights_offset").get_prediction(
+        scot, offset=np.log(scot["MOR"].to_numpy() / 100)
+    )
+    _check_prediction(frame, ref)
+
+
+def _check_prediction(prediction, ref) -> None:
+    summary = prediction.summary_frame()
+    np.testing.assert_allclose(summary["mean"], ref["mean"], rtol=RTOL)
+    np.testing.assert_allclose(summary["mean_se"], ref["mean_se"], rtol=RTOL)
+    np.testing.assert_allclose(prediction.linpred, ref["link"], rtol=RTOL)
+    np.testing.assert_allclose(prediction.se_linpred, ref["link_se"], rtol=RTOL)

@@ -137,6 +137,29 @@ ref$anova_models <- lapply(names(small_models), function(name) {
 })
 names(ref$anova_models) <- names(small_models)
 
+# influence measures (expected-information leverages, as R) and predictions with SEs
+influence_of <- function(fit) {
+  list(hat = unname(hatvalues(fit)), rstandard = unname(rstandard(fit)),
+       rstandard_pearson = unname(rstandard(fit, type = "pearson")),
+       rstudent = unname(rstudent(fit)), cooks = unname(cooks.distance(fit)),
+       dfbeta = named(dfbeta(fit)[7, ])) # one row's coefficient changes
+}
+ref$influence <- lapply(fits[c("cpunish_poisson", "spector_logit",
+                               "scotland_gamma_log_weights_offset",
+                               "restaurant_poisson_weights_offset")], influence_of)
+prediction_of <- function(fit, newdata) {
+  link <- predict(fit, newdata = newdata, type = "link", se.fit = TRUE)
+  response <- predict(fit, newdata = newdata, type = "response", se.fit = TRUE)
+  list(rows = nrow(newdata), link = unname(link$fit), link_se = unname(link$se.fit),
+       mean = unname(response$fit), mean_se = unname(response$se.fit))
+}
+ref$prediction <- list(
+  restaurant_poisson_weights_offset = prediction_of(fits$restaurant_poisson_weights_offset,
+                                                    restaurant[seq(1, 3000, by = 250), ]),
+  scotland_gamma_log_weights_offset = prediction_of(fits$scotland_gamma_log_weights_offset,
+                                                    scotland[1:8, ])
+)
+
 # ---- 3. profile-likelihood intervals (MASS) and their exact roots ----------------------------
 # MASS's confint.glm interpolates a spline through a grid of the signed root deviance; the
 # exact root is found here too, with uniroot on glm.fit refits (the coefficient fixed in the

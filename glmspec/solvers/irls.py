@@ -60,6 +60,10 @@ SUBSAMPLE_MIN_CELLS = 2_000_000
 _SUBSAMPLE_FRACTION = 50  # the subsample is 1/50 of the rows ...
 _SUBSAMPLE_ROWS_PER_COLUMN = 50  # ... and at least 50 rows per column
 _SUBSAMPLE_MAX_ITER = 25
+#: The subsample's estimates are ~sqrt(n / m) standard errors from the optimum (a decrement
+#: of about p n / m on the full rows); its fit stops at a decrement 1e-6 of its deviance,
+#: ~1e-6 n p / m of the full rows' scale at most -- far below that distance.
+_SUBSAMPLE_TOL = 1e-3
 
 
 def _newton_factor(rows, family: Family, point: Point, rough: bool = False):
@@ -196,7 +200,12 @@ def _subsample_start(y, X, family: Family, prior, offset, tol: float):
     sample = InMemoryRows(y[picked], design, family, prior[picked], offset[picked])
     try:
         record = irls(
-            sample, family, max_iter=_SUBSAMPLE_MAX_ITER, tol=tol, warn=False, name="subsample IRLS"
+            sample,
+            family,
+            max_iter=_SUBSAMPLE_MAX_ITER,
+            tol=max(tol, _SUBSAMPLE_TOL),
+            warn=False,
+            name="subsample IRLS",
         )
     except (FitError, SingularDesignError):
         return None

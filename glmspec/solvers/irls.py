@@ -17,7 +17,7 @@ every fit shares (:func:`glmspec.solvers.newton.newton_loop`), in its named step
    the converged point is still taken (and recorded in the history), so the returned
    coefficients are one Newton step better than the test requires.
 
-Two shortcuts for large designs leave the criterion and the information at the
+Three shortcuts for large designs leave the criterion and the information at the
 estimates unchanged, so the estimates are the same to rounding:
 
 * from at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns, the loop starts from the estimates
@@ -25,6 +25,9 @@ estimates unchanged, so the estimates are the same to rounding:
 * from :data:`glmspec.solvers.engine.SINGLE_MIN_CELLS`, while the relative deviance change is still
   above ``tol`` (so the criterion cannot hold yet), ``X'WX`` is multiplied in single precision
   (:func:`_expected_factor`): it only steers the step there.
+* from :data:`glmspec.solvers.engine.STEER_MIN_CELLS`, ``X'WX`` is formed only where it pays
+  (:mod:`glmspec.solvers.steering`): other steps take the gradient on all the rows and the
+  last information with BFGS updates; the test runs only where the information was formed.
 
 The solver knows nothing of formulas, pandas or reports: arrays in, a frozen :class:`FitRecord`
 out, with the whole iteration history. The loop itself, :func:`irls`, gets every sum over rows

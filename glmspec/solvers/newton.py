@@ -72,11 +72,13 @@ class FitRecord:
     converged : bool
         True only when the convergence criterion was met.
     n_iter : int
-        Number of iterations (factorisations of ``X'WX``) on all the rows; those of a
-        subsample start are not counted.
+        Number of iterations (steps computed on all the rows: Newton steps with the
+        information at the point, or steps steered by an earlier point's information, see
+        :mod:`glmspec.solvers.steering`); those of a subsample start are not counted.
     history : tuple of Iteration
         One per accepted step, the step taken from the converged point included: as long as
-        ``n_iter`` unless the last iteration's step was refused (``message`` says why).
+        ``n_iter`` unless the last iteration's step was refused (``message`` says why). A
+        steered step's decrement is that of the information it was steered by.
     message : str
         Why the loop stopped.
     """

@@ -7,7 +7,7 @@ step is about the step's length in standard errors times ``1/sqrt(n)`` -- so an 
 formed a step or two earlier, with BFGS updates from the gradients since
 (:func:`glmspec.solvers.newton.quasi_newton_direction`), steers almost as well as a fresh one:
 each such step shrinks the Newton decrement by the factor the information changed by
-squared (measured: 1e-3 to 1e-6 per step on the benchmark's 1e6-row designs).
+squared (measured: 1e-4 to 1e-5 per step on the benchmark's 5e5- and 1e6-row designs).
 
 :class:`Steering` keeps that schedule for :class:`glmspec.solvers.irls.IRLSProblem`. The
 information is formed at a point (an exact Newton step):

@@ -44,6 +44,9 @@ _DPI = 100
 #: to 7 characters and the axis labels, so that no ``tight_layout`` pass is needed.
 _MARGINS = {"left": 0.14, "right": 0.97, "bottom": 0.11, "top": 0.92}
 _SHADE = "Blues"
+#: Titles at the top of the axes, as matplotlib places them when no tick labels are on top;
+#: fixing it skips matplotlib's search for such labels (a layout pass per figure).
+_TITLE_Y = 1.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def forest_plot(res: Any, alpha: float = 0.05) -> Plot:
     ax.axvline(0.0, color="#888888", linewidth=1, linestyle="--")
     ax.set_yticks(y, labels)
     ax.set_xlabel(f"estimate ({res.family.link.name} scale) with {level:.0%} interval")
-    ax.set_title("Coefficients")
+    ax.set_title("Coefficients", y=_TITLE_Y)
     caption = f"Estimates with {level:.0%} Wald intervals; dashed line at 0.{note}"
     return Plot("forest", "Coefficient plot", caption, _png(fig))
 
@@ -202,7 +205,7 @@ def observed_fitted_plot(
     ax.set_xlabel("fitted mean")
     ax.set_ylabel(observed_label(res))
     ax.legend(loc="best", fontsize="small")
-    ax.set_title("Observed vs fitted")
+    ax.set_title("Observed vs fitted", y=_TITLE_Y)
     return Plot("observed_fitted", "Observed vs fitted", caption + note, _png(fig))
 
 
@@ -216,7 +219,7 @@ def observed_fitted_summary(res: Any, y: np.ndarray, mu: np.ndarray, bins: summa
     ax.set_xlabel("fitted mean")
     ax.set_ylabel(observed_label(res))
     ax.legend(loc="best", fontsize="small")
-    ax.set_title("Observed vs fitted")
+    ax.set_title("Observed vs fitted", y=_TITLE_Y)
     caption = (
         f"Observed response against fitted mean, all {len(y)} rows as counts on a "
         f"{grid.counts.shape[0]} x {grid.counts.shape[1]} grid (darker: more rows, log "
@@ -246,7 +249,7 @@ def residuals_fitted_plot(
     ax.axhline(0.0, color="#c0392b", linewidth=1)
     ax.set_xlabel("fitted mean")
     ax.set_ylabel("deviance residual")
-    ax.set_title("Deviance residuals vs fitted")
+    ax.set_title("Deviance residuals vs fitted", y=_TITLE_Y)
     caption = "Deviance residuals against the fitted mean; red line at 0." + note
     return Plot("residuals_fitted", "Residuals vs fitted", caption, _png(fig))
 
@@ -267,7 +270,7 @@ def residuals_fitted_summary(mu: np.ndarray, resid: np.ndarray, bins: summaries.
     ax.set_xlabel("fitted mean")
     ax.set_ylabel("deviance residual")
     ax.legend(loc="best", fontsize="small")
-    ax.set_title("Deviance residuals vs fitted")
+    ax.set_title("Deviance residuals vs fitted", y=_TITLE_Y)
     caption = (
         f"Deviance residuals against the fitted mean, all {len(mu)} rows as counts on a "
         f"{grid.counts.shape[0]} x {grid.counts.shape[1]} grid (darker: more rows, log "
@@ -307,7 +310,7 @@ def qq_plot(res: Any, summary_rows: int | None = None) -> Plot:
     ax.plot(ends, intercept + slope * ends, color="#c0392b", linewidth=1)
     ax.set_xlabel("normal quantile")
     ax.set_ylabel("ordered deviance residual")
-    ax.set_title("Normal QQ plot of deviance residuals")
+    ax.set_title("Normal QQ plot of deviance residuals", y=_TITLE_Y)
     caption = "Ordered deviance residuals against normal quantiles; red: least-squares line."
     return Plot("qq", "Normal QQ plot", caption + note, _png(fig, tight=not summary))
 
@@ -352,7 +355,7 @@ def confusion_plot(res: Any) -> Plot:
             colour = "white" if counts[i, j] > threshold else "black"
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=colour, fontsize=8)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})")
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})", y=_TITLE_Y)
     caption = (
         "Rows: observed class; columns: class with the highest fitted probability. "
         f"Accuracy {accuracy:.3f} on {int(counts.sum())} rows."
@@ -378,7 +381,7 @@ def class_coefficient_plot(res: Any, alpha: float = 0.05) -> Plot:
         ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color="#1f4e79", capsize=2)
         ax.axvline(0.0, color="#888888", linewidth=1, linestyle="--")
         ax.set_yticks(y, classes)
-        ax.set_title(term, fontsize="medium")
+        ax.set_title(term, fontsize="medium", y=_TITLE_Y)
         ax.tick_params(labelsize="small")
     reference = str(res.classes[0])
     fig.suptitle(f"Coefficients by class (log relative risk vs class {reference!r})")

@@ -118,7 +118,7 @@ def compare(res, tol: float = 1e-6, warm_start: bool | None = None) -> pd.DataFr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if res.family.is_multiclass:
-            rows = _multinomial_rows(res)
+            rows = _multinomial_rows(res, notes, warm_start)
         else:
             rows = _glm_rows(res, notes, warm_start)
     table = pd.DataFrame(rows, columns=_ROW_FIELDS)
@@ -261,11 +261,11 @@ def _glm_rows(res, notes, warm_start=False):
         ("df_resid", "nobs - rank", res.df_resid, sm_res.df_resid, abs(sm_res.df_resid)),
     ]
     if isinstance(family, NegativeBinomial):
-        rows += _negbin_rows(res, notes)
+        rows += _negbin_rows(res, notes, warm_start)
     return [dict(zip(_ROW_FIELDS, r, strict=True)) for r in rows]
 
 
-def _negbin_rows(res, notes):
+def _negbin_rows(res, notes, warm_start=False):
     """theta, its SE and the joint llf against statsmodels' NB2 (alpha by ML)."""
     from statsmodels.discrete.discrete_model import NegativeBinomial as NB2
 
@@ -283,7 +283,11 @@ def _negbin_rows(res, notes):
         return []
     offset = design.offset if np.any(design.offset) else None
     model = NB2(design.y, np.asarray(design.X), loglike_method="nb2", offset=offset)
-    fitted = model.fit(method="newton", maxiter=300, tol=1e-12, disp=0)
+    start = None
+    if warm_start:
+        start = np.r_[np.asarray(res.params, dtype=float), 1.0 / res.theta]
+        notes.append("statsmodels' NB2 started from glmspec's estimates and theta.")
+    fitted = model.fit(start_params=start, method="newton", maxiter=300, tol=1e-12, disp=0)
     alpha = float(fitted.params[-1])
     sm_theta = 1.0 / alpha
     # d/dtheta = -alpha^2 d/dalpha; at the maximum the score term vanishes, so
@@ -316,7 +320,7 @@ def _negbin_rows(res, notes):
     ]
 
 
-def _multinomial_rows(res):
+def _multinomial_rows(res, notes, warm_start=False):
     import statsmodels.api as sm
 
     design = res.design
@@ -325,9 +329,21 @@ def _multinomial_rows(res):
             "statsmodels' MNLogit supports neither weights nor offsets; this multinomial fit "
             "cannot be cross-checked."
         )
+    # statsmodels' MNLogit takes its (p, K - 1) parameters flattened column by column
+    start = np.asarray(res.params, dtype=float).ravel(order="F") if warm_start else None
     sm_res = sm.MNLogit(design.y, np.asarray(design.X)).fit(
-        method="newton", maxiter=1000, tol=1e-12, disp=False, **fit_options(res)
+        start_params=start,
+        method="newton",
+        maxiter=1000,
+        tol=1e-12,
+        disp=False,
+        **fit_options(res),
     )
+    if warm_start:
+        notes.append(
+            f"statsmodels' MNLogit started from glmspec's estimates ({len(design.y)} rows) and "
+            "iterated to its own convergence test."
+        )
     sm_bse, bse_label = multinomial_bse(res, sm_res)
     names = list(design.column_names)
     rows = []

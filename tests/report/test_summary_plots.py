@@ -121,7 +121,6 @@ def test_summary_path_is_chosen_by_the_row_threshold(poisson):
     assert "mean observed response" in big[0].caption and "10 bins" in big[0].caption
     assert "10 % and 90 % quantiles" in big[1].caption
     assert big[2].caption == small[2].caption  # the same points and line
-    assert report_plots.SUMMARY_ROWS >= 10 * report_plots.MAX_POINTS
 
 
 def test_report_has_every_image_on_the_summary_path(frame, tmp_path, monkeypatch):
@@ -187,3 +186,32 @@ def test_check_warm_starts_by_row_count(poisson, monkeypatch):
     monkeypatch.setattr(check, "WARM_START_ROWS", len(poisson.design.y) - 1)
     notes = glmspec.compare(poisson).attrs["notes"]
     assert any("started from glmspec's estimates" in n for n in notes)
+
+
+@pytest.fixture(scope="module")
+def classes() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    n = 1500
+    x = rng.standard_normal(n)
+    scores = np.column_stack([np.zeros(n), 0.5 + x, -0.3 - 0.8 * x])
+    p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    choice = np.array(["a", "b", "c"])[(rng.random(n)[:, None] > p.cumsum(axis=1)).sum(axis=1)]
+    mean = np.exp(1.0 + 0.5 * x)
+    return pd.DataFrame(
+        {"x": x, "choice": choice, "count": rng.negative_binomial(2, 2 / (2 + mean))}
+    )
+
+
+@pytest.mark.parametrize("family", ["negative_binomial", "multinomial"])
+def test_warm_started_check_of_negbin_and_multinomial(classes, family):
+    response = "choice" if family == "multinomial" else "count"
+    res = glmspec.fit(f"{response} ~ x", classes, family=family)
+    warm = glmspec.compare(res, warm_start=True)
+    assert warm.attrs["passed"], warm.loc[~warm["passed"]]
+    assert any("started from glmspec's estimates" in n for n in warm.attrs["notes"])
+    cold = glmspec.compare(res, warm_start=False)
+    np.testing.assert_allclose(warm["statsmodels"], cold["statsmodels"], rtol=1e-8)
+    res.params = res.params + 1e-3 * res.bse.to_numpy().reshape(res.params.shape)
+    wrong = glmspec.compare(res, warm_start=True)
+    assert not wrong.attrs["passed"]
+    assert all(wrong.loc[wrong["quantity"].str.startswith("coef["), "passed"] == False)  # noqa: E712

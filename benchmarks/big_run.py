@@ -112,22 +112,25 @@ def simulate(rows: int, seed: int = 1) -> pd.DataFrame:
 
 
 class PhaseClock:
-    """Seconds per phase, from glmspec's progress hooks (``progress(i, n, name)`` and
-    ``phase(name, model)``)."""
+    """Wall and CPU seconds per phase, from glmspec's progress hooks (``progress(i, n, name)``
+    and ``phase(name, model)``). CPU seconds (this process, all its threads) hardly change
+    with the machine's load, wall seconds do: both are reported."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
         self.per_model: dict[tuple[str, str], float] = defaultdict(float)
         self._phase: str | None = None
         self._model = ""
-        self._since = 0.0
+        self._since = (0.0, 0.0)
 
     def start(self, phase: str, model: str = "") -> None:
         """End the running phase and start ``phase``."""
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         if self._phase is not None:
-            self.seconds[self._phase] += now - self._since
-            self.per_model[(self._phase, self._model)] += now - self._since
+            self.seconds[self._phase] += now[0] - self._since[0]
+            self.cpu[self._phase] += now[1] - self._since[1]
+            self.per_model[(self._phase, self._model)] += now[0] - self._since[0]
         self._phase, self._model, self._since = phase, model, now
 
     def stop(self) -> None:
@@ -156,15 +159,23 @@ def run_once(folder: Path, check: bool) -> PhaseClock:
 
 def table(clock: PhaseClock) -> list[str]:
     """Markdown rows of the phase times and the post-fit share."""
-    s = clock.seconds
-    fit = s["fitting"]
-    after = s["tables"] + s["plotting"] + s["writing"]
-    out = ["| phase | seconds | share of fitting |", "|---|---:|---:|"]
-    for phase in ("reading", "fitting", "checking", "tables", "plotting", "writing"):
-        out.append(f"| {phase} | {s[phase]:.3f} | {s[phase] / fit:.1%} |")
-    out.append(
-        f"| **after the fits** (tables + plotting + writing) | {after:.3f} | {after / fit:.1%} |"
-    )
+    s, c = clock.seconds, clock.cpu
+    post = ("tables", "plotting", "writing")
+    out = [
+        "| phase | wall s | share of fitting (wall) | CPU s | share of fitting (CPU) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+
+    def row(label: str, wall: float, cpu: float) -> str:
+        return (
+            f"| {label} | {wall:.3f} | {wall / s['fitting']:.1%} | {cpu:.3f} "
+            f"| {cpu / c['fitting']:.1%} |"
+        )
+
+    for phase in ("reading", "fitting", "checking", *post):
+        out.append(row(phase, s[phase], c[phase]))
+    after = (sum(s[p] for p in post), sum(c[p] for p in post))
+    out.append(row("**after the fits** (tables + plotting + writing)", *after))
     models = sorted({m for (_, m) in clock.per_model if m})
     out += ["", "| model | fitting s | checking s | plotting s |", "|---|---:|---:|---:|"]
     for m in models:
@@ -187,7 +198,8 @@ def section(clock: PhaseClock, rows: int, command: str, load: str) -> str:
         "a log link, Gaussian), each phase timed from glmspec's progress hooks (see",
         "benchmarks/big_run.py). After the fits = tables + plotting + writing; the statsmodels",
         "check is its own phase. Lazy results statistics (null deviance, llf) are computed by",
-        "whichever phase first asks for them: the check, else the tables.",
+        "whichever phase first asks for them: the check, else the tables. CPU seconds count",
+        "all of this process's threads (the fits use a BLAS thread per core).",
         "",
         *table(clock),
         "",

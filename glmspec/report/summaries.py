@@ -46,7 +46,7 @@ def count_grid(x: np.ndarray, y: np.ndarray, shape: tuple[int, int] = GRID_SHAPE
     Parameters
     ----------
     x, y : ndarray
-        Finite values, same length.
+        Same length; rows where either is not finite are left out.
     shape : (int, int)
         Number of cells along x and along y.
 
@@ -55,8 +55,12 @@ def count_grid(x: np.ndarray, y: np.ndarray, shape: tuple[int, int] = GRID_SHAPE
     Grid
     """
     nx, ny = shape
-    ix, x_edges = _cells(np.asarray(x, dtype=float), nx)
-    iy, y_edges = _cells(np.asarray(y, dtype=float), ny)
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.all():
+        x, y = x[finite], y[finite]
+    ix, x_edges = _cells(x, nx)
+    iy, y_edges = _cells(y, ny)
     counts = np.bincount(ix * ny + iy, minlength=nx * ny).reshape(nx, ny)
     return Grid(counts, x_edges, y_edges)
 

@@ -55,6 +55,12 @@ def test_count_grid_is_the_two_dimensional_histogram():
     np.testing.assert_array_equal(grid.counts, expected)
 
 
+def test_count_grid_leaves_out_rows_that_are_not_finite():
+    x, y = np.array([0.0, 1.0, np.nan, 2.0, np.inf]), np.array([0.0, 1.0, 1.0, -np.inf, 1.0])
+    grid = summaries.count_grid(x, y, shape=(2, 2))
+    assert grid.counts.sum() == 2 and grid.x_edges[-1] == 1.0
+
+
 def test_count_grid_of_a_constant_column():
     grid = summaries.count_grid(np.full(10, 2.0), np.arange(10.0), shape=(4, 5))
     assert grid.counts.sum() == 10 and grid.x_edges[0] < 2.0 < grid.x_edges[-1]

@@ -322,6 +322,10 @@ EMMEANS = {
         "C(educ)",
     ),
     "anes96_gamma": (lambda: fitted("anes96_gamma"), "C(educ)"),
+    "restaurant_poisson_weights_offset": (
+        lambda: fitted("restaurant_poisson_weights_offset"),
+        "C(weekday)",
+    ),
 }
 
 

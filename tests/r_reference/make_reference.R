@@ -224,7 +224,7 @@ ref$firth$anes96_educ1_separated$ml_deviance <- deviance(ml_separated) # ~0: sep
 
 # ---- 5. emmeans -------------------------------------------------------------------------------
 emm_of <- function(fit, spec) {
-  emm <- emmeans(fit, spec, type = "response")
+  emm <- suppressMessages(emmeans(fit, spec, type = "response"))
   means <- as.data.frame(summary(emm))
   pair_tables <- list()
   for (adjust in c("tukey", "holm", "none")) {
@@ -248,7 +248,10 @@ emm_fits <- list(
   restaurant_poisson = list(fits$restaurant_poisson, "weekday"),
   anes96_logit = list(glm(vote ~ factor(educ) + age + selfLR, family = binomial, data = anes96,
                           control = tight), "educ"),
-  anes96_gamma = list(fits$anes96_gamma, "educ")
+  anes96_gamma = list(fits$anes96_gamma, "educ"),
+  # prior weights and an offset = argument (emmeans: a "static" offset, at its mean), with the
+  # factor inside an interaction (averaged over rain's two values)
+  restaurant_poisson_weights_offset = list(fits$restaurant_poisson_weights_offset, "weekday")
 )
 emm_fits$anes96_logit[[1]] <- polish(emm_fits$anes96_logit[[1]])
 ref$emmeans <- lapply(emm_fits, function(x) emm_of(x[[1]], x[[2]]))

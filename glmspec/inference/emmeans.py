@@ -22,6 +22,10 @@ other links (on the response scale for the identity link). p-values and interval
 for the number of pairs: ``"tukey"`` (the studentized range for the number of means, emmeans'
 default for pairs), ``"holm"`` (p-values; the intervals are Bonferroni's, as emmeans) or
 ``"none"``.
+
+With aliased columns (``singular="drop"``) the aliased coefficients count as 0 (R's
+parametrisation) and a mean or contrast whose linear function is not orthogonal to the
+design's null space is NaN, emmeans' ``nonEst``; the adjustments still count every pair.
 """
 
 from __future__ import annotations
@@ -90,16 +94,22 @@ def emmeans(
     """
     _check(res, adjust, alpha, offset)
     target, levels, L, grid_info = _linear_functions(res, term)
-    coef = np.asarray(res.params, dtype=float)
-    cov = np.asarray(res.cov_params(), dtype=float)
+    # aliased coefficients (singular="drop") are NaN: R's parametrisation sets them to 0, and a
+    # linear function that is not estimable (not orthogonal to X's null space) is NaN (R's
+    # nonEst)
+    null = _null_space(res)
+    coef = np.nan_to_num(np.asarray(res.params, dtype=float))
+    cov = np.nan_to_num(np.asarray(res.cov_params(), dtype=float))
     off = float(np.mean(res.design.offset)) if offset is None else float(offset)
-    eta = L @ coef + off
+    eta_any = L @ coef + off  # also where not estimable (for estimable contrasts of them)
+    eta = np.where(_estimable(L, null), eta_any, np.nan)
     df = res.df_inference
     link = res.family.link
     attrs = dict(grid_info, offset=off, df=df, alpha=alpha, link=link.name)
     if pairwise:
-        return _pairs(levels, target, L, eta, cov, df, link.name, adjust, alpha, attrs)
+        return _pairs(levels, target, L, eta_any, cov, df, link.name, adjust, alpha, attrs, null)
     se_eta = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", L, cov, L), 0.0, None))
+    se_eta = np.where(np.isnan(eta), np.nan, se_eta)
     q = critical_value(alpha, df)
     with np.errstate(over="ignore"):
         ends = np.column_stack(
@@ -120,10 +130,52 @@ def emmeans(
     return frame
 
 
-def _pairs(levels, target, L, eta, cov, df, link_name, adjust, alpha, attrs) -> pd.DataFrame:
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's adjusted p-values, R's ``p.adjust(p, "holm")``: ``n`` counts every test, the
+    non-estimable (NaN) ones included, which stay NaN."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(len(p), np.nan)
+    found = np.flatnonzero(np.isfinite(p))
+    order = found[np.argsort(p[found], kind="stable")]
+    factors = len(p) - np.arange(len(order))
+    out[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    return out
+
+
+def _null_space(res) -> np.ndarray | None:
+    """A basis (columns) of the null space of the design when columns are aliased, else None:
+    for each aliased column ``j``, ``e_j`` minus its combination of the estimable columns."""
+    aliased = getattr(res, "aliased", ())
+    if not aliased:
+        return None
+    names = list(res.design.column_names)
+    X = np.asarray(res.design.X, dtype=float)[res.design.total_weights > 0]
+    kept = [k for k, n in enumerate(names) if n not in aliased]
+    basis = np.zeros((len(names), len(aliased)))
+    for i, name in enumerate(aliased):
+        j = names.index(name)
+        combination, *_ = np.linalg.lstsq(X[:, kept], X[:, j], rcond=None)
+        basis[j, i] = 1.0
+        basis[kept, i] = -combination
+    return basis / np.linalg.norm(basis, axis=0)
+
+
+def _estimable(L: np.ndarray, null: np.ndarray | None) -> np.ndarray:
+    """Which rows of ``L`` are estimable: orthogonal to the null space (emmeans'
+    ``estimability`` tolerance, 1e-8 relative to the row's size)."""
+    if null is None:
+        return np.ones(len(L), dtype=bool)
+    size = np.maximum(np.linalg.norm(L, axis=1), 1e-300)
+    return np.abs(L @ null).max(axis=1) <= 1e-8 * size
+
+
+def _pairs(
+    levels, target, L, eta, cov, df, link_name, adjust, alpha, attrs, null=None
+) -> pd.DataFrame:
     pairs = list(itertools.combinations(range(len(levels)), 2))
     D = np.array([L[i] - L[j] for i, j in pairs]).reshape(len(pairs), L.shape[1])
     diff = np.array([eta[i] - eta[j] for i, j in pairs])
+    diff = np.where(_estimable(D, null), diff, np.nan)
     se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", D, cov, D), 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = diff / se
@@ -133,10 +185,8 @@ def _pairs(levels, target, L, eta, cov, df, link_name, adjust, alpha, attrs) -> 
         pvalue = stats.studentized_range.sf(np.abs(statistic) * np.sqrt(2.0), k, dfree)
         q = stats.studentized_range.ppf(1.0 - alpha, k, dfree) / np.sqrt(2.0)
     elif adjust == "holm":
-        from statsmodels.stats.multitest import multipletests  # heavy import: only here
-
-        pvalue = multipletests(raw, method="holm")[1] if len(raw) else raw
-        q = critical_value(alpha / max(len(pairs), 1), df)  # Bonferroni intervals, as emmeans
+        pvalue = _holm(raw)
+        q = critical_value(alpha / max(len(pairs), 1), df)  # Bonferroni, as emmeans
     else:
         pvalue, q = raw, critical_value(alpha, df)
     lower, upper = diff - q * se, diff + q * se

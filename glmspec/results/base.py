@@ -103,7 +103,7 @@ class ResultsBase(CoefficientInference):
         """Estimated marginal means of a factor (R's ``emmeans(fit, "f", type="response")``)
         or, with ``pairwise=True``, their pairwise contrasts; see
         :func:`glmspec.inference.emmeans.emmeans`."""
-        self._full_rank_only("emmeans")
+        self._full_rank_only("emmeans", aliased_ok=True)
         return _emmeans.emmeans(
             self, term, pairwise=pairwise, adjust=adjust, alpha=alpha, offset=offset
         )

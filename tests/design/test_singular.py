@@ -116,4 +116,4 @@ def test_aliased_fit_prints_na_and_predicts_with_standard_errors_as_r():
     with pytest.raises(
         SpecificationError, match=r"aliased columns \['C\(weekday\)\[T.Sun\]:rain'\]"
     ):
-        res.emmeans("C(weekday)")
+        res.wald_test_terms()

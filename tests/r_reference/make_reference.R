@@ -254,6 +254,11 @@ emm_fits <- list(
   restaurant_poisson_weights_offset = list(fits$restaurant_poisson_weights_offset, "weekday")
 )
 emm_fits$anes96_logit[[1]] <- polish(emm_fits$anes96_logit[[1]])
+# aliased columns (anes96's empty education x party cells, fitted below): nonEst means
+emm_fits$anes96_poisson_educ_pid_educ <- list(polish(glm(
+  age ~ TVnews + factor(educ) * factor(PID), family = poisson, data = anes96,
+  control = aliased_control)), "educ")
+emm_fits$anes96_poisson_educ_pid_pid <- list(emm_fits$anes96_poisson_educ_pid_educ[[1]], "PID")
 ref$emmeans <- lapply(emm_fits, function(x) emm_of(x[[1]], x[[2]]))
 
 # ---- 6. aliased columns (singular.ok = TRUE): empty interaction cells ------------------------

@@ -201,7 +201,7 @@ def _factor_values(factor: FactorPlan, frame: pd.DataFrame) -> np.ndarray | None
     elif col.dtype == np.bool_ and categories == (False, True):
         codes = col.to_numpy()
     else:
-        codes = _level_index(categories, col.to_numpy())
+        codes = _level_index(categories, col)  # a Series: pandas matches text faster
         if codes is None:
             return None
     codes = np.asarray(codes, dtype=np.intp)

@@ -33,7 +33,7 @@ from glmspec.design.build import predict_matrix
 from glmspec.design.matrix import row_blocks
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.inference import dispersion as inference
-from glmspec.inference.information import linear_prediction, rowwise_variance
+from glmspec.inference.information import linear_prediction, linear_predictor_se
 from glmspec.solvers.multinomial import log_softmax
 
 SUMMARY_COLUMNS = ("mean", "mean_se", "mean_ci_lower", "mean_ci_upper")
@@ -306,5 +306,5 @@ def prediction_from_arrays(
     off = np.broadcast_to(np.asarray(offset, dtype=float), (X.shape[0],))
     if classes is not None:
         return _multinomial_prediction(coef, classes, X, off, index, cov, df)
-    linpred = np.asarray(X @ coef) + off
-    return PredictionResults(link, linpred, np.sqrt(rowwise_variance(X, cov)), index, df)
+    linpred, se = linear_predictor_se(X, off, coef, cov)
+    return PredictionResults(link, linpred, se, index, df)

@@ -176,7 +176,9 @@ class StoredModel:
         return incomplete_rows(self.design_info, newdata, self.extra_columns)
 
     def _rows(self, newdata: pd.DataFrame) -> tuple[np.ndarray, Any, Any]:
-        X = design_matrix(self.design_info, newdata)[:, self._estimable]
+        X = design_matrix(self.design_info, newdata)
+        if not self._estimable.all():
+            X = X[:, self._estimable]  # aliased columns contribute nothing (R's predict.glm)
         off = new_offset(newdata, None, self.offset, False)
         return X, off, new_log_exposure(newdata, None, self.exposure)
 

@@ -418,8 +418,8 @@ def design_matrix(info: patsy.DesignInfo, newdata: Any) -> np.ndarray:
     for factor, fi in info.factor_infos.items():
         if fi.type != "categorical":
             continue
-        refs = [c for c in formula_parse.names_in(factor.code) if c in used]
-        if len(refs) != 1:
+        refs = [fastdesign.factor_column(factor, fi)]  # C(x == "a") has no column's levels
+        if refs[0] not in used:
             continue
         col = used[refs[0]]
         textual = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)

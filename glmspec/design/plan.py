@@ -254,6 +254,13 @@ def _source(factor, factor_info) -> FactorPlan | None:
     return FactorPlan(column, None)
 
 
+def factor_column(factor, factor_info) -> str | None:
+    """The data column whose values are the factor's values (``x``, ``Q("x")``, ``C(x, ...)``),
+    or None when the factor computes them (``C(x > 2)``, ``np.log(x)``, a transform)."""
+    source = _source(factor, factor_info)
+    return None if source is None else source.column
+
+
 def _is_call(node: ast.AST, name: str, namespace, builtin) -> bool:
     """``node`` is a call of the patsy builtin ``name`` (not shadowed by the caller)."""
     return (

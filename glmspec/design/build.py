@@ -414,25 +414,25 @@ def design_matrix(info: patsy.DesignInfo, newdata: Any) -> np.ndarray:
             f"new data has missing or infinite values in {describe_missing(missing)}; "
             "predictions need complete rows."
         )
-    recoded = {}  # text and categorical columns as Categoricals of the fitted levels
+    recoded = {}  # text and categorical columns, as Categoricals of the fitted levels for patsy
     for factor, fi in info.factor_infos.items():
-        if fi.type != "categorical":
+        name = fastdesign.factor_column(factor, fi) if fi.type == "categorical" else None
+        if name not in used:  # numeric, or computed (C(x == "a")): no column's levels
             continue
-        refs = [fastdesign.factor_column(factor, fi)]  # C(x == "a") has no column's levels
-        if refs[0] not in used:
-            continue
-        col = used[refs[0]]
+        col = used[name]
         textual = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
         if textual or isinstance(col.dtype, pd.CategoricalDtype):
-            # each value's position among the fitted levels, -1 for a level not seen
-            codes = pd.Index(list(fi.categories), dtype=object).get_indexer(col)
-            unseen, recoded[refs[0]] = codes < 0, (codes, fi.categories)
-        else:
-            unseen = (~col.isin(fi.categories)).to_numpy()
+            recoded[name] = fi.categories
+        try:  # the distinct values first: a column holds few levels and many rows
+            known = set(fi.categories)
+            seen = all(value in known for value in col.unique())
+        except TypeError:  # unhashable values
+            seen = False
+        unseen = np.zeros(len(col), dtype=bool) if seen else (~col.isin(fi.categories)).to_numpy()
         if unseen.any():
             levels = sorted({str(v) for v in col[unseen]})
             raise PredictionError(
-                f"factor {factor.name()!r} (column {refs[0]!r}) has level(s) not seen when "
+                f"factor {factor.name()!r} (column {name!r}) has level(s) not seen when "
                 f"fitting: {levels} in {int(unseen.sum())} row(s); fitted levels: "
                 f"{list(fi.categories)}."
             )
@@ -440,8 +440,8 @@ def design_matrix(info: patsy.DesignInfo, newdata: Any) -> np.ndarray:
     if matrix is not None:
         return matrix
     table = frame[columns].copy(deep=False)  # patsy sees the columns the formula reads
-    for name, (codes, categories) in recoded.items():
-        table[name] = pd.Categorical.from_codes(codes, categories=list(categories))
+    for name, categories in recoded.items():
+        table[name] = pd.Categorical(table[name], categories=list(categories))
     try:
         (matrix,) = patsy.build_design_matrices([info], table, NA_action="raise")
     except patsy.PatsyError as exc:

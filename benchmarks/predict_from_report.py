@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import glmspec
 from glmspec.report.stored import FILE, load_models, models_json
@@ -111,9 +112,9 @@ def _cli(repeat: int) -> list[tuple]:
                         for c in (refit, stored)
                     ]
                     times.append(run)
-                a = np.genfromtxt(out_refit, delimiter=",", names=True, usecols=("mean",))
-                b = np.genfromtxt(out_stored, delimiter=",", names=True, usecols=("mean",))
-                gap = float(np.nanmax(np.abs(b["mean"] / a["mean"] - 1))) if a.size else 0.0
+                a, b = pd.read_csv(out_refit), pd.read_csv(out_stored)
+                means = [c for c in a.columns if c == "mean" or c.startswith("prob_")]
+                gap = float(np.nanmax(np.abs(b[means].to_numpy() / a[means].to_numpy() - 1)))
                 t_refit = statistics.median(t for t, _ in times)
                 t_stored = statistics.median(t for _, t in times)
                 rows.append((spec_path.stem, entry.name, "", t_refit, t_stored, gap, None))

@@ -33,6 +33,8 @@ from glmspec.linalg import weighted_gram, worker_count
 
 warnings.filterwarnings("ignore")
 
+#: Sections of RESULTS.md written by other scripts, kept when this one rewrites the file.
+KEPT_SECTIONS = ("<!-- dask-scale -->", "<!-- big-run -->")
 SLOW_REFERENCE = 10.0  # seconds: a reference this slow is timed once (every one with --quick)
 
 
@@ -476,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
         "--busy", action="store_true", help="keep one core busy with another process meanwhile"
     )
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument(
+        "--big-run", action="store_true", help="then time glmspec run on a 1e6-row spec"
+    )
     args = parser.parse_args(argv)
     quick, r = args.quick, args.repeat
     if quick:
@@ -521,12 +526,16 @@ def main(argv: list[str] | None = None) -> int:
             busy.wait()
     text = render(cases, quick, args.busy)
     out = Path(args.out)
-    if out.exists() and "<!-- dask-scale -->" in out.read_text():
-        # benchmarks/dask_scale.py's section is measured separately: keep it
-        section = out.read_text().split("<!-- dask-scale -->", 1)[1]
-        text += "\n<!-- dask-scale -->" + section
+    old = out.read_text() if out.exists() else ""
+    kept = [old.index(mark) for mark in KEPT_SECTIONS if mark in old]
+    if kept:  # the sections of benchmarks/dask_scale.py and big_run.py: measured separately
+        text += "\n" + old[min(kept) :]
     out.write_text(text)
     print(text)
+    if args.big_run:  # glmspec run on a 1e6-row spec (1e5 with --quick): its own section
+        rows = ["--rows", "100000"] if quick else []
+        big_run = [sys.executable, str(Path(__file__).with_name("big_run.py")), *rows]
+        subprocess.run([*big_run, "--results", str(out)], check=True)
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from glmspec.design.aliasing import aliased_columns
+from glmspec.design.termorder import r_column_order
 from glmspec.errors import (
     DomainWarning,
     ResponseError,
@@ -74,7 +75,10 @@ def fit_design(design, family: Family, spec: FitOptions):
         return GLMResults(spec, design, family, record)
     X, aliased = design.X, ()
     if spec.singular == "drop":
-        dropped = aliased_columns(np.asarray(design.X), design.total_weights)
+        # walked in R's column order, so the same columns are aliased as in R
+        order = r_column_order(design.design_info, len(design.column_names), spec.formula)
+        found = aliased_columns(np.asarray(design.X)[:, order], design.total_weights)
+        dropped = sorted(order[i] for i in found)
         if dropped:
             keep = [j for j in range(len(design.column_names)) if j not in dropped]
             X = np.ascontiguousarray(np.asarray(design.X)[:, keep])

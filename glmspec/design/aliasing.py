@@ -5,7 +5,9 @@ after projecting out the columns kept before it, is negligible against its own n
 end: those columns are *aliased* and get ``NA`` coefficients. :func:`aliased_columns` makes
 the same greedy, in-order choice on the weighted design (rows with positive weight), so the
 first of two identical columns is kept and an all-zero column of an empty interaction cell is
-aliased, as in R.
+aliased, as in R. R's order is its model matrix's (terms as written, main effects first), not
+patsy's: callers pass the columns in that order
+(:func:`glmspec.design.termorder.r_column_order`).
 """
 
 from __future__ import annotations

@@ -70,6 +70,22 @@ def formula_terms(design_info: patsy.DesignInfo, formula: str | None = None) -> 
     ]
 
 
+def r_column_order(design_info: patsy.DesignInfo | None, n_columns: int, formula=None) -> list[int]:
+    """The design's columns in R's model-matrix order: the intercept, then each term's columns
+    in R's term order (:func:`formula_terms`); ``range(n_columns)`` without a ``design_info``.
+
+    R's ``glm.fit`` finds aliased columns walking this order, so ``y ~ x + C(f)`` with ``x`` a
+    combination of the factor's columns gives the last factor column NA in R, not ``x``.
+    """
+    if design_info is None:
+        return list(range(n_columns))
+    slices = design_info.term_slices
+    first = [j for t, s in slices.items() if not t.factors for j in range(s.start, s.stop)]
+    rest = [j for term in formula_terms(design_info, formula) for j in term.columns]
+    order = first + rest
+    return order if sorted(order) == list(range(n_columns)) else list(range(n_columns))
+
+
 def _written_order(formula: str | None) -> list:
     if not isinstance(formula, str):
         return []

@@ -212,8 +212,11 @@ class DaskRows:
     """The engine :func:`glmspec.solvers.irls.irls` runs on for Dask data (see
     :class:`glmspec.solvers.engine.InMemoryRows` for the methods)."""
 
-    #: the evaluation pass computes the systems (in double precision) before they are asked for
+    #: the evaluation pass computes the systems (in double precision) before they are asked
+    #: for: neither single precision nor steering between informations saves a pass
     single_precision = False
+    steers = False
+    information_cost = 0.0
 
     def __init__(
         self,
@@ -255,6 +258,9 @@ class DaskRows:
         if kind not in point.rows:
             point.rows.update(self._pass(evaluate_block, self.family, point.coef, True))
         return point.rows[kind]
+
+    def gradient(self, point: Point) -> np.ndarray:
+        return self.system(point, "fisher")[1]
 
     def factorize(self, gram: np.ndarray, point: Point):
         return factorize_gram(gram, self.column_names)

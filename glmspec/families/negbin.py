@@ -26,6 +26,7 @@ from scipy import special
 
 from glmspec.errors import ConvergenceWarning, SpecificationError
 from glmspec.families.base import NON_NEGATIVE, POSITIVE, Family
+from glmspec.families.exponential import Poisson
 from glmspec.families.saddle import bd0
 
 #: Largest theta reported: beyond it the data show no overdispersion (a Poisson model).
@@ -80,6 +81,10 @@ class NegativeBinomial(Family):
     def with_theta(self, theta: float, estimated: bool = True) -> NegativeBinomial:
         """The same family and link at another ``theta``."""
         return type(self)(self.link, theta=theta, theta_estimated=estimated)
+
+    def poisson_limit(self) -> Family:
+        """The Poisson family with the same link: this family's limit as theta -> infinity."""
+        return Poisson(self.link)
 
     def __repr__(self) -> str:
         theta = "None" if self.theta is None else f"{self.theta:.6g}"

@@ -7,7 +7,9 @@ Anything else raises :class:`ModelComparisonError`.
 :func:`anova` follows R's ``anova.glm`` for several models: deviance differences are scaled
 by the dispersion of the *largest* model; the test is ``"Chisq"`` (deviance difference /
 dispersion against chi-square) for families with fixed dispersion and ``"F"`` (difference /
-df / dispersion against F with the largest model's residual df) when it is estimated.
+df / dispersion against F with the largest model's residual df) when it is estimated. An F
+test asked for on a fixed-dispersion family uses infinite denominator df, as R (``pf(F, df,
+Inf)``, the chi-square test's p-value).
 :func:`lrtest` is the plain likelihood-ratio test ``2 (llf_big - llf_small)`` against
 chi-square, as statsmodels' ``compare_lr_test``.
 """
@@ -37,7 +39,8 @@ class LRTest:
 
 
 def _n_params(res) -> int:
-    return int(np.size(np.asarray(res.params)))
+    """Estimated coefficients: aliased ones (NaN, ``singular="drop"``) do not count."""
+    return int(np.sum(~np.isnan(np.asarray(res.params, dtype=float))))
 
 
 def _label(res, i: int) -> str:
@@ -242,6 +245,7 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
     if test not in ("Chisq", "F"):
         raise ModelComparisonError(f"test must be 'Chisq' or 'F', got {test!r}.")
     dispersion = largest.scale
+    df_scale = _dispersion_df(largest)
     rows = []
     for i, res in enumerate(models):
         row = {"Resid. Df": res.df_resid, "Resid. Dev": res.deviance}
@@ -255,7 +259,7 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
             else:
                 f_stat = dev / df / dispersion
                 row["F"] = f_stat
-                row["Pr(>F)"] = float(stats.f.sf(f_stat, df, largest.df_resid))
+                row["Pr(>F)"] = float(_f_sf(f_stat, df, df_scale))
         rows.append(row)
     table = pd.DataFrame(rows, index=[f"model {i + 1}" for i in range(len(models))])
     table.attrs["test"] = test
@@ -263,15 +267,33 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
     return table
 
 
+def _dispersion_df(res) -> float:
+    """Denominator degrees of freedom of an F test, as R's ``anova.glm``: infinite when the
+    dispersion is fixed (binomial, Poisson, negative binomial: the F test is then the
+    chi-square test divided by its df), the residual df when it is estimated."""
+    return float("inf") if res.family.fixed_scale else float(res.df_resid)
+
+
+def _f_sf(f_stat, df, df_scale: float):
+    """``P(F(df, df_scale) > f_stat)``; with infinite ``df_scale`` that is ``P(chi2(df) > df
+    f_stat)`` (scipy's F distribution gives NaN there)."""
+    if np.isinf(df_scale):
+        return stats.chi2.sf(np.multiply(f_stat, df), df)
+    return stats.f.sf(f_stat, df, df_scale)
+
+
 def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
     """Sequential analysis of deviance of one fit, as R's ``anova(fit, test=...)``.
 
     Terms are added in R's order (as written, main effects before interactions; see
     :func:`glmspec.design.termorder.formula_terms`), whatever order patsy gives the columns;
-    each row gives the drop in deviance when that term joins the previous ones. Statistics
+    each row gives the drop in deviance when that term joins the previous ones (with aliased
+    columns, ``singular="drop"``, each refit leaves out the columns aliased among those it
+    has and a term's ``Df`` is the rise in rank, as R's ``anova.glm``). Statistics
     use the full model's dispersion: ``"Chisq"`` (deviance / dispersion against chi-square)
     when the dispersion is fixed, ``"F"`` (deviance / df / dispersion against F on the
-    full model's residual df) when it is estimated, as R.
+    full model's residual df) when it is estimated, as R (an F test on a fixed-dispersion
+    family has infinite denominator df, as R's ``anova.glm``).
 
     Returns
     -------
@@ -299,7 +321,13 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
             deviance, df_resid = res.deviance, res.df_resid
         else:
             sub = refit_columns(
-                design, res.family, columns, max_iter=spec.max_iter, tol=spec.tol, penalty=penalty
+                design,
+                res.family,
+                columns,
+                max_iter=spec.max_iter,
+                tol=spec.tol,
+                penalty=penalty,
+                singular=bool(getattr(res, "aliased", ())),
             )
             deviance, df_resid = sub.deviance, res.nobs - sub.n_coef
         names.append(term.name)
@@ -313,6 +341,6 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
         table["Pr(>Chi)"] = stats.chi2.sf(table["Deviance"] / dispersion, table["Df"])
     else:
         table["F"] = table["Deviance"] / table["Df"] / dispersion
-        table["Pr(>F)"] = stats.f.sf(table["F"], table["Df"], res.df_resid)
+        table["Pr(>F)"] = _f_sf(table["F"].to_numpy(), table["Df"].to_numpy(), _dispersion_df(res))
     table.attrs["test"], table.attrs["dispersion"] = test, dispersion
     return table

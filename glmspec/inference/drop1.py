@@ -2,8 +2,10 @@
 
 Each term that R's marginality rule (``drop.scope``) allows is dropped in turn: the model is
 refitted without that term's columns, with the same response, prior weights, offset and family
-(the negative binomial at the fitted theta), as ``glm.fit`` in ``drop1.glm``. The columns
-follow R's definitions exactly:
+(the negative binomial at the fitted theta), as ``glm.fit`` in ``drop1.glm``. A fit with
+aliased columns (``singular="drop"``) is handled as R handles one with NA coefficients: each
+refit leaves out the columns that are combinations of the others it keeps, and the degrees of
+freedom are ranks (``z$rank``, ``object$rank``). The columns follow R's definitions exactly:
 
 * ``Df``: the number of coefficients the term removes; ``Deviance``: the reduced model's
   residual deviance (``<none>``: the model's);
@@ -61,11 +63,20 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
     design = res.design
     terms = droppable(formula_terms(design.design_info, res.spec.formula))
     n_columns = len(design.column_names)
-    n_coef = [n_columns]
+    singular = bool(getattr(res, "aliased", ()))
+    # the model's rank (R's object$rank): aliased columns (singular="drop") do not count
+    n_coef = [n_columns - len(getattr(res, "aliased", ()))]
     deviance = [res.deviance]
     for term in terms:
         keep = [j for j in range(n_columns) if j not in term.columns]
-        sub = refit_columns(design, res.family, keep, max_iter=res.spec.max_iter, tol=res.spec.tol)
+        sub = refit_columns(
+            design,
+            res.family,
+            keep,
+            max_iter=res.spec.max_iter,
+            tol=res.spec.tol,
+            singular=singular,
+        )
         n_coef.append(sub.n_coef)
         deviance.append(sub.deviance)
     n_coef_arr, dev = np.array(n_coef, dtype=float), np.array(deviance)

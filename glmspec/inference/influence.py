@@ -15,7 +15,9 @@ With ``w`` the information weights at the estimates and ``A = (X' diag(w) X)^{-1
 * Cook's distance ``r_i^2 h_i / (scale k (1 - h_i)^2)`` with Pearson ``r_i`` and ``k``
   coefficients (statsmodels' ``GLMInfluence.cooks_distance[0]``, R's ``cooks.distance``);
 * one-step changes of the coefficients on deleting row ``i``,
-  ``d_params_i = A x_i sqrt(w_i) r_i / (1 - h_i)`` (R's ``dfbeta``), ``dfbetas``
+  ``d_params_i = A x_i sqrt(w_i) r_i / (1 - h_i)`` (statsmodels'; R's ``dfbeta`` of a glm
+  uses the deviance residual ``d_i`` in place of ``r_i``, i.e. it is ``d_params_i d_i / r_i``,
+  tested against R), ``dfbetas``
   (divided by ``bse``), ``d_fittedvalues`` and ``dffits_internal`` as statsmodels.
 
 ``observed=True`` (the default, statsmodels' ``get_influence()``) takes ``w`` from the

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from glmspec.errors import ConvergenceWarning, SpecificationError
+from glmspec.errors import ConvergenceWarning, FitError, SpecificationError
 from glmspec.inference.applicability import require_ml_glm_in_memory
 from glmspec.inference.dispersion import check_alpha
 from glmspec.solvers.refit import refit_columns
@@ -60,7 +60,8 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
     pandas.DataFrame
         Indexed like ``params`` (or ``which``), columns ``0`` (lower) and ``1`` (upper), as
         the Wald :meth:`conf_int`. A limit the profile never reaches (separation: the
-        deviance levels off below the cut-off) is NaN, with a warning, as R's NA.
+        deviance levels off below the cut-off) is NaN, with a warning, as R's NA; an
+        aliased coefficient's (``singular="drop"``) limits are NaN, as R's NA.
     """
     _check(res, alpha)
     names = list(res.design.column_names)
@@ -69,12 +70,19 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
     if unknown:
         raise SpecificationError(f"unknown coefficient(s) {unknown}; the model has {names}.")
     q = float(stats.norm.ppf(1.0 - alpha / 2.0))
-    profile = _Profile(res)
+    # aliased columns (singular="drop") are not profiled and the others are profiled without
+    # them, as MASS's profile.glm (their limits are NA in R)
+    aliased = set(getattr(res, "aliased", ()))
+    estimable = [k for k, n in enumerate(names) if n not in aliased]
+    profile = _Profile(res, estimable)
     rows = {}
     for name in which:
-        j = names.index(name)
+        if name in aliased:
+            rows[name] = [float("nan"), float("nan")]
+            continue
+        j = estimable.index(names.index(name))
         rows[name] = [profile.limit(j, q, side) for side in (-1.0, 1.0)]
-    lost = [n for n, v in rows.items() if np.isnan(v).any()]
+    lost = [n for n, v in rows.items() if np.isnan(v).any() and n not in aliased]
     if lost:
         warnings.warn(
             f"the profile deviance does not reach the cut-off for {', '.join(lost)}: that limit "
@@ -90,32 +98,41 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
 class _Profile:
     """The signed root deviance of one fitted model along each coefficient."""
 
-    def __init__(self, res) -> None:
+    def __init__(self, res, columns: list[int]) -> None:
         self.res = res
         self.design = res.design
-        self.X = np.asarray(self.design.X)
-        self.coef = np.asarray(res.params, dtype=float)
+        #: the design's columns that are profiled and refitted (all but the aliased ones)
+        self.columns = columns
+        self.X = np.asarray(self.design.X)[:, columns]
+        self.coef = np.asarray(res.params, dtype=float)[columns]
         self.deviance = float(res.deviance)
         self.dispersion = float(res.scale)
-        bse = np.asarray(res.bse, dtype=float)
+        bse = np.asarray(res.bse, dtype=float)[columns]
         self.step = np.where(np.isfinite(bse) & (bse > 0), bse, 1.0)
         self.max_iter = max(int(res.spec.max_iter), 100)
 
     def root_deviance(self, j: int, b: float, start: np.ndarray | None) -> tuple[float, object]:
         """``sqrt((D(b) - D_hat) / phi)`` and the refit's coefficients."""
-        keep = [k for k in range(self.X.shape[1]) if k != j]
+        keep = [c for k, c in enumerate(self.columns) if k != j]
         offset = self.design.offset + self.X[:, j] * b
-        try:
-            refit = refit_columns(
-                self.design,
-                self.res.family,
-                keep,
-                offset=offset,
-                max_iter=self.max_iter,
-                tol=_REFIT_TOL,
-                start=start,
-            )
-        except (ArithmeticError, ValueError, RuntimeError):
+        refit = None
+        # the warm start can put the linear predictor outside the link's domain (an inverse
+        # link after moving the fixed coefficient): then R's default start, as glm.fit's
+        for first in (start, None) if start is not None else (None,):
+            try:
+                refit = refit_columns(
+                    self.design,
+                    self.res.family,
+                    keep,
+                    offset=offset,
+                    max_iter=self.max_iter,
+                    tol=_REFIT_TOL,
+                    start=first,
+                )
+                break
+            except (ArithmeticError, ValueError, RuntimeError, FitError):
+                continue
+        if refit is None:
             return float("nan"), None
         rise = max(refit.deviance - self.deviance, 0.0) / self.dispersion
         coef = None if refit.record is None else refit.record.coef
@@ -148,6 +165,80 @@ class _Profile:
         lo, hi = sorted((inner, outer))
         xtol = _ROOT_RTOL * self.step[j]  # a limit near zero needs an absolute tolerance
         return float(optimize.brentq(excess, lo, hi, xtol=xtol, rtol=_ROOT_RTOL, maxiter=200))
+
+
+def theta_profile_interval(res, alpha: float = 0.05) -> tuple[float, float]:
+    """Profile-likelihood interval of a negative binomial theta estimated by maximum likelihood.
+
+    The interval is ``{theta : 2 (llf_hat - l_p(theta)) <= chi2_1(1 - alpha)}``, where
+    ``l_p(theta)`` is the log-likelihood maximised over the coefficients at that fixed theta
+    (the model refitted as R's ``glm(family = negative.binomial(theta))``, warm-started).
+    Each limit is the exact root, by Brent's method on ``log(theta)``. The upper limit is
+    ``inf`` when the Poisson model (``theta -> inf``) is inside the cut-off, i.e. when
+    ``2 (llf_nb - llf_poisson)`` (``pscl::odTest``'s statistic) is below it.
+
+    Parameters
+    ----------
+    res : NegBinResults
+        A fit of :func:`glmspec.fit` with ``family="negative_binomial"`` and theta estimated.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limit.
+    """
+    check_alpha(alpha)
+    require_ml_glm_in_memory(res, "the profile interval of theta")
+    if not getattr(res, "theta_estimated", False):
+        raise SpecificationError(
+            "the profile interval of theta needs a negative binomial fit with theta estimated "
+            "(family='negative_binomial' without theta=)."
+        )
+    cut = float(stats.chi2.ppf(1.0 - alpha, 1))
+    estimable = [k for k, n in enumerate(res.design.column_names) if n not in res.aliased]
+    start = np.asarray(res.params, dtype=float)[estimable]
+    llf_hat = float(res.llf)
+
+    def excess(log_theta: float, family=None) -> float:
+        """``2 (llf_hat - l_p(theta)) - cut``."""
+        family = family or res.family.with_theta(float(np.exp(log_theta)), estimated=False)
+        refit = refit_columns(
+            res.design,
+            family,
+            estimable,
+            max_iter=max(int(res.spec.max_iter), 100),
+            tol=_REFIT_TOL,
+            start=start,
+        )
+        record, d = refit.record, res.design
+        mu = family.link.unclamp(record.eta, record.mu)
+        freq = getattr(d, "freq_weights", None)
+        llf = family.loglik(d.y, mu, d.prior_weights, 1.0, d.trials, freq_weights=freq)
+        return 2.0 * (llf_hat - llf) - cut
+
+    log_hat = float(np.log(res.theta))
+    # the Poisson limit: is the upper end of the profile above the cut-off at all?
+    poisson = res.family.poisson_limit()
+    upper = float("inf") if excess(np.inf, poisson) <= 0.0 else None
+    limits = []
+    for side in (-1.0, 1.0):
+        if side > 0 and upper is not None:
+            limits.append(upper)
+            continue
+        inner, outer = log_hat, log_hat + side
+        for _ in range(_MAX_EXPAND):
+            if excess(outer) > 0.0:
+                break
+            inner, outer = outer, log_hat + 2.0 * (outer - log_hat)
+        else:
+            limits.append(0.0 if side < 0 else float("inf"))
+            continue
+        lo, hi = sorted((inner, outer))
+        root = optimize.brentq(excess, lo, hi, xtol=1e-12, rtol=_ROOT_RTOL, maxiter=200)
+        limits.append(float(np.exp(root)))
+    return limits[0], limits[1]
 
 
 def _check(res, alpha: float) -> None:

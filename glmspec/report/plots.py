@@ -8,6 +8,13 @@ display is required, and every figure is released once its PNG is written.
 
 Scatter plots of more than :data:`MAX_POINTS` observations show a deterministic random
 subsample (fixed seed); the caption says so. The QQ plot is computed from all residuals.
+
+Fits of more than :data:`SUMMARY_ROWS` rows are drawn from summaries of all rows
+(:mod:`glmspec.report.summaries`) rather than markers: observed vs fitted and residuals vs
+fitted as a grid of counts (log shade) with the means (observed) or the 10/50/90 % quantiles
+(residuals) within the deciles of the fitted mean, and the QQ plot from the sorted residuals at
+:data:`MAX_POINTS` ranks. These figures use fixed margins instead of ``tight_layout`` (which
+draws the figure once more), so a million-row model's plots cost about as much as a small one's.
 """
 
 from __future__ import annotations
@@ -18,14 +25,28 @@ from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from scipy import stats
 
+from glmspec.report import summaries
+
 #: Most points drawn in one scatter plot.
 MAX_POINTS = 5000
+#: Above this many rows (with positive weight) the per-row plots are drawn from summaries.
+#: At 5e4 rows a 5000-point subsample still shows the shape of the cloud; beyond it the
+#: sorting and drawing of the per-row plots grow with n while a summary's cost barely does.
+SUMMARY_ROWS = 50_000
 #: Seed of the subsample of points drawn when there are more than :data:`MAX_POINTS`.
 SEED = 0
 _DPI = 100
+#: Margins of the summary figures (fractions of 6 x 4.5 inches): room for tick labels of up
+#: to 7 characters and the axis labels, so that no ``tight_layout`` pass is needed.
+_MARGINS = {"left": 0.14, "right": 0.97, "bottom": 0.11, "top": 0.92}
+_SHADE = "Blues"
+#: Titles at the top of the axes, as matplotlib places them when no tick labels are on top;
+#: fixing it skips matplotlib's search for such labels (a layout pass per figure).
+_TITLE_Y = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,14 +88,26 @@ def model_plots(res: Any, alpha: float = 0.05) -> list[Plot]:
             if shown < total
             else f" Fitted on Dask data: all {total} rows, collected from the workers."
         )
-    per_row = [observed_fitted_plot(rows), residuals_fitted_plot(rows), qq_plot(rows)]
+    bins = None
+    if len(_used(rows, rows.design.y)) > SUMMARY_ROWS:  # one decile split for two plots
+        bins = summaries.quantile_bins(_used(rows, rows.fittedvalues.to_numpy()))
+    per_row = [
+        observed_fitted_plot(rows, bins=bins),
+        residuals_fitted_plot(rows, bins=bins),
+        qq_plot(rows),
+    ]
     per_row = [replace(plot, caption=plot.caption + note) for plot in per_row]
     return [forest_plot(res, alpha), *per_row]
 
 
-def _png(fig: Figure) -> bytes:
-    """Render ``fig`` to PNG bytes and release it."""
+def _png(fig: Figure, tight: bool = True) -> bytes:
+    """Render ``fig`` to PNG bytes and release it; ``tight``: lay it out with
+    ``tight_layout``, else with the fixed :data:`_MARGINS` (one drawing pass fewer)."""
     FigureCanvasAgg(fig)
+    if tight:
+        fig.tight_layout()
+    else:
+        fig.subplots_adjust(**_MARGINS)
     buffer = io.BytesIO()
     try:
         fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
@@ -122,8 +155,7 @@ def forest_plot(res: Any, alpha: float = 0.05) -> Plot:
     ax.axvline(0.0, color="#888888", linewidth=1, linestyle="--")
     ax.set_yticks(y, labels)
     ax.set_xlabel(f"estimate ({res.family.link.name} scale) with {level:.0%} interval")
-    ax.set_title("Coefficients")
-    fig.tight_layout()
+    ax.set_title("Coefficients", y=_TITLE_Y)
     caption = f"Estimates with {level:.0%} Wald intervals; dashed line at 0.{note}"
     return Plot("forest", "Coefficient plot", caption, _png(fig))
 
@@ -141,9 +173,18 @@ def observed_label(res: Any) -> str:
     return f"observed {name}"
 
 
-def observed_fitted_plot(res: Any) -> Plot:
-    """Observed response against fitted mean; binomial fits also show binned proportions."""
+def observed_fitted_plot(
+    res: Any, summary_rows: int | None = None, bins: summaries.Bins | None = None
+) -> Plot:
+    """Observed response against fitted mean; binomial fits also show binned proportions.
+
+    Above ``summary_rows`` rows (default :data:`SUMMARY_ROWS`) a grid of counts with the mean
+    observed response in the deciles of the fitted mean (:func:`observed_fitted_summary`);
+    ``bins``: those deciles' bins when already computed (shared with the residual plot).
+    """
     y, mu = _used(res, res.design.y), _used(res, res.fittedvalues.to_numpy())
+    if len(y) > _threshold(summary_rows):
+        return observed_fitted_summary(res, y, mu, bins or summaries.quantile_bins(mu))
     index, note = subsample(len(y))
     fig = Figure(figsize=(6.0, 4.5))
     ax = fig.add_subplot()
@@ -164,15 +205,43 @@ def observed_fitted_plot(res: Any) -> Plot:
     ax.set_xlabel("fitted mean")
     ax.set_ylabel(observed_label(res))
     ax.legend(loc="best", fontsize="small")
-    ax.set_title("Observed vs fitted")
-    fig.tight_layout()
+    ax.set_title("Observed vs fitted", y=_TITLE_Y)
     return Plot("observed_fitted", "Observed vs fitted", caption + note, _png(fig))
 
 
-def residuals_fitted_plot(res: Any) -> Plot:
-    """Deviance residuals against the fitted mean."""
+def observed_fitted_summary(res: Any, y: np.ndarray, mu: np.ndarray, bins: summaries.Bins) -> Plot:
+    """The observed-vs-fitted plot of many rows: counts on a grid and decile means."""
+    grid = summaries.count_grid(mu, y)
+    fig, ax = _summary_axes(grid)
+    lo, hi = float(min(mu.min(), y.min())), float(max(mu.max(), y.max()))
+    ax.plot([lo, hi], [lo, hi], color="#c0392b", linewidth=1, label="observed = fitted")
+    ax.plot(bins.means(mu), bins.means(y), "s-", color="#e67e22", label="mean in deciles of fitted")
+    ax.set_xlabel("fitted mean")
+    ax.set_ylabel(observed_label(res))
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title("Observed vs fitted", y=_TITLE_Y)
+    caption = (
+        f"Observed response against fitted mean, all {len(y)} rows as counts on a "
+        f"{grid.counts.shape[0]} x {grid.counts.shape[1]} grid (darker: more rows, log "
+        "scale); red line: observed = fitted; orange: mean observed response against mean "
+        f"fitted mean in {len(bins.sizes)} bins cut at the deciles of the fitted mean."
+    )
+    return Plot("observed_fitted", "Observed vs fitted", caption, _png(fig, tight=False))
+
+
+def residuals_fitted_plot(
+    res: Any, summary_rows: int | None = None, bins: summaries.Bins | None = None
+) -> Plot:
+    """Deviance residuals against the fitted mean.
+
+    Above ``summary_rows`` rows (default :data:`SUMMARY_ROWS`) a grid of counts with the
+    residuals' 10/50/90 % quantiles in the deciles of the fitted mean (``bins``: as
+    :func:`observed_fitted_plot`).
+    """
     mu = _used(res, res.fittedvalues.to_numpy())
     resid = _used(res, res.resid_deviance.to_numpy())
+    if len(mu) > _threshold(summary_rows):
+        return residuals_fitted_summary(mu, resid, bins or summaries.quantile_bins(mu))
     index, note = subsample(len(mu))
     fig = Figure(figsize=(6.0, 4.5))
     ax = fig.add_subplot()
@@ -180,23 +249,58 @@ def residuals_fitted_plot(res: Any) -> Plot:
     ax.axhline(0.0, color="#c0392b", linewidth=1)
     ax.set_xlabel("fitted mean")
     ax.set_ylabel("deviance residual")
-    ax.set_title("Deviance residuals vs fitted")
-    fig.tight_layout()
+    ax.set_title("Deviance residuals vs fitted", y=_TITLE_Y)
     caption = "Deviance residuals against the fitted mean; red line at 0." + note
     return Plot("residuals_fitted", "Residuals vs fitted", caption, _png(fig))
 
 
-def qq_plot(res: Any) -> Plot:
-    """Normal QQ plot of the deviance residuals (scipy.stats.probplot on all of them)."""
+#: Quantiles of the residuals drawn in each decile bin of the fitted mean.
+RESIDUAL_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def residuals_fitted_summary(mu: np.ndarray, resid: np.ndarray, bins: summaries.Bins) -> Plot:
+    """The residuals-vs-fitted plot of many rows: counts on a grid and binned quantiles."""
+    grid = summaries.count_grid(mu, resid)
+    fig, ax = _summary_axes(grid)
+    ax.axhline(0.0, color="#c0392b", linewidth=1)
+    centre, bands = bins.means(mu), bins.quantiles(resid, RESIDUAL_QUANTILES)
+    ax.plot(centre, bands[:, 1], "s-", color="#e67e22", label="median in deciles of fitted")
+    for j in (0, 2):
+        ax.plot(centre, bands[:, j], "--", color="#e67e22", linewidth=1)
+    ax.set_xlabel("fitted mean")
+    ax.set_ylabel("deviance residual")
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title("Deviance residuals vs fitted", y=_TITLE_Y)
+    caption = (
+        f"Deviance residuals against the fitted mean, all {len(mu)} rows as counts on a "
+        f"{grid.counts.shape[0]} x {grid.counts.shape[1]} grid (darker: more rows, log "
+        "scale); red line at 0; orange: median (solid) and 10 % and 90 % quantiles (dashed) "
+        f"of the residuals in {len(bins.sizes)} bins cut at the deciles of the fitted mean."
+    )
+    return Plot("residuals_fitted", "Residuals vs fitted", caption, _png(fig, tight=False))
+
+
+def qq_plot(res: Any, summary_rows: int | None = None) -> Plot:
+    """Normal QQ plot of the deviance residuals (scipy.stats.probplot's points and line).
+
+    Above ``summary_rows`` rows (default :data:`SUMMARY_ROWS`) the same points and line are
+    computed by :func:`glmspec.report.summaries.qq_points` at the drawn ranks only.
+    """
     resid = _used(res, res.resid_deviance.to_numpy())
-    (theoretical, ordered), (slope, intercept, _) = stats.probplot(resid, dist="norm")
-    n = len(ordered)
+    n = len(resid)
+    summary = n > _threshold(summary_rows)
+    if summary:
+        qq = summaries.qq_points(resid, MAX_POINTS)
+        theoretical, ordered, slope, intercept = qq.theoretical, qq.ordered, qq.slope, qq.intercept
+    else:
+        (theoretical, ordered), (slope, intercept, _) = stats.probplot(resid, dist="norm")
+        if n > MAX_POINTS:
+            index = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
+            theoretical, ordered = theoretical[index], ordered[index]
     note = ""
     if n > MAX_POINTS:
-        index = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
-        theoretical, ordered = theoretical[index], ordered[index]
         note = (
-            f" Quantiles from all {n} residuals; {len(index)} evenly spaced ranks drawn "
+            f" Quantiles from all {n} residuals; {len(ordered)} evenly spaced ranks drawn "
             "(extremes included)."
         )
     fig = Figure(figsize=(6.0, 4.5))
@@ -206,10 +310,30 @@ def qq_plot(res: Any) -> Plot:
     ax.plot(ends, intercept + slope * ends, color="#c0392b", linewidth=1)
     ax.set_xlabel("normal quantile")
     ax.set_ylabel("ordered deviance residual")
-    ax.set_title("Normal QQ plot of deviance residuals")
-    fig.tight_layout()
+    ax.set_title("Normal QQ plot of deviance residuals", y=_TITLE_Y)
     caption = "Ordered deviance residuals against normal quantiles; red: least-squares line."
-    return Plot("qq", "Normal QQ plot", caption + note, _png(fig))
+    return Plot("qq", "Normal QQ plot", caption + note, _png(fig, tight=not summary))
+
+
+def _threshold(summary_rows: int | None) -> int:
+    return SUMMARY_ROWS if summary_rows is None else summary_rows
+
+
+def _summary_axes(grid: summaries.Grid) -> tuple[Figure, Any]:
+    """A figure whose axes show ``grid``'s counts as shades (log scale, empty cells white)."""
+    fig = Figure(figsize=(6.0, 4.5))
+    ax = fig.add_subplot()
+    counts = np.ma.masked_equal(grid.counts.T, 0)
+    ax.imshow(
+        counts,
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        extent=(grid.x_edges[0], grid.x_edges[-1], grid.y_edges[0], grid.y_edges[-1]),
+        cmap=_SHADE,
+        norm=LogNorm(vmin=1, vmax=max(int(grid.counts.max()), 2)),
+    )
+    return fig, ax
 
 
 def confusion_plot(res: Any) -> Plot:
@@ -231,8 +355,7 @@ def confusion_plot(res: Any) -> Plot:
             colour = "white" if counts[i, j] > threshold else "black"
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=colour, fontsize=8)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})")
-    fig.tight_layout()
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})", y=_TITLE_Y)
     caption = (
         "Rows: observed class; columns: class with the highest fitted probability. "
         f"Accuracy {accuracy:.3f} on {int(counts.sum())} rows."
@@ -258,11 +381,10 @@ def class_coefficient_plot(res: Any, alpha: float = 0.05) -> Plot:
         ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color="#1f4e79", capsize=2)
         ax.axvline(0.0, color="#888888", linewidth=1, linestyle="--")
         ax.set_yticks(y, classes)
-        ax.set_title(term, fontsize="medium")
+        ax.set_title(term, fontsize="medium", y=_TITLE_Y)
         ax.tick_params(labelsize="small")
     reference = str(res.classes[0])
     fig.suptitle(f"Coefficients by class (log relative risk vs class {reference!r})")
-    fig.tight_layout()
     caption = (
         f"Per-class estimates with {level:.0%} Wald intervals against the reference class "
         f"{reference!r}; dashed line at 0."

@@ -53,15 +53,16 @@ class ResultsBase(CoefficientInference):
     #: Names of the aliased columns left out by ``fit(singular="drop")`` (NaN coefficients).
     aliased: tuple[str, ...] = ()
 
-    def _full_rank_only(self, what: str, refits: bool = False) -> None:
-        """Refuse what is not defined for a fit with aliased columns (and, for what refits
-        reduced models by maximum likelihood, for a Firth fit)."""
+    def _full_rank_only(self, what: str, refits: bool = False, aliased_ok: bool = False) -> None:
+        """Refuse what is not defined for a fit with aliased columns (unless ``aliased_ok``:
+        R computes it from the estimable columns) and, for what refits reduced models by
+        maximum likelihood, for a Firth fit."""
         if refits and getattr(self.spec, "method", "ml") == "firth":
             raise SpecificationError(
                 f"{what} refits reduced models by maximum likelihood, which does not apply to a "
                 "Firth (bias-reduced) fit."
             )
-        if self.aliased:
+        if self.aliased and not aliased_ok:
             raise SpecificationError(
                 f"{what} is not available for a fit with aliased columns {list(self.aliased)} "
                 "(singular='drop'); refit without them."
@@ -76,13 +77,13 @@ class ResultsBase(CoefficientInference):
     def anova(self, test: str | None = None) -> pd.DataFrame:
         """Sequential analysis of deviance, as R's ``anova(fit)``; see
         :func:`glmspec.inference.anova.sequential_anova`."""
-        self._full_rank_only("anova", refits=True)
+        self._full_rank_only("anova", refits=True, aliased_ok=True)
         return r_table(sequential_anova(self, test), na="")
 
     def drop1(self, test: str | None = None) -> pd.DataFrame:
         """Single-term deletions, as R's ``drop1(fit, test=)``; see
         :func:`glmspec.inference.drop1.drop1`."""
-        self._full_rank_only("drop1", refits=True)
+        self._full_rank_only("drop1", refits=True, aliased_ok=True)
         return r_table(_drop1.drop1(self, test), na="")
 
     def get_margeff(self, at: str = "overall", method: str = "dydx", alpha: float = 0.05):
@@ -152,7 +153,7 @@ class ResultsBase(CoefficientInference):
         GLM, as R's ``confint(fit)`` (:func:`glmspec.inference.profile.profile_conf_int`).
         """
         if method == "profile":
-            self._full_rank_only("conf_int(method='profile')", refits=True)
+            self._full_rank_only("conf_int(method='profile')", refits=True, aliased_ok=True)
             return _profile.profile_conf_int(self, alpha)
         if method != "wald":
             raise SpecificationError(f"method must be 'wald' or 'profile', got {method!r}.")

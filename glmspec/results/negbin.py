@@ -6,6 +6,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from glmspec.inference import profile as _profile
 from glmspec.results.glm import GLMResults
 from glmspec.solvers.negbin import ThetaFit
 
@@ -22,6 +23,8 @@ class NegBinResults(GLMResults):
     alpha : float
         ``1 / theta``, statsmodels' parametrisation (``Var = mu + alpha mu^2``).
     theta_estimated : bool
+
+    :meth:`theta_conf_int` gives the profile-likelihood interval of an estimated theta.
     """
 
     def __init__(self, spec, design, family, record, theta_fit: ThetaFit):
@@ -50,6 +53,12 @@ class NegBinResults(GLMResults):
     def alpha(self) -> float:
         """statsmodels' ``alpha = 1 / theta``."""
         return 1.0 / self.theta
+
+    def theta_conf_int(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Profile-likelihood interval of theta (``inf`` as upper limit when the Poisson is
+        inside it); see :func:`glmspec.inference.profile.theta_profile_interval`."""
+        self._full_rank_only("theta_conf_int", refits=True, aliased_ok=True)
+        return _profile.theta_profile_interval(self, alpha)
 
     @cached_property
     def theta_history(self) -> pd.DataFrame:

@@ -25,6 +25,10 @@ _EPS = np.finfo(float).eps
 #: Designs of at least this many cells may take single-precision steps far from the optimum;
 #: below it the products are too quick for the saving to show.
 SINGLE_MIN_CELLS = 1_000_000
+#: Designs of at least this many cells steer between informations with gradient-only passes
+#: (:class:`glmspec.solvers.irls.IRLSProblem`); below it a pass is too quick for the saving
+#: to beat the extra iterations.
+STEER_MIN_CELLS = 1_000_000
 
 
 def working_quantities(
@@ -155,6 +159,10 @@ class InMemoryRows:
 
     * ``n_columns``;
     * ``single_precision`` -- whether ``system(..., single=True)`` is faster (below);
+    * ``steers`` -- whether a step may reuse an earlier point's information with the
+      gradient here (``gradient(point)``: ``X' score``, one pass over the rows, where
+      ``system`` is one ``X'WX`` pass); ``information_cost`` -- the extra cost of an
+      information pass, in gradient iterations (an evaluation and a gradient pass);
     * ``start()`` -- the :class:`Point` at the family's starting means;
     * ``evaluate(coef)`` -- the :class:`Point` at ``coef``, None when the linear predictor or
       mean leaves the valid range or the deviance is not finite;
@@ -173,12 +181,17 @@ class InMemoryRows:
       the rows are not in memory).
     """
 
+    #: Measured on 1e6 x 100 (AMD EPYC, 2 cores): X'WX 0.18 s in single precision, X' v
+    #: 0.045 s, an evaluation (X b, deviance, weights) 0.085 s.
+    information_cost = 1.0
+
     def __init__(self, y, X, family, prior, offset, column_names=None) -> None:
         self.y, self.X, self.family = y, as_design(X), family
         self.prior, self.offset, self.column_names = prior, offset, column_names
         self.n_columns = X.shape[1]
         n, p = self.X.shape
         self.single_precision = self.X.supports_single and n * p >= SINGLE_MIN_CELLS
+        self.steers = n * p >= STEER_MIN_CELLS
         self._cached: tuple[Point, tuple[np.ndarray, np.ndarray]] | None = None
 
     def start(self) -> Point:
@@ -212,6 +225,9 @@ class InMemoryRows:
             working=self._working(point),
             single=single,
         )
+
+    def gradient(self, point: Point) -> np.ndarray:
+        return self.X.rmatvec(self._working(point)[1])
 
     def factorize(self, gram: np.ndarray, point: Point) -> GramFactor:
         factor = factor_gram(gram)

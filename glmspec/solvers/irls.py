@@ -17,7 +17,7 @@ every fit shares (:func:`glmspec.solvers.newton.newton_loop`), in its named step
    the converged point is still taken (and recorded in the history), so the returned
    coefficients are one Newton step better than the test requires.
 
-Two shortcuts for large designs leave the criterion and the information at the
+Three shortcuts for large designs leave the criterion and the information at the
 estimates unchanged, so the estimates are the same to rounding:
 
 * from at least :data:`SUBSAMPLE_MIN_CELLS` rows x columns, the loop starts from the estimates
@@ -25,6 +25,9 @@ estimates unchanged, so the estimates are the same to rounding:
 * from :data:`glmspec.solvers.engine.SINGLE_MIN_CELLS`, while the relative deviance change is still
   above ``tol`` (so the criterion cannot hold yet), ``X'WX`` is multiplied in single precision
   (:func:`_expected_factor`): it only steers the step there.
+* from :data:`glmspec.solvers.engine.STEER_MIN_CELLS`, ``X'WX`` is formed only where it pays
+  (:mod:`glmspec.solvers.steering`): other steps take the gradient on all the rows and the
+  last information with BFGS updates; the test runs only where the information was formed.
 
 The solver knows nothing of formulas, pandas or reports: arrays in, a frozen :class:`FitRecord`
 out, with the whole iteration history. The loop itself, :func:`irls`, gets every sum over rows
@@ -40,7 +43,7 @@ import numpy as np
 from glmspec.design.matrix import as_design
 from glmspec.errors import FitError, SingularDesignError
 from glmspec.families import Family
-from glmspec.linalg import factor_gram
+from glmspec.linalg import GramFactor, factor_gram
 from glmspec.solvers.engine import InMemoryRows, Point
 from glmspec.solvers.newton import (
     MAX_HALVINGS,
@@ -51,8 +54,8 @@ from glmspec.solvers.newton import (
     Step,
     solve,
 )
+from glmspec.solvers.steering import STALE_DECREMENT, Steering
 
-_STALE_DECREMENT = 1e-16
 _SINGLE_RCOND_MIN = 1e-4
 
 #: Fits of at least this many cells (rows x columns) start from a subsample's estimates.
@@ -60,6 +63,10 @@ SUBSAMPLE_MIN_CELLS = 2_000_000
 _SUBSAMPLE_FRACTION = 50  # the subsample is 1/50 of the rows ...
 _SUBSAMPLE_ROWS_PER_COLUMN = 50  # ... and at least 50 rows per column
 _SUBSAMPLE_MAX_ITER = 25
+#: The subsample's estimates are ~sqrt(n / m) standard errors from the optimum (a decrement
+#: of about p n / m on the full rows); its fit stops at a decrement 1e-6 of its deviance,
+#: ~1e-6 n p / m of the full rows' scale at most -- far below that distance.
+_SUBSAMPLE_TOL = 1e-3
 
 
 def _newton_factor(rows, family: Family, point: Point, rough: bool = False):
@@ -154,8 +161,12 @@ def fit_irls(
     rows = InMemoryRows(y, X, family, prior, offset, column_names)
     warm = None if start is not None else _subsample_start(y, X, family, prior, offset, tol)
     if warm is not None:
+        coef, information = warm
         try:
-            record = irls(rows, family, max_iter=max_iter, tol=tol, start=warm, warn=False)
+            record = irls(
+                rows, family, max_iter=max_iter, tol=tol, start=coef, warn=False,
+                information=information,
+            )  # fmt: skip
         except FitError:
             record = None
         if record is not None and record.converged:
@@ -164,7 +175,7 @@ def fit_irls(
     return irls(rows, family, max_iter=max_iter, tol=tol, start=start)
 
 
-def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndarray | None:
+def _subsample_start(y, X, family: Family, prior, offset, tol: float):
     """Estimates on a fixed random subsample of the rows, to start the full fit from.
 
     From the family's starting means, IRLS spends its first passes over the rows getting
@@ -173,9 +184,11 @@ def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndar
     on 1e6 x 100 designs that saves one or two products ``X'WX`` for the price of a fit on
     2% of the rows. The subsample is drawn with a fixed seed, so fits are reproducible.
 
-    Returns None (start from the means) when it does not pay: a design of fewer than
-    :data:`SUBSAMPLE_MIN_CELLS` cells, the Gaussian identity (whose first step is exact), a
-    subsample on which a column is zero, or a subsample fit that fails or does not converge.
+    Returns the estimates and the subsample's information there, scaled to all the rows (for
+    :mod:`glmspec.solvers.steering`), or None (start from the means) when it does not pay: a
+    design of fewer than :data:`SUBSAMPLE_MIN_CELLS` cells, the Gaussian identity (whose first
+    step is exact), a subsample on which a column is zero, or a subsample fit that fails or
+    does not converge.
     """
     n, p = X.shape
     m = max(_SUBSAMPLE_ROWS_PER_COLUMN * p, n // _SUBSAMPLE_FRACTION)
@@ -190,11 +203,21 @@ def _subsample_start(y, X, family: Family, prior, offset, tol: float) -> np.ndar
     sample = InMemoryRows(y[picked], design, family, prior[picked], offset[picked])
     try:
         record = irls(
-            sample, family, max_iter=_SUBSAMPLE_MAX_ITER, tol=tol, warn=False, name="subsample IRLS"
+            sample,
+            family,
+            max_iter=_SUBSAMPLE_MAX_ITER,
+            tol=max(tol, _SUBSAMPLE_TOL),
+            warn=False,
+            name="subsample IRLS",
         )
     except (FitError, SingularDesignError):
         return None
-    return record.coef if record.converged else None
+    if not record.converged:
+        return None
+    # its information at the estimates, scaled to all the rows: steers the first steps
+    ratio = float(np.sum(prior)) / float(np.sum(prior[picked]))
+    factor = record.factor
+    return record.coef, GramFactor(factor.r * np.sqrt(ratio), "subsample")
 
 
 class IRLSProblem(NewtonProblem):
@@ -213,26 +236,42 @@ class IRLSProblem(NewtonProblem):
         self.rows, self.family, self.tol = rows, family, tol
         self.factor = None
         self.observed = self.stale = self.rough = False
+        self.here = False  # self.factor is the information at the last point stepped from
+        self.steering = Steering(rows, tol)
+        self.fallback: Step | None = None  # the Newton step that replaced a failed steered one
         # the last step changed the deviance by no more than its rounding floor
         self.flat = False
         self._floor: tuple[Point, float] | None = None
         self._stranded: Point | None = None  # the intercept-only point whose step failed too
 
     def newton_step(self, point: Point, change: float) -> Step:
+        self.fallback = None
+        steered = self.steering.step(point, change)
+        if steered is not None:
+            self.here = False
+            return steered
+        return self._exact_step(point, change)
+
+    def _exact_step(self, point: Point, change: float) -> Step:
+        """The Newton step with the information formed at ``point``."""
         rows = self.rows
         # the criterion needs change < tol: until then the information only steers
-        steering = change >= self.tol and rows.single_precision
+        rough = change >= self.tol and rows.single_precision
+        self.here = True
         if point.coef is None:
             # First step from starting means: regress the working response, as glm.fit does.
-            factor, product, self.rough = _expected_factor(rows, point, "working", steering)
+            factor, product, self.rough = _expected_factor(rows, point, "working", rough)
             self.factor = factor
+            self.steering.formed(point, factor, None, np.inf)
             return Step(rows.solve(factor, point, "working", product), np.inf)
         factor, self.observed, gradient, self.rough = _newton_factor(
-            rows, self.family, point, steering
+            rows, self.family, point, rough
         )
         self.factor = factor
         delta = rows.solve(factor, point, "fisher", gradient)
-        return Step(delta, float(gradient @ delta))
+        step = Step(delta, float(gradient @ delta))
+        self.steering.formed(point, factor, gradient, step.decrement)
+        return step
 
     def trial(self, point: Point, coef: np.ndarray, halvings: int) -> Point | None:
         return self.rows.evaluate(coef)
@@ -260,6 +299,11 @@ class IRLSProblem(NewtonProblem):
 
     def line_search(self, point: Point, step: Step, max_halvings: int) -> Move | None:
         move = super().line_search(point, step, max_halvings)
+        if move is None and not step.exact:
+            # the steered step failed: Newton's step from here (what no_step then judges)
+            self.steering.halved()
+            self.fallback = step = self._exact_step(point, 0.0)
+            move = super().line_search(point, step, max_halvings)
         if move is None and point.coef is None:
             # R gives up here; instead walk from the intercept-only fit towards the first step.
             fallback = self.rows.intercept_start()
@@ -275,17 +319,21 @@ class IRLSProblem(NewtonProblem):
     def check_convergence(self, point: Point, step: Step, change: float, tol: float) -> bool:
         # a change within the rounding floor is no measurable change (means of 1e174)
         change = 0.0 if self.flat else change
-        return point.coef is not None and super().check_convergence(point, step, change, tol)
+        exact = step.exact and point.coef is not None  # a steered step's decrement is not
+        return exact and super().check_convergence(point, step, change, tol)
 
     def accepted(self, move: Move, step: Step, converged: bool) -> None:
         self.flat = move.within_rounding
+        if move.halvings:
+            self.steering.halved()
         if converged:
             # The step moves the information by about sqrt(p * decrement / deviance)
             # relative; refactor it at the returned coefficients when that exceeds 1e-8.
             scale = abs(move.start.deviance) + 0.1
-            self.stale = step.decrement * self.rows.n_columns > _STALE_DECREMENT * scale
+            self.stale = step.decrement * self.rows.n_columns > STALE_DECREMENT * scale
 
     def no_step(self, point: Point, step: Step, converged: bool) -> tuple[Point, bool, str]:
+        step = self.fallback or step
         if converged:
             return point, True, "converged"
         if point.coef is None and self._stranded is not None:
@@ -313,7 +361,7 @@ class IRLSProblem(NewtonProblem):
     def record(self, outcome: Outcome) -> FitRecord:
         """The :class:`FitRecord` of the loop's ``outcome``."""
         point, rows, factor = outcome.point, self.rows, self.factor
-        if self.observed or self.stale or self.rough:
+        if self.observed or self.stale or self.rough or not self.here:
             # Standard errors use the expected information at the returned coefficients, as
             # R's summary.glm and statsmodels, in double precision.
             factor = rows.factorize(rows.system(point, "fisher")[0], point)
@@ -340,6 +388,7 @@ def irls(
     tol: float = 1e-8,
     start=None,
     warn: bool = True,
+    information: GramFactor | None = None,
     name: str = "IRLS",
 ) -> FitRecord:
     """The IRLS/Newton loop of :func:`fit_irls` over any row engine (see
@@ -354,6 +403,10 @@ def irls(
         As :func:`fit_irls`.
     warn : bool
         Issue a :class:`ConvergenceWarning` when the criterion is not met.
+    information : GramFactor, optional
+        An approximation of the information at ``start`` (a subsample's, scaled to all the
+        rows) that steers the first steps of an engine that ``steers``
+        (:mod:`glmspec.solvers.steering`); it never enters the test or the record.
     name : str
         The loop's name in the log and the warning.
 
@@ -370,5 +423,7 @@ def irls(
     else:
         point = rows.start()
     problem = IRLSProblem(rows, family, tol)
+    if information is not None and start is not None:
+        problem.steering.inherit(information)
     outcome = solve(problem, point, max_iter=max_iter, tol=tol, name=name, warn=warn)
     return problem.record(outcome)

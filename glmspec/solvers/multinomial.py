@@ -16,13 +16,14 @@ It is :class:`MultinomialProblem` run by the Newton loop every fit shares
    probabilities are (with a constant offset, exactly) the same ``pi`` for every row, so the
    information is ``(diag(pi) - pi pi') kron X' W X`` -- factored from ``start_sums`` alone;
 2. steps ``theta + H^-1 score``, ``H`` the latest factored information with BFGS updates
-   from the steps since (:func:`~glmspec.solvers.multinomial_factor.quasi_newton_direction`; none at
+   from the steps since (:func:`~glmspec.solvers.newton.quasi_newton_direction`; none at
    a point with fresh information, where the step is Newton's). Factoring:
    :func:`glmspec.linalg.factor_gram` (Cholesky); if that fails, the engine's ``check_rank``, then
    its ``qr_factor``, then a Cholesky factor accepted down to a reciprocal condition number of
    ``_RCOND_LAST``; if none is available, L-BFGS-B with the analytic score takes over
    (``method="lbfgs"``);
-3. the information is evaluated at a new point only when it pays (:func:`_worth_refreshing`:
+3. the information is evaluated at a new point only when it pays
+   (:func:`~glmspec.solvers.newton.worth_refreshing`:
    the last step shrank the decrement too little for its ``information_cost``), after a
    halved step, and at the point expected to be the last (the decrement predicted from the
    last step's shrinkage below the stopping threshold). Far from the optimum, where even a
@@ -64,8 +65,6 @@ from glmspec.solvers.multinomial_factor import (
     kronecker_factor,
     lbfgs,
     pinv_factor,
-    quasi_newton_direction,
-    update_pairs,
 )
 from glmspec.solvers.multinomial_rows import (
     BlockSums,
@@ -83,7 +82,10 @@ from glmspec.solvers.newton import (
     Outcome,
     Step,
     is_converged,
+    quasi_newton_direction,
     solve,
+    update_pairs,
+    worth_refreshing,
 )
 
 __all__ = [
@@ -103,7 +105,6 @@ __all__ = [
 ]
 _MOVING_STEP = 1e-3
 _REFRESH_RATE = 1e-2  # re-evaluate the information when a step shrinks the decrement less
-_NEWTON_DECADES = 4.0  # decades of decrement a step with a recent information gains
 _POLISH = 1e-6  # final decrement below _POLISH * tol**2: within ~1e-3 tol SEs of the optimum
 
 
@@ -182,22 +183,6 @@ def loglik_derivatives(
     theta = np.asarray(theta, dtype=float)
     sums = rows.derivatives(theta)
     return sums.loglik, sums.gradient, sums.information, rows.probabilities(theta)
-
-
-def _worth_refreshing(rate: float | None, remaining: float, cost: float) -> bool:
-    """Whether the information at the next point pays for itself.
-
-    ``remaining``: how many times the decrement must still shrink; ``rate``: how much the last
-    step shrank it (None: unknown); ``cost``: an information pass in score-only passes. With
-    the information, the following steps gain about ``_NEWTON_DECADES`` decades each; without,
-    ``-log10(rate)``.
-    """
-    if rate is None:
-        return False
-    if rate >= 1.0:
-        return True
-    decades = np.log10(max(remaining, 10.0))
-    return bool(cost + decades / _NEWTON_DECADES < decades / -np.log10(rate))
 
 
 def _constant_column(start: StartSums) -> tuple[int, float] | None:
@@ -386,7 +371,7 @@ class MultinomialProblem(NewtonProblem):
     def prepare_line_search(self, point: Point, step: Step, converged: bool) -> None:
         decrement, polish = step.decrement, self.polish
         rate = decrement / self.previous if self.previous else None
-        refresh = _worth_refreshing(rate, decrement / polish, self.cost)
+        refresh = worth_refreshing(rate, decrement / polish, self.cost)
         if (
             self.newton
             and self.last_fresh is not None

@@ -5,7 +5,7 @@ fit, Cholesky, else the engine's QR factor, else a Cholesky factor of a merely
 ill-conditioned information (:func:`information_factor`); at numerically singular estimates, the
 pseudo-inverse (:func:`pinv_factor`, a :class:`PseudoInverseFactor`). Between fresh
 informations the loop steps with BFGS updates of the last factor
-(:func:`quasi_newton_direction`, :func:`update_pairs`); :func:`lbfgs` is its L-BFGS-B fallback.
+(:func:`glmspec.solvers.newton.quasi_newton_direction`); :func:`lbfgs` is its L-BFGS-B fallback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from glmspec.linalg import GramFactor, factor_gram
 from glmspec.solvers.multinomial_rows import MultinomialRows, StartSums, log_softmax
 from glmspec.solvers.newton import Iteration, relative_change
 
-_MEMORY = 10  # BFGS pairs kept on top of the last factored information
 _RCOND_LAST = 1e-12  # smallest reciprocal condition number of a Cholesky-only information
 
 
@@ -94,30 +93,6 @@ def kronecker_factor(start: StartSums, theta: np.ndarray, n_classes: int) -> Gra
     except linalg.LinAlgError:
         return None
     return GramFactor(np.kron(class_root, gram.r), "kronecker")
-
-
-def quasi_newton_direction(factor: GramFactor, pairs, gradient: np.ndarray) -> np.ndarray:
-    """``H^-1 gradient`` for ``H`` the factored information with the BFGS updates ``pairs``.
-
-    The two-loop recursion of L-BFGS with the factored information as the initial Hessian;
-    without pairs, the Newton step of that information.
-    """
-    q, alphas = gradient.copy(), []
-    for s, y, rho in reversed(pairs):
-        alphas.append(rho * (s @ q))
-        q -= alphas[-1] * y
-    r = factor.solve(q)
-    for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
-        r += (alpha - rho * (y @ r)) * s
-    return r
-
-
-def update_pairs(pairs: list, s: np.ndarray, y: np.ndarray) -> None:
-    """Append the BFGS pair of a step ``s`` whose score fell by ``y`` (if it has curvature)."""
-    sy = float(s @ y)
-    if sy > 1e-10 * np.sqrt(float(s @ s) * float(y @ y)):
-        pairs.append((s, y, 1.0 / sy))
-        del pairs[:-_MEMORY]
 
 
 def lbfgs(rows: MultinomialRows, theta, info_diag, total, max_iter, history):

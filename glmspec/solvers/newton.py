@@ -35,6 +35,10 @@ log = logging.getLogger("glmspec.solver")
 
 #: Most halvings of one step before the line search gives up.
 MAX_HALVINGS = 30
+#: BFGS pairs kept on top of a factored information (:func:`update_pairs`).
+BFGS_MEMORY = 10
+#: Decades of decrement a step with a recent information gains (:func:`worth_refreshing`).
+NEWTON_DECADES = 4.0
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,13 @@ class FitRecord:
     converged : bool
         True only when the convergence criterion was met.
     n_iter : int
-        Number of iterations (factorisations of ``X'WX``) on all the rows; those of a
-        subsample start are not counted.
+        Number of iterations (steps computed on all the rows: Newton steps with the
+        information at the point, or steps steered by an earlier point's information, see
+        :mod:`glmspec.solvers.steering`); those of a subsample start are not counted.
     history : tuple of Iteration
         One per accepted step, the step taken from the converged point included: as long as
-        ``n_iter`` unless the last iteration's step was refused (``message`` says why).
+        ``n_iter`` unless the last iteration's step was refused (``message`` says why). A
+        steered step's decrement is that of the information it was steered by.
     message : str
         Why the loop stopped.
     """
@@ -346,3 +352,48 @@ def solve(
             name, outcome.n_iter, outcome.message, outcome.history, tol, stacklevel=4
         )
     return outcome
+
+
+# --------------------------------------------------------------------------------------------
+# steps between informations: what the loops that reuse a factor share
+# --------------------------------------------------------------------------------------------
+
+
+def quasi_newton_direction(factor: GramFactor, pairs, gradient: np.ndarray) -> np.ndarray:
+    """``H^-1 gradient`` for ``H`` the factored information with the BFGS updates ``pairs``.
+
+    The two-loop recursion of L-BFGS with the factored information as the initial Hessian;
+    without pairs, the Newton step of that information.
+    """
+    q, alphas = gradient.copy(), []
+    for s, y, rho in reversed(pairs):
+        alphas.append(rho * (s @ q))
+        q -= alphas[-1] * y
+    r = factor.solve(q)
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
+        r += (alpha - rho * (y @ r)) * s
+    return r
+
+
+def update_pairs(pairs: list, s: np.ndarray, y: np.ndarray) -> None:
+    """Append the BFGS pair of a step ``s`` whose score fell by ``y`` (if it has curvature)."""
+    sy = float(s @ y)
+    if sy > 1e-10 * np.sqrt(float(s @ s) * float(y @ y)):
+        pairs.append((s, y, 1.0 / sy))
+        del pairs[:-BFGS_MEMORY]
+
+
+def worth_refreshing(rate: float | None, remaining: float, cost: float) -> bool:
+    """Whether the information at the next point pays for itself.
+
+    ``remaining``: how many times the decrement must still shrink; ``rate``: how much the last
+    step shrank it (None: unknown); ``cost``: an information pass in score-only passes. With
+    the information, the following steps gain about :data:`NEWTON_DECADES` decades each;
+    without, ``-log10(rate)``.
+    """
+    if rate is None:
+        return False
+    if rate >= 1.0:
+        return True
+    decades = np.log10(max(remaining, 10.0))
+    return bool(cost + decades / NEWTON_DECADES < decades / -np.log10(rate))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glmspec.design.aliasing import aliased_columns
 from glmspec.design.build import Design
 from glmspec.families import Family
 from glmspec.solvers.irls import fit_irls
@@ -40,6 +41,7 @@ def refit_columns(
     tol: float = 1e-8,
     start: np.ndarray | None = None,
     penalty: tuple[float, float] | None = None,
+    singular: bool = False,
 ) -> Refit:
     """Fit the same model (response, weights, offset, family) on a subset of the columns.
 
@@ -59,6 +61,9 @@ def refit_columns(
         Starting coefficients for the kept columns.
     penalty : (alpha, l1_ratio), optional
         Refit with the fit's penalty (on every kept column but the intercept).
+    singular : bool
+        Leave out the kept columns that are combinations of the kept columns before them
+        (R's ``glm.fit``, as for a fit with ``singular="drop"``); ``n_coef`` is then the rank.
 
     Returns
     -------
@@ -67,6 +72,9 @@ def refit_columns(
     offset = design.offset if offset is None else offset
     weights = design.total_weights
     columns = list(columns)
+    if singular and columns:
+        dropped = set(aliased_columns(np.asarray(design.X)[:, columns], weights))
+        columns = [c for i, c in enumerate(columns) if i not in dropped]
     if not columns:
         mu = family.link.inverse(offset)
         return Refit(float(family.deviance(design.y, mu, weights)), 0, None)

@@ -91,7 +91,7 @@ def test_singular_option_is_validated_and_guarded():
     with pytest.raises(SpecificationError, match="singular='drop'"):
         glmspec.fit("visitors ~ rain", data, "poisson", singular="drop", cov_type="HC0")
     res = glmspec.fit("visitors ~ C(weekday) * rain", data, "poisson", singular="drop")
-    for call in (res.get_influence, res.drop1, lambda: res.wald_test("rain = 0")):
+    for call in (res.get_influence, lambda: res.wald_test("rain = 0")):
         with pytest.raises(SpecificationError, match="aliased"):
             call()
 

@@ -114,7 +114,7 @@ def test_warm_start_that_leaves_the_domain_falls_back(monkeypatch):
     fam = get_family("poisson", "identity")
     monkeypatch.setattr(solver, "SUBSAMPLE_MIN_CELLS", 0)
     sample = solver._subsample_start(y, X, fam, np.ones(n), np.zeros(n), 1e-8)
-    assert sample is not None and (X @ sample).min() < 0  # invalid on the far row
+    assert sample is not None and (X @ sample[0]).min() < 0  # invalid on the far row
     plain = _fit(monkeypatch, y, X, fam)
     warm = _fit(monkeypatch, y, X, fam, subsample=True)
     assert warm.converged and warm.n_iter == plain.n_iter

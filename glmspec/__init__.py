@@ -10,10 +10,16 @@ True
 from glmspec import datasets, errors
 from glmspec.api import fit
 from glmspec.arrays import fit_arrays
-from glmspec.inference.anova import anova, lrtest
+from glmspec.inference.anova import anova as _anova
+from glmspec.inference.anova import lrtest
 from glmspec.report.regression_table import regression_table
-from glmspec.verify.statsmodels import compare
+from glmspec.results.display import shown_as_r
+from glmspec.verify.statsmodels import compare as _compare
 from glmspec.version import __version__
+
+# the tables print as R's (p-values "< 2e-16", one layout per column), also in Jupyter
+anova = shown_as_r(na="")(_anova)
+compare = shown_as_r(digits=10)(_compare)  # a check shows the digits it compares
 
 __all__ = [
     "__version__",

@@ -71,7 +71,7 @@ class FitOptions:
     penalty: str | None = option(None, str)
     alpha: float = option(0.0, float)
     l1_ratio: float = option(0.0, float)
-    singular: str = option("error")
+    singular: str = option("error", str)
     method: str = option("ml", str)
     formula_mode: str = option("python")
 

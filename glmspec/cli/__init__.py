@@ -8,7 +8,9 @@ line per problem (``--debug``, before or after the sub-command, shows the traceb
 system errors name the path and the action.
 
 The sub-commands live in :mod:`glmspec.cli.commands` (run, fit, datasets) and
-:mod:`glmspec.cli.predict`; the progress display in :mod:`glmspec.cli.progress`.
+:mod:`glmspec.cli.predict`, the fit flags in :mod:`glmspec.cli.flags`, the progress display in
+:mod:`glmspec.cli.progress`. ``commands`` (with the report writer: matplotlib and jinja2, a
+large part of the start-up) is imported only by the sub-commands that need it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import shutil
 import sys
 import traceback
 
-from glmspec.cli.commands import add_option_flags, cmd_datasets, cmd_fit, cmd_run
 from glmspec.cli.common import wrap
+from glmspec.cli.flags import add_option_flags
 from glmspec.cli.predict import add_predict_arguments, cmd_predict
 from glmspec.errors import GLMSpecError
 from glmspec.version import __version__
@@ -35,6 +37,28 @@ EXAMPLE_PREDICT = (
     "  glmspec predict datasets/restaurant_visitors.toml --model weather "
     "--data datasets/restaurant_visitors.csv --out predictions.csv --interval 0.95"
 )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``glmspec run`` (:func:`glmspec.cli.commands.cmd_run`)."""
+    from glmspec.cli.commands import cmd_run as run
+
+    return run(args)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``glmspec fit`` (:func:`glmspec.cli.commands.cmd_fit`)."""
+    from glmspec.cli.commands import cmd_fit as fit
+
+    return fit(args)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """``glmspec datasets`` (:func:`glmspec.cli.commands.cmd_datasets`)."""
+    from glmspec.cli.commands import cmd_datasets as listing
+
+    return listing(args)
+
 
 FORCE_HELP = (
     "replace an existing folder at the report's place even if glmspec did not write it "

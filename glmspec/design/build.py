@@ -405,39 +405,45 @@ def design_matrix(info: patsy.DesignInfo, newdata: Any) -> np.ndarray:
     """
     frame = as_frame(newdata, "new data")
     columns = _needed_columns(info, frame)
-    used = frame[columns].copy(deep=False)
-    for factor, fi in info.factor_infos.items():
-        if fi.type != "categorical":
-            check_numeric(factor, used)
+    used = {name: frame[name] for name in columns}  # no copy of the frame: reads only
+    for factor in [f for f, fi in info.factor_infos.items() if fi.type != "categorical"]:
+        check_numeric(factor, frame)
     missing = missing_rows(used, {})
     if missing:
         raise PredictionError(
             f"new data has missing or infinite values in {describe_missing(missing)}; "
             "predictions need complete rows."
         )
+    recoded = {}  # text and categorical columns, as Categoricals of the fitted levels for patsy
     for factor, fi in info.factor_infos.items():
-        if fi.type != "categorical":
+        name = fastdesign.factor_column(factor, fi) if fi.type == "categorical" else None
+        if name not in used:  # numeric, or computed (C(x == "a")): no column's levels
             continue
-        refs = [c for c in formula_parse.names_in(factor.code) if c in used.columns]
-        if len(refs) != 1:
-            continue
-        col = used[refs[0]]
-        unseen = ~pd.Series(col).isin(fi.categories) & pd.Series(col).notna()
+        col = used[name]
+        textual = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+        if textual or isinstance(col.dtype, pd.CategoricalDtype):
+            recoded[name] = fi.categories
+        try:  # the distinct values first: a column holds few levels and many rows
+            known = set(fi.categories)
+            seen = all(value in known for value in col.unique())
+        except TypeError:  # unhashable values
+            seen = False
+        unseen = np.zeros(len(col), dtype=bool) if seen else (~col.isin(fi.categories)).to_numpy()
         if unseen.any():
-            levels = sorted({str(v) for v in pd.Series(col)[unseen.to_numpy()]})
+            levels = sorted({str(v) for v in col[unseen]})
             raise PredictionError(
-                f"factor {factor.name()!r} (column {refs[0]!r}) has level(s) not seen when "
+                f"factor {factor.name()!r} (column {name!r}) has level(s) not seen when "
                 f"fitting: {levels} in {int(unseen.sum())} row(s); fitted levels: "
                 f"{list(fi.categories)}."
             )
-        textual = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
-        if textual or isinstance(col.dtype, pd.CategoricalDtype):
-            used[refs[0]] = pd.Categorical(col, categories=list(fi.categories))
-    matrix = fastdesign.build_matrix(info, used, partial=False)
+    matrix = fastdesign.build_matrix(info, frame, partial=False)  # text matched to levels
     if matrix is not None:
         return matrix
+    table = frame[columns].copy(deep=False)  # patsy sees the columns the formula reads
+    for name, categories in recoded.items():
+        table[name] = pd.Categorical(table[name], categories=list(categories))
     try:
-        (matrix,) = patsy.build_design_matrices([info], used, NA_action="raise")
+        (matrix,) = patsy.build_design_matrices([info], table, NA_action="raise")
     except patsy.PatsyError as exc:
         raise PredictionError(f"cannot build the model's columns from new data: {exc}") from exc
     return np.asarray(matrix, dtype=float)

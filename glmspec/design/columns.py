@@ -104,9 +104,15 @@ def missing_rows(frame: pd.DataFrame, extra: dict[str, np.ndarray]) -> dict[str,
     found = {}
     for name, values in [*frame.items(), *extra.items()]:
         values = pd.Series(values) if not isinstance(values, pd.Series) else values
-        mask = values.isna().to_numpy()
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            mask = mask | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        dtype = values.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+            continue  # numpy integers hold no missing value
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":
+            mask = ~np.isfinite(values.to_numpy())  # NaN and +-inf in one pass
+        else:
+            mask = values.isna().to_numpy()
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                mask = mask | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
         if mask.any():
             found[str(name)] = mask
     return found

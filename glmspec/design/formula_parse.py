@@ -6,6 +6,7 @@ code uses, read from its syntax tree. What safe mode allows is :mod:`.formula_ch
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import keyword
 import tokenize
@@ -98,14 +99,17 @@ def parse_formula(formula: str) -> patsy.ModelDesc:
     return desc
 
 
-def names_in(code: str) -> set[str]:
+# A term's code is parsed many times per fit and per prediction (columns needed, numeric
+# checks, factor sources): the answers are cached, as frozensets that no caller can alter.
+@functools.lru_cache(maxsize=4096)
+def names_in(code: str) -> frozenset[str]:
     """Names a factor's code reads as variables (data columns or namespace values, such as
     ``x`` and ``np`` in ``np.log(x)``) and the column names of ``Q("...")``; the names of
     called functions (``log`` in ``log(x)``) are not included."""
     try:
         tree = ast.parse(code, mode="eval")
     except SyntaxError:
-        return set()
+        return frozenset()
     called = {
         id(node.func)
         for node in ast.walk(tree)
@@ -123,20 +127,21 @@ def names_in(code: str) -> set[str]:
             and isinstance(node.args[0], ast.Constant)
         ):
             names.add(node.args[0].value)
-    return names
+    return frozenset(names)
 
 
-def functions_in(code: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def functions_in(code: str) -> frozenset[str]:
     """Names of the functions a factor's code calls by a bare name (``log`` in ``log(x)``)."""
     try:
         tree = ast.parse(code, mode="eval")
     except SyntaxError:
-        return set()
-    return {
+        return frozenset()
+    return frozenset(
         node.func.id
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
+    )
 
 
 def factor_names(factors: Iterable[Any]) -> set[str]:

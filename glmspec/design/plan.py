@@ -201,7 +201,7 @@ def _factor_values(factor: FactorPlan, frame: pd.DataFrame) -> np.ndarray | None
     elif col.dtype == np.bool_ and categories == (False, True):
         codes = col.to_numpy()
     else:
-        codes = _level_index(categories, col.to_numpy())
+        codes = _level_index(categories, col)  # a Series: pandas matches text faster
         if codes is None:
             return None
     codes = np.asarray(codes, dtype=np.intp)
@@ -252,6 +252,13 @@ def _source(factor, factor_info) -> FactorPlan | None:
     if boxed or factor_info.num_columns != 1:
         return None
     return FactorPlan(column, None)
+
+
+def factor_column(factor, factor_info) -> str | None:
+    """The data column whose values are the factor's values (``x``, ``Q("x")``, ``C(x, ...)``),
+    or None when the factor computes them (``C(x > 2)``, ``np.log(x)``, a transform)."""
+    source = _source(factor, factor_info)
+    return None if source is None else source.column
 
 
 def _is_call(node: ast.AST, name: str, namespace, builtin) -> bool:

@@ -337,13 +337,17 @@ def _indices(values: Any, factors: list, at: str) -> list[int]:
     return values
 
 
+_NUMBER_TYPES = (int, float)
+
+
 def checked_numbers(value: Any, at: str) -> np.ndarray:
     """Finite numbers (nested lists of equal lengths) as a float64 array."""
 
-    def flat(v):
-        if isinstance(v, list):
-            return all(flat(x) for x in v)
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    def flat(v: list) -> bool:
+        # type(), not isinstance: a bool is not a number here
+        if all(type(x) in _NUMBER_TYPES for x in v):
+            return True
+        return all(flat(x) if type(x) is list else type(x) in _NUMBER_TYPES for x in v)
 
     if not isinstance(value, list) or not flat(value):
         raise PredictionError(f"{at} must be a list of numbers.")

@@ -141,5 +141,12 @@ def linear_prediction(
         dropped = params.index.isin(res.aliased)
         coef = np.where(dropped, 0.0, coef)
         cov = np.where(dropped[:, None] | dropped[None, :], 0.0, cov)
-    linpred = np.asarray(X @ coef) + offset
-    return linpred, np.sqrt(rowwise_variance(X, cov))
+    return linear_predictor_se(X, offset, coef, cov)
+
+
+def linear_predictor_se(
+    X: Any, offset: Any, coef: np.ndarray, cov: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``X b + offset`` and ``sqrt(x_i' C x_i)`` from the numbers alone: the one computation
+    behind a fit's and a stored model's (``model.json``) standard errors of prediction."""
+    return np.asarray(X @ coef) + offset, np.sqrt(rowwise_variance(X, cov))

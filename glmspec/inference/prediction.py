@@ -33,7 +33,8 @@ from glmspec.design.build import predict_matrix
 from glmspec.design.matrix import row_blocks
 from glmspec.errors import PredictionError, SpecificationError
 from glmspec.inference import dispersion as inference
-from glmspec.inference.information import linear_prediction, rowwise_variance
+from glmspec.inference.information import linear_prediction, linear_predictor_se
+from glmspec.solvers.multinomial import log_softmax
 
 SUMMARY_COLUMNS = ("mean", "mean_se", "mean_ci_lower", "mean_ci_upper")
 
@@ -156,10 +157,66 @@ class MultinomialPredictionResults:
         return out
 
 
+def class_probabilities(eta: np.ndarray) -> np.ndarray:
+    """Softmax probabilities from the (n, K-1) non-reference linear predictors."""
+    return np.exp(log_softmax(np.column_stack([np.zeros(len(eta)), eta])))
+
+
+#: What ``predict(which=...)`` returns: the mean (class probabilities) or the linear predictor.
+PREDICT_WHICH = ("mean", "linear")
+
+
+def predicted_values(
+    X: np.ndarray,
+    offset: Any,
+    coef: np.ndarray,
+    link: Any,
+    which: str = "mean",
+    index: Any = None,
+    classes: tuple | None = None,
+) -> pd.Series | pd.DataFrame:
+    """The predictions of ``predict(newdata, which)``: one home for a fit's ``predict`` and a
+    model stored as data (:class:`glmspec.report.stored.StoredModel`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+        Design rows (estimable columns only).
+    offset : float or ndarray of shape (n,)
+        Offset, log-exposure included.
+    coef : ndarray of shape (p,) or (p, K-1)
+        Coefficients; a matrix for the multinomial (one column per non-reference class).
+    link : Link
+        The GLM's link (unused for the multinomial).
+    which : {"mean", "linear"}
+        The mean ``g^{-1}(eta)`` (class probabilities) or the linear predictor ``eta``.
+    index : pandas.Index, optional
+        Row labels of the result.
+    classes : tuple, optional
+        The multinomial's classes, reference first; None for a GLM.
+
+    Returns
+    -------
+    Series (a GLM: ``predicted_mean`` / ``predicted_linear``) or DataFrame (a multinomial:
+    one column per class, or per non-reference class for ``"linear"``).
+    """
+    if which not in PREDICT_WHICH:
+        raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
+    if classes is not None:
+        eta = np.asarray(X @ coef) + np.reshape(offset, (-1, 1))
+        if which == "linear":
+            return pd.DataFrame(eta, index=index, columns=[str(c) for c in classes[1:]])
+        probs = class_probabilities(eta)
+        return pd.DataFrame(probs, index=index, columns=[str(c) for c in classes])
+    eta = np.asarray(X @ coef) + offset
+    with np.errstate(over="ignore"):  # a mean beyond float range is inf, as R gives it
+        values = eta if which == "linear" else link.inverse_exact(eta)
+    return pd.Series(values, index=index, name="predicted_" + which)
+
+
 def _multinomial_prediction(coef: np.ndarray, classes, X, off, index, cov: np.ndarray, df):
     p, m = coef.shape
-    eta = np.column_stack([np.zeros(X.shape[0]), np.asarray(X @ coef) + off[:, None]])
-    probs = np.exp(eta - special.logsumexp(eta, axis=1, keepdims=True))
+    probs = class_probabilities(np.asarray(X @ coef) + off[:, None])
     blocks = cov.reshape(m, p, m, p)
     var = np.empty_like(probs)
     for rows, block in row_blocks(X):
@@ -249,5 +306,5 @@ def prediction_from_arrays(
     off = np.broadcast_to(np.asarray(offset, dtype=float), (X.shape[0],))
     if classes is not None:
         return _multinomial_prediction(coef, classes, X, off, index, cov, df)
-    linpred = np.asarray(X @ coef) + off
-    return PredictionResults(link, linpred, np.sqrt(rowwise_variance(X, cov)), index, df)
+    linpred, se = linear_predictor_se(X, off, coef, cov)
+    return PredictionResults(link, linpred, se, index, df)

@@ -23,7 +23,7 @@ import pandas as pd
 from glmspec.errors import SpecificationError
 from glmspec.inference.dispersion import check_alpha
 from glmspec.inference.information import flat_params
-from glmspec.results.summary import format_number
+from glmspec.results.number_format import NA, format_column, format_estimates
 
 __all__ = ["RegressionTable", "regression_table", "report_section"]
 
@@ -93,37 +93,43 @@ class RegressionTable:
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def _cell(self, value: float) -> str:
-        return "" if np.isnan(value) else format_number(value, self.digits)
+    def _model_texts(self) -> dict[str, list[list[str]]]:
+        """Each model column's estimates and standard errors (or interval ends) formatted
+        together with one layout, as the report's coefficient tables and ``summary()``
+        (R's ``printCoefmat``): the same decimals down a model's column."""
+        n = self.numbers
+        parts = ("lower", "upper") if self.interval else ("std. error",)
+        texts = {}
+        for model in n.columns:
+            groups = [[float(n.loc[(t, "estimate"), model]) for t in self.terms]]
+            groups += [[float(n.loc[(t, part), model]) for t in self.terms] for part in parts]
+            formatted = format_estimates(groups, self.digits) if self.terms else [[]] * 3
+            texts[model] = [["" if c == NA else c for c in group] for group in formatted]
+        return texts
 
     def rows(self) -> list[tuple[str, list[str]]]:
         """The table as text: ``(row label, one cell per model)``, the uncertainty row under
         each coefficient with an empty label; the statistics rows follow."""
         out = []
-        n = self.numbers
-        for term in self.terms:
-            out.append((term, [self._cell(v) for v in n.loc[(term, "estimate")]]))
+        texts = [self._model_texts()[m] for m in self.numbers.columns]
+        for i, term in enumerate(self.terms):
+            out.append((term, [t[0][i] for t in texts]))
             if self.interval:
-                low, high = n.loc[(term, "lower")], n.loc[(term, "upper")]
-                cells = [
-                    "" if np.isnan(a) else f"[{self._cell(a)}, {self._cell(b)}]"
-                    for a, b in zip(low, high, strict=True)
-                ]
+                cells = [f"[{t[1][i]}, {t[2][i]}]" if t[1][i] else "" for t in texts]
             else:
-                cells = [
-                    "" if np.isnan(v) else f"({self._cell(v)})" for v in n.loc[(term, "std. error")]
-                ]
+                cells = [f"({t[1][i]})" if t[1][i] else "" for t in texts]
             out.append(("", cells))
         return out
 
     def statistics_rows(self) -> list[tuple[str, list[str]]]:
         """``(statistic, cells)`` for n, log-likelihood, AIC, BIC, deviance, dispersion and
-        the covariance type; a missing value (a quasi family's llf) prints as ``NA``."""
+        the covariance type, each row with one layout across the models (8 significant
+        digits, as ``summary()``: AIC differences matter in the units); a missing value (a
+        quasi family's llf) prints as ``NA``."""
         out = []
         for label in STATISTICS:
-            values = self.numbers.loc[(label, "")]
-            # 8 significant digits, as summary(): AIC differences matter in the units
-            out.append((label, [format_number(float(v), max(self.digits, 8)) for v in values]))
+            values = [float(v) for v in self.numbers.loc[(label, "")]]
+            out.append((label, format_column(values, max(self.digits, 8))))
         out.append(("covariance", list(self.covariance)))
         return out
 

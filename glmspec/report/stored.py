@@ -36,9 +36,8 @@ from glmspec.design.stored import (
 )
 from glmspec.errors import GLMSpecError, PredictionError
 from glmspec.families.links import get_link
-from glmspec.inference.prediction import prediction_from_arrays
+from glmspec.inference.prediction import predicted_values, prediction_from_arrays
 from glmspec.results.base import new_log_exposure, new_offset
-from glmspec.results.multinomial import class_probabilities
 
 FILE = "model.json"
 FORMAT = "glmspec-model"
@@ -177,27 +176,18 @@ class StoredModel:
         return incomplete_rows(self.design_info, newdata, self.extra_columns)
 
     def _rows(self, newdata: pd.DataFrame) -> tuple[np.ndarray, Any, Any]:
-        X = design_matrix(self.design_info, newdata)[:, self._estimable]
+        X = design_matrix(self.design_info, newdata)
+        if not self._estimable.all():
+            X = X[:, self._estimable]  # aliased columns contribute nothing (R's predict.glm)
         off = new_offset(newdata, None, self.offset, False)
         return X, off, new_log_exposure(newdata, None, self.exposure)
 
     def predict(self, newdata: pd.DataFrame, which: str = "mean") -> pd.Series | pd.DataFrame:
         """The mean (``"mean"``) or linear predictor (``"linear"``), as the fit's ``predict``."""
         X, off, log_exposure = self._rows(newdata)
-        if self.classes is not None:
-            eta = X @ self._coef + np.reshape(off, (-1, 1))
-            if which == "linear":
-                return pd.DataFrame(eta, index=newdata.index, columns=self._class_labels())
-            probs = class_probabilities(eta)
-            return pd.DataFrame(probs, index=newdata.index, columns=[str(c) for c in self.classes])
-        eta = X @ self._coef + off
-        eta = eta + log_exposure
-        with np.errstate(over="ignore"):
-            values = eta if which == "linear" else self._link.inverse_exact(eta)
-        return pd.Series(values, index=newdata.index, name="predicted_" + which)
-
-    def _class_labels(self) -> list[str]:
-        return [str(c) for c in self.classes[1:]]
+        return predicted_values(
+            X, off + log_exposure, self._coef, self._link, which, newdata.index, self.classes
+        )
 
     def get_prediction(self, newdata: pd.DataFrame):
         """Standard errors and intervals, as the fit's ``get_prediction``."""

@@ -26,6 +26,7 @@ from glmspec.inference import wald as _wald
 from glmspec.inference.anova import sequential_anova
 from glmspec.options import FitOptions
 from glmspec.results.coefficients import CoefficientInference
+from glmspec.results.display import r_table
 from glmspec.results.robust import RobustResults, robust_results
 from glmspec.results.summary import Summary
 
@@ -77,13 +78,13 @@ class ResultsBase(CoefficientInference):
         """Sequential analysis of deviance, as R's ``anova(fit)``; see
         :func:`glmspec.inference.anova.sequential_anova`."""
         self._full_rank_only("anova", refits=True, aliased_ok=True)
-        return sequential_anova(self, test)
+        return r_table(sequential_anova(self, test), na="")
 
     def drop1(self, test: str | None = None) -> pd.DataFrame:
         """Single-term deletions, as R's ``drop1(fit, test=)``; see
         :func:`glmspec.inference.drop1.drop1`."""
         self._full_rank_only("drop1", refits=True, aliased_ok=True)
-        return _drop1.drop1(self, test)
+        return r_table(_drop1.drop1(self, test), na="")
 
     def get_margeff(self, at: str = "overall", method: str = "dydx", alpha: float = 0.05):
         """Average marginal effects with delta-method standard errors (statsmodels'
@@ -104,8 +105,10 @@ class ResultsBase(CoefficientInference):
         or, with ``pairwise=True``, their pairwise contrasts; see
         :func:`glmspec.inference.emmeans.emmeans`."""
         self._full_rank_only("emmeans", aliased_ok=True)
-        return _emmeans.emmeans(
-            self, term, pairwise=pairwise, adjust=adjust, alpha=alpha, offset=offset
+        return r_table(
+            _emmeans.emmeans(
+                self, term, pairwise=pairwise, adjust=adjust, alpha=alpha, offset=offset
+            )
         )
 
     def wald_test_terms(self, *, use_f: bool | None = None, skip_single: bool = False):

@@ -20,6 +20,7 @@ from glmspec.inference import covariance as _robust
 from glmspec.inference import dispersion as inference
 from glmspec.inference import influence as _influence
 from glmspec.inference import residuals as _residuals
+from glmspec.inference.prediction import PREDICT_WHICH, predicted_values
 from glmspec.inference.separation import Separation
 from glmspec.options import FitOptions
 from glmspec.results.base import ResultsBase
@@ -291,16 +292,13 @@ class GLMResults(ResultsBase):
         PredictionError
             Missing column, unseen factor level, or no offset for a model fitted with one.
         """
-        if which not in ("mean", "linear"):
+        if which not in PREDICT_WHICH:
             raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
         if newdata is None:
             return self.fittedvalues if which == "mean" else self.linear_predictor
         X = predict_matrix(self.design, newdata)
         if self.aliased:
             X = X[:, self._estimable]  # as R's predict: aliased columns contribute nothing
-        eta = X @ self.record.coef + self._new_offset(newdata, offset)
-        eta = eta + self._new_log_exposure(newdata, exposure)
-        with np.errstate(over="ignore"):
-            values = eta if which == "linear" else self.family.link.inverse_exact(eta)
+        off = self._new_offset(newdata, offset) + self._new_log_exposure(newdata, exposure)
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None
-        return pd.Series(values, index=index, name="predicted_" + which)
+        return predicted_values(X, off, self.record.coef, self.family.link, which, index)

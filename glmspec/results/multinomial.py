@@ -20,6 +20,7 @@ from glmspec.design.build import Design, predict_matrix
 from glmspec.errors import SpecificationError
 from glmspec.families import Multinomial
 from glmspec.inference import covariance as _robust
+from glmspec.inference.prediction import class_probabilities, predicted_values
 from glmspec.inference.separation import Separation
 from glmspec.options import FitOptions
 from glmspec.results.base import ResultsBase
@@ -27,7 +28,6 @@ from glmspec.solvers.multinomial import (
     MultinomialFitRecord,
     covariance,
     fit_multinomial,
-    log_softmax,
 )
 
 
@@ -216,22 +216,10 @@ class MultinomialResults(ResultsBase):
         PredictionError
             Missing column, unseen factor level, or no offset for a model fitted with one.
         """
-        if which not in ("mean", "linear"):
-            raise SpecificationError(f"which must be 'mean' or 'linear', got {which!r}.")
         if newdata is None:
             X, off, index = self.design.X, self.design.offset, self.design.row_index
         else:
             X = predict_matrix(self.design, newdata)
             off = self._new_offset(newdata, offset)
             index = newdata.index if isinstance(newdata, pd.DataFrame) else None
-        eta = X @ self.record.coef + np.reshape(off, (-1, 1))
-        if which == "linear":
-            return pd.DataFrame(eta, index=index, columns=self._class_labels)
-        return pd.DataFrame(
-            class_probabilities(eta), index=index, columns=[str(c) for c in self.classes]
-        )
-
-
-def class_probabilities(eta: np.ndarray) -> np.ndarray:
-    """Softmax probabilities from the (n, K-1) non-reference linear predictors."""
-    return np.exp(log_softmax(np.column_stack([np.zeros(len(eta)), eta])))
+        return predicted_values(X, off, self.record.coef, None, which, index, self.classes)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +14,11 @@ import pytest
 import glmspec
 from glmspec.cli import build_parser
 from glmspec.options import FitOptions
-from glmspec.spec import load_spec
+from glmspec.spec import Spec, load_spec
 from glmspec.spec.format import OPTION_KEYS
+from tests.helpers import run_cli
 
 DATASETS = Path(glmspec.datasets.__file__).resolve().parent.parent / "datasets"
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "glmspec", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _fit_flags() -> set[str]:
@@ -84,6 +73,42 @@ def test_fit_flags_reach_the_fit(tmp_path):
     np.testing.assert_allclose(model["coef"], expected.params, rtol=1e-10)
     np.testing.assert_allclose(np.sqrt(np.diag(model["cov"])), expected.bse, rtol=1e-10)
     assert model["exposure"] == "hours_open"
+
+
+def _collinear(tmp_path: Path) -> pd.DataFrame:
+    """Counts with a column that is twice another (aliased under R's singular.ok)."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"y": rng.poisson(3.0, 40), "x": rng.normal(size=40)})
+    frame["x2"] = 2 * frame["x"]
+    frame.to_csv(tmp_path / "collinear.csv", index=False)
+    return frame
+
+
+def test_singular_drop_is_a_spec_key_and_a_fit_flag(tmp_path):
+    frame = _collinear(tmp_path)
+    assert "singular" in OPTION_KEYS and "--singular" in _fit_flags()
+    expected = glmspec.fit("y ~ x + x2", frame, "poisson", singular="drop")
+    spec = Spec.from_dict(
+        {
+            "data": "collinear.csv",
+            "defaults": {"family": "poisson", "singular": "drop"},
+            "model": [{"name": "m", "formula": "y ~ x + x2"}],
+        },
+        base_dir=tmp_path,
+    )
+    (item,) = spec.fit()
+    assert list(item.results.aliased) == ["x2"]
+    np.testing.assert_allclose(item.results.params, expected.params, rtol=1e-12)
+    # statsmodels' pinv answer is not R's NA: the check says why it did not run
+    assert item.check is None and "x2" in item.check_error and "pseudo-inverse" in item.check_error
+    proc = run_cli(
+        "fit", "y ~ x + x2", "--data", "collinear.csv", "--family", "poisson",
+        "--singular", "drop", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.split()[:2] == ["x2", "NA"] for line in proc.stdout.splitlines())
+    bad = run_cli("fit", "y ~ x", "--data", "collinear.csv", "--singular", "dorp", cwd=tmp_path)
+    assert bad.returncode == 2 and "--singular" in bad.stderr and "'drop'" in bad.stderr
 
 
 def test_fit_flag_errors_name_the_flag(tmp_path):

@@ -109,6 +109,8 @@ def _with_exposure() -> pd.DataFrame:
         # aliased columns (R's singular.ok) contribute nothing, as in the fit's predict
         ("visitors ~ C(weekday) * rain + rain:C(weekday)", {"singular": "drop"}),
         ("visitors ~ hour + C(weekday)", {"link": "power(1/3)"}),
+        # factors computed from a text column: their levels are not the column's values
+        ('visitors ~ C(weekday == "Sat") + I(weekday == "Sun") + hour', {}),
         ("visitors ~ hour + rain", {"cov_type": "HC1"}),
         ("visitors ~ hour + C(weekday)", {"penalty": "l2", "alpha": 0.01}),
     ],

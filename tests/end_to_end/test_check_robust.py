@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import statsmodels.api as sm
 
 import glmspec
 from glmspec import datasets
+from tests.helpers import run_cli
 
 VISITORS = "visitors ~ hour + C(weekday) + rain"
 
@@ -114,13 +113,7 @@ def test_spec_with_cov_type_exits_0(tmp_path: Path):
         'cov_type = "cluster"\ngroups = "date"\n'
         '[check]\nagainst = "statsmodels"\ntol = 1e-6\n[report]\nformats = ["markdown"]\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "glmspec", "run", "robust.toml", "--out", "out"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("run", "robust.toml", "--out", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     markdown = next((tmp_path / "out").rglob("index.md")).read_text()
     assert "FAIL" not in markdown

@@ -13,6 +13,7 @@ import pytest
 
 import glmspec
 from glmspec.errors import SpecificationError
+from glmspec.results.number_format import format_estimates
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,30 @@ def test_markdown_and_html_show_every_model(fits):
     assert rows[[r.split(" | ")[0] for r in rows].index("| log-likelihood")].endswith("| NA |")
     html = table.to_html()
     assert html.count("<tr>") == 1 + 2 * len(table.terms) + 7
-    assert f"({glmspec.results.summary.format_number(fits['small'].bse['hour'], 4)})" in html
+    small = fits["small"]
+    (est, se) = format_estimates([small.params.tolist(), small.bse.tolist()], 4)
+    hour = list(small.params.index).index("hour")
+    assert f">{est[hour]}</td>" in html and f">({se[hour]})</td>" in html
+
+
+def _decimals(text: str) -> int:
+    core = text.strip("()[]")
+    return len(core.split(".")[1]) if "." in core and "e" not in core else 0
+
+
+def test_each_model_column_has_one_layout(fits):
+    """Estimates and standard errors of a model share one layout (the report's coefficient
+    tables, R's printCoefmat): the same number of decimals down the column."""
+    table = glmspec.regression_table(fits)
+    frame = table.frame
+    coefficients = frame.iloc[: 2 * len(table.terms)]
+    for model in frame.columns:
+        shown = [c for c in coefficients[model] if c]
+        assert len({_decimals(c) for c in shown}) == 1, (model, shown)
+        # each statistic row is one layout across the models
+    for label in ("log-likelihood", "deviance"):
+        cells = [c for c in frame.loc[label] if c != "NA"]
+        assert len({_decimals(c) for c in cells}) == 1, (label, cells)
 
 
 def test_latex_is_booktabs_with_one_column_per_model(fits):
@@ -112,18 +136,28 @@ def test_latex_escapes_special_characters(visitors_data):
     assert r"rain\_mm" in latex and r"a\&b" in latex
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX installed")
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX (pdflatex) installed")
 def test_latex_compiles(fits, tmp_path):  # pragma: no cover - no TeX in CI
+    special = glmspec.regression_table(
+        [fits["small"], fits["quasi"]], names=["a&b_1", "50% ~{x}"], interval=True
+    )
     doc = (
         "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n"
         + glmspec.regression_table(fits).to_latex()
+        + special.to_latex()
         + "\\end{document}\n"
     )
     (tmp_path / "t.tex").write_text(doc)
     proc = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path, capture_output=True
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    assert proc.returncode == 0
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 0
+    assert "Overfull" not in proc.stdout or "Warning" not in proc.stdout  # compiled cleanly
 
 
 def test_bad_arguments(fits):

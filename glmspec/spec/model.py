@@ -264,16 +264,7 @@ class Spec:
             text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
             if text not in out.warnings:
                 out.warnings.append(text)
-        aliased = list(getattr(out.results, "aliased", None) or ())
-        if do_check and aliased:
-            # statsmodels' pinv gives the aliased columns minimum-norm coefficients instead of
-            # R's NA, so every row they touch would "fail" while nothing is wrong
-            out.check_error = (
-                f"singular = 'drop' left out the aliased column(s) {aliased}; statsmodels fits "
-                "them by pseudo-inverse (minimum-norm coefficients, not R's NA), so its numbers "
-                "are not comparable."
-            )
-        elif do_check and out.results is not None:
+        if do_check and out.results is not None:
             if phase is not None:
                 phase("checking", entry.name)
             try:

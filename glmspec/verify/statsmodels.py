@@ -147,10 +147,21 @@ def _bse_rows(names, ours, theirs, label):
         yield (f"bse[{name}]", label, a, b, abs(b))
 
 
+def _fitted_columns(res) -> np.ndarray:
+    """Mask of the design columns glmspec estimated: all but those ``singular="drop"`` left out.
+
+    R's ``glm`` leaves aliased columns out of the fit (NA coefficients); statsmodels would fit
+    them by pseudo-inverse (minimum-norm coefficients), so it is given the same reduced design.
+    """
+    aliased = set(getattr(res, "aliased", ()) or ())
+    return np.array([name not in aliased for name in res.design.column_names])
+
+
 def _statsmodels_glm(res, warm_start: bool = False):
     import statsmodels.api as sm
 
     design, family = res.design, res.family
+    fitted_columns = _fitted_columns(res)
     freq_all = getattr(design, "freq_weights", None)
     total = design.prior_weights if freq_all is None else design.prior_weights * freq_all
     # R (and glmspec) ignore rows with zero weight; statsmodels would count them.
@@ -171,7 +182,7 @@ def _statsmodels_glm(res, warm_start: bool = False):
         endog, var_weights = y, prior
     model = sm.GLM(
         endog,
-        np.asarray(design.X)[used],
+        np.asarray(design.X)[used][:, fitted_columns],
         family=family.statsmodels_family(),
         offset=design.offset[used] if np.any(design.offset) else None,
         var_weights=var_weights,
@@ -179,7 +190,7 @@ def _statsmodels_glm(res, warm_start: bool = False):
     )
     fitted = model.fit(
         method="IRLS",
-        start_params=np.nan_to_num(np.asarray(res.params, dtype=float)) if warm_start else None,
+        start_params=(np.asarray(res.params, dtype=float)[fitted_columns] if warm_start else None),
         maxiter=1000,
         tol_criterion="params",
         atol=1e-13,
@@ -221,9 +232,18 @@ def _glm_rows(res, notes, warm_start=False):
             "test (parameter change below 1e-13 + 1e-12 relative); its standard errors, "
             "deviances and llf are computed at its own converged estimates."
         )
-    names = list(res.design.column_names)
+    fitted_columns = _fitted_columns(res)
+    names = list(np.asarray(res.design.column_names, dtype=object)[fitted_columns])
+    params = np.asarray(res.params, dtype=float)[fitted_columns]
+    bse = np.asarray(res.bse, dtype=float)[fitted_columns]
+    if not fitted_columns.all():
+        notes.append(
+            f"aliased column(s) {list(res.aliased)} left out of statsmodels' design, as R's glm "
+            "leaves them out of its fit (NA coefficients; statsmodels would fit them by "
+            "pseudo-inverse): every other quantity is compared."
+        )
     family = res.family
-    rows = list(_coefficient_rows(names, res.params, np.asarray(sm_res.params), res.bse))
+    rows = list(_coefficient_rows(names, params, np.asarray(sm_res.params), bse))
     if family.fixed_scale:
         scale_label = "fixed at 1"
     elif family.is_quasi:
@@ -231,7 +251,7 @@ def _glm_rows(res, notes, warm_start=False):
     else:
         scale_label = "Pearson chi2 / df_resid (R summary.glm; statsmodels default)"
     sm_bse, bse_label = glm_bse(res, model, sm_res, used)
-    rows += _bse_rows(names, res.bse, sm_bse, bse_label)
+    rows += _bse_rows(names, bse, sm_bse, bse_label)
     null_label = "intercept-only model with the offset"
     sm_null = sm_res.null_deviance
     if not res.design.has_intercept:
@@ -282,10 +302,12 @@ def _negbin_rows(res, notes, warm_start=False):
         notes.append(f"theta not compared with statsmodels: {'; '.join(reasons)}.")
         return []
     offset = design.offset if np.any(design.offset) else None
-    model = NB2(design.y, np.asarray(design.X), loglike_method="nb2", offset=offset)
+    fitted_columns = _fitted_columns(res)
+    X = np.asarray(design.X)[:, fitted_columns]
+    model = NB2(design.y, X, loglike_method="nb2", offset=offset)
     start = None
     if warm_start:
-        start = np.r_[np.asarray(res.params, dtype=float), 1.0 / res.theta]
+        start = np.r_[np.asarray(res.params, dtype=float)[fitted_columns], 1.0 / res.theta]
         notes.append("statsmodels' NB2 started from glmspec's estimates and theta.")
     fitted = model.fit(start_params=start, method="newton", maxiter=300, tol=1e-12, disp=0)
     alpha = float(fitted.params[-1])

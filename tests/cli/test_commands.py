@@ -99,8 +99,15 @@ def test_singular_drop_is_a_spec_key_and_a_fit_flag(tmp_path):
     (item,) = spec.fit()
     assert list(item.results.aliased) == ["x2"]
     np.testing.assert_allclose(item.results.params, expected.params, rtol=1e-12)
-    # statsmodels' pinv answer is not R's NA: the check says why it did not run
-    assert item.check is None and "x2" in item.check_error and "pseudo-inverse" in item.check_error
+    # statsmodels is fitted on the design without x2 (R's NA, not its pinv answer)
+    assert item.check_error is None and item.check.attrs["passed"]
+    assert not any("x2" in q for q in item.check["quantity"])
+    assert any("x2" in note and "left out" in note for note in item.check.attrs["notes"])
+    np.testing.assert_allclose(
+        item.check.set_index("quantity").loc["deviance", "statsmodels"],
+        expected.deviance,
+        rtol=1e-10,
+    )
     proc = run_cli(
         "fit", "y ~ x + x2", "--data", "collinear.csv", "--family", "poisson",
         "--singular", "drop", cwd=tmp_path,

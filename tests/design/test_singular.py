@@ -117,3 +117,23 @@ def test_aliased_fit_prints_na_and_predicts_with_standard_errors_as_r():
         SpecificationError, match=r"aliased columns \['C\(weekday\)\[T.Sun\]:rain'\]"
     ):
         res.wald_test_terms()
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_statsmodels_check_fits_the_design_without_the_aliased_columns(warm_start):
+    data = _visitors_without_sunday_rain()
+    res = glmspec.fit("visitors ~ C(weekday) * rain + temperature", data, singular="drop")
+    table = glmspec.compare(res, warm_start=warm_start)
+    assert table.attrs["passed"], table.loc[~table["passed"]]
+    assert not any("[T.Sun]:rain" in q for q in table["quantity"])
+    assert any("left out of statsmodels' design" in n for n in table.attrs["notes"])
+    keep, sm_res = _reference(res, sm.families.Gaussian())
+    rows = table.set_index("quantity")
+    assert rows.loc["deviance", "statsmodels"] == pytest.approx(sm_res.deviance, rel=1e-10)
+    assert rows.loc["df_resid", "statsmodels"] == res.df_resid
+    # a wrong estimate of an estimable column still fails
+    wrong = res.params.copy()
+    wrong["temperature"] += 1e-4 * res.bse["temperature"] + 1e-4 * abs(wrong["temperature"])
+    res.params = wrong
+    failed = glmspec.compare(res, warm_start=warm_start)
+    assert "coef[temperature]" in set(failed.loc[~failed["passed"], "quantity"])

@@ -40,7 +40,8 @@ from scipy import stats
 from glmspec.design.build import predict_matrix
 from glmspec.design.formula_parse import parse_formula
 from glmspec.errors import GLMSpecError, SpecificationError
-from glmspec.inference.dispersion import critical_value, wald_pvalues
+from glmspec.inference.applicability import require_ml_glm_in_memory
+from glmspec.inference.dispersion import check_alpha, critical_value, wald_pvalues
 
 ADJUSTMENTS = ("tukey", "holm", "none")
 #: Largest reference grid built (emmeans' ``rg.limit`` is 10,000 rows).
@@ -322,18 +323,12 @@ def _factor_column(code: str) -> str | None:
 
 
 def _check(res, adjust: str, alpha: float, offset) -> None:
-    if getattr(res, "model_kind", None) != "glm" or getattr(res, "engine", None) == "dask":
-        raise SpecificationError(
-            "emmeans needs a GLM fitted in memory (not multinomial, not Dask)."
-        )
+    require_ml_glm_in_memory(res, "emmeans")
     if res.design.design_info is None:
         raise SpecificationError("emmeans needs a model fitted from a formula (not arrays).")
-    if res.spec.penalty is not None:
-        raise SpecificationError("penalized fits have no standard errors, so no marginal means.")
     if adjust not in ADJUSTMENTS:
         raise SpecificationError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, got {adjust!r}.")
-    if isinstance(alpha, bool) or not (isinstance(alpha, float | int) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}.")
+    alpha = check_alpha(alpha)
     if offset is not None and (
         isinstance(offset, bool) or not isinstance(offset, float | int) or not np.isfinite(offset)
     ):

@@ -181,7 +181,7 @@ def test_errors_name_the_term_and_list_the_factors():
 def test_models_it_does_not_apply_to_are_refused():
     classes = INSECT_SPRAYS.assign(y=np.tile(["a", "b", "c"], 24), g=np.tile(["u", "v"], 36))
     multi = glmspec.fit("y ~ g + count", classes, "multinomial")
-    with pytest.raises(SpecificationError, match="not multinomial"):
+    with pytest.raises(SpecificationError, match="emmeans needs a GLM, not a multinomial fit"):
         multi.emmeans("g")
     X = np.column_stack([np.ones(72), INSECT_SPRAYS["spray"] == "A"])
     arrays = glmspec.fit_arrays(INSECT_SPRAYS["count"].to_numpy(), X, "poisson")
@@ -204,3 +204,15 @@ def test_a_covariate_is_a_grid_factor_only_when_it_takes_at_most_two_values():
     emm = res.emmeans("spray")
     assert emm.attrs["covariates"] == {"three": pytest.approx(three.mean())}
     assert emm.attrs["averaged_over"] == ["two"]
+
+
+@pytest.mark.parametrize("alpha", [0, 1, True, "0.05", float("nan")])
+def test_alpha_and_penalized_fits_are_refused_with_the_shared_messages(alpha):
+    data = glmspec.datasets.load("restaurant_visitors")
+    res = glmspec.fit("visitors ~ hour + C(weekday)", data, "poisson")
+    with pytest.raises(SpecificationError) as info:
+        res.emmeans("C(weekday)", alpha=alpha)
+    assert str(info.value) == f"alpha must be a number in (0, 1), got {alpha!r}."
+    ridge = glmspec.fit("visitors ~ hour + C(weekday)", data, "poisson", penalty="l2", alpha=0.1)
+    with pytest.raises(SpecificationError, match="emmeans needs a maximum-likelihood fit"):
+        ridge.emmeans("C(weekday)")

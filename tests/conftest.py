@@ -43,6 +43,32 @@ PROFILE = profile_name()
 settings.load_profile(PROFILE)
 
 
+#: Thread settings that Dask's LocalCluster writes into the environment of the process that
+#: starts it (``distributed.nanny.pre-spawn-environ``) and leaves there.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Their values when the session started.
+_SESSION_THREADS = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+
+
+@pytest.fixture(autouse=True)
+def _thread_environment_unchanged():
+    """Restore the BLAS thread variables to the session's after every test.
+
+    A test that starts a Dask cluster would otherwise make every later command-line test's
+    subprocess run BLAS on one thread while the test process runs it on its default threads:
+    a different summation order, so the subprocess's numbers differ from the in-process fit's
+    in the last bit and the tests comparing them exactly fail depending on which ran first.
+    (A cluster kept by a module-scoped fixture is started before this fixture's test, hence
+    the session's values rather than the test's.)
+    """
+    yield
+    for name, value in _SESSION_THREADS.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def visitors_data():
     """The bundled restaurant visitors data (a DataFrame; do not modify it)."""

@@ -29,7 +29,7 @@ from glmspec.inference.anova import (
     lrtest,
     poisson_negbin_lrtest,
 )
-from glmspec.report._data import n_params, number
+from glmspec.report.values import n_params, number
 
 
 def build_comparison(named: list[tuple[str, Any]]) -> dict[str, Any]:

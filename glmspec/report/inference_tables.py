@@ -15,7 +15,7 @@ import numpy as np
 
 from glmspec.errors import GLMSpecError
 from glmspec.inference.emmeans import formula_factors, normalise_term
-from glmspec.report._data import ALPHA, number
+from glmspec.report.values import ALPHA, number
 
 
 def inference_tables(spec: Any, res: Any) -> dict[str, Any]:

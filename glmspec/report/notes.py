@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from glmspec.report import stored
-from glmspec.report._data import LEVEL
+from glmspec.report.values import LEVEL
 
 
 def conventions(res: Any) -> list[dict[str, str]]:

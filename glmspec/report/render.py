@@ -19,8 +19,8 @@ from typing import Any
 
 import jinja2
 
-from glmspec.report._data import json_ready
 from glmspec.report.plots import Plot
+from glmspec.report.values import json_ready
 from glmspec.results.number_format import format_table
 from glmspec.results.summary import format_number, format_pvalue
 from glmspec.version import __version__

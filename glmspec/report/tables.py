@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from glmspec.report._data import ALPHA, LEVEL, n_params, number, plain
 from glmspec.report.comparison import build_comparison
 from glmspec.report.inference_tables import inference_tables
 from glmspec.report.notes import conventions
 from glmspec.report.regression_table import report_section
+from glmspec.report.values import ALPHA, LEVEL, n_params, number, plain
 from glmspec.results.summary import Summary
 from glmspec.spec import FittedModel, Spec
 

@@ -1,4 +1,4 @@
-"""Small helpers shared by the report modules: plain Python values for tables and JSON."""
+"""Plain Python values for the report's tables and JSON: numbers, labels, the intervals' level."""
 
 from __future__ import annotations
 

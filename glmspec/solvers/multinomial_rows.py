@@ -39,10 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
-from scipy.linalg import blas
 
 from glmspec.errors import DataError, ResponseError, SingularDesignError
-from glmspec.linalg import GramFactor, check_rank, factorize, weighted_gram
+from glmspec.linalg import GramFactor, check_rank, factorize, map_row_chunks, weighted_gram
 
 _SEPARATION_LOGP = -1e-10  # log(1 - 1e-10): the observed class has probability 1
 _QR_MAX_VALUES = 1 << 27  # largest square root (n K x (K-1) p values) the QR route builds
@@ -153,10 +152,10 @@ def _block_terms(codes, X, prior, offset, coef, pair_grams):
     """One block's log-likelihood, ``(K-1, p)`` score and certain-row count.
 
     ``prior`` None means unit weights. With ``pair_grams`` (a dict ``(j, k) -> p x p``
-    Fortran array, upper triangle used), adds the block's information blocks
-    ``X' diag(w p_j (delta_jk - p_k)) X`` (``1 <= j <= k``) to it by BLAS ``syrk``: each
-    block is one scaled copy of ``X`` (by ``sqrt(w p_j p_k)``, or ``sqrt(w p_j (1 - p_j))``)
-    and one symmetric rank-m update (``alpha = -1`` off the diagonal).
+    array), adds the block's information blocks ``X' diag(w p_j (delta_jk - p_k)) X``
+    (``1 <= j <= k``) to it by BLAS ``syrk``: each block is one scaled copy of ``X`` (by
+    ``sqrt(w p_j p_k)``, or ``sqrt(w p_j (1 - p_j))``) and one symmetric rank-m product,
+    subtracted off the diagonal.
     """
     m, K = len(codes), coef.shape[0]
     probs, eta, log_total = _softmax_t(X, offset, coef)
@@ -185,10 +184,11 @@ def _block_terms(codes, X, prior, offset, coef, pair_grams):
             for k in range(j, K):
                 r = root_w[j] * (np.sqrt(rest) if k == j else root[k])
                 np.multiply(X, r[:, None], out=scaled)
-                alpha = 1.0 if k == j else -1.0
-                pair_grams[j, k] = blas.dsyrk(
-                    alpha, scaled.T, beta=1.0, c=pair_grams[j, k], trans=0, lower=0, overwrite_c=1
-                )
+                # numpy's X.T @ X is syrk with the GIL released (scipy's blas.dsyrk holds it)
+                if k == j:
+                    pair_grams[j, k] += scaled.T @ scaled
+                else:
+                    pair_grams[j, k] -= scaled.T @ scaled
     return loglik, score, int(np.count_nonzero(certain))
 
 
@@ -376,9 +376,10 @@ class InMemoryMultinomialRows(MultinomialRows):
         extra = K * (K - 1) / 2 * (0.025 * p * p + 1.1 * p + 10.0)
         return 1.0 + extra / (K * (0.48 * p + 2.2))
 
-    def _blocks(self):
-        for start in range(0, len(self.codes), self._step):
-            rows = slice(start, start + self._step)
+    def _blocks(self, start: int = 0, stop: int | None = None):
+        stop = len(self.codes) if stop is None else stop
+        for first in range(start, stop, self._step):
+            rows = slice(first, min(first + self._step, stop))
             offset = None if self.offset is None else self.offset[rows]
             prior = None if self._unit else self.prior[rows]
             yield self.codes[rows], self.X[rows], prior, offset
@@ -397,16 +398,20 @@ class InMemoryMultinomialRows(MultinomialRows):
         """Sums of :func:`block_derivatives` over the row blocks (one pass over ``X``)."""
         K, p = self.n_classes, self.n_columns
         coef = _class_coef(theta, K, p)
-        pair_grams = _empty_pair_grams(K, p) if want_information else None
-        loglik, score, n_certain = 0.0, np.zeros((K - 1, p)), 0
-        for codes, X, prior, offset in self._blocks():
-            ll, sc, nc = _block_terms(codes, X, prior, offset, coef, pair_grams)
-            loglik, n_certain = loglik + ll, n_certain + nc
-            score += sc
-        information = None
-        if pair_grams is not None:
-            information = _assemble_information(pair_grams, K, p)
-        return BlockSums(loglik, score.ravel(), information, n_certain)
+
+        def chunk(start: int, stop: int) -> BlockSums:
+            pair_grams = _empty_pair_grams(K, p) if want_information else None
+            loglik, score, n_certain = 0.0, np.zeros((K - 1, p)), 0
+            for codes, X, prior, offset in self._blocks(start, stop):
+                ll, sc, nc = _block_terms(codes, X, prior, offset, coef, pair_grams)
+                loglik, n_certain = loglik + ll, n_certain + nc
+                score += sc
+            information = None if pair_grams is None else _assemble_information(pair_grams, K, p)
+            return BlockSums(loglik, score.ravel(), information, n_certain)
+
+        # chunks on a worker per core, BLAS on one thread (too small blocks for its threads)
+        parts = map_row_chunks(chunk, len(self.codes), self._step, p * (K - 1))
+        return sum(parts[1:], parts[0])
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         """Fitted probabilities ``(n, K)``."""

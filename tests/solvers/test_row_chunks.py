@@ -140,3 +140,30 @@ def test_a_forked_child_gets_its_own_workers():
     with context.Pool(1) as pool:
         in_child = pool.apply(gram_and_product, (X, w))[0]
     np.testing.assert_array_equal(in_child, expected)
+
+
+def test_multinomial_sums_over_threaded_chunks_equal_one_block(monkeypatch):
+    """The multinomial engine's log-likelihood, score and information summed over chunks on
+    worker threads equal the same sums over all rows as one block (rounding), and the same
+    chunks on one worker bit for bit."""
+    from glmspec.solvers.multinomial_rows import InMemoryMultinomialRows, block_derivatives
+
+    rng = np.random.default_rng(11)
+    n, p, k = 60_000, 12, 4
+    X = rng.standard_normal((n, p))
+    codes = rng.integers(0, k, n)
+    prior, offset = rng.uniform(0.5, 2.0, n), rng.normal(0.0, 0.3, n)
+    theta = rng.normal(0.0, 0.2, (k - 1) * p)
+    rows = InMemoryMultinomialRows(codes, k, X, prior, offset)
+    chunked = rows.derivatives(theta)
+    whole = block_derivatives(codes, X, prior, offset, k, theta)
+    np.testing.assert_allclose(chunked.loglik, whole.loglik, rtol=1e-13)
+    score_scale = np.abs(X).sum(axis=0).max() * prior.max()  # the score's rounding scale
+    np.testing.assert_allclose(chunked.gradient, whole.gradient, rtol=0, atol=1e-13 * score_scale)
+    scale = np.abs(whole.information).max()
+    np.testing.assert_allclose(chunked.information, whole.information, rtol=0, atol=1e-13 * scale)
+    assert chunked.n_certain == whole.n_certain
+    monkeypatch.setattr(linalg, "worker_count", lambda: 1)
+    serial = rows.derivatives(theta)
+    np.testing.assert_array_equal(serial.information, chunked.information)
+    np.testing.assert_array_equal(serial.gradient, chunked.gradient)

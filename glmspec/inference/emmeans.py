@@ -328,7 +328,7 @@ def _check(res, adjust: str, alpha: float, offset) -> None:
         raise SpecificationError("emmeans needs a model fitted from a formula (not arrays).")
     if adjust not in ADJUSTMENTS:
         raise SpecificationError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, got {adjust!r}.")
-    alpha = check_alpha(alpha)
+    check_alpha(alpha)
     if offset is not None and (
         isinstance(offset, bool) or not isinstance(offset, float | int) or not np.isfinite(offset)
     ):

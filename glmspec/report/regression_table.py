@@ -101,8 +101,8 @@ class RegressionTable:
         parts = ("lower", "upper") if self.interval else ("std. error",)
         texts = {}
         for model in n.columns:
-            groups = [[float(n.loc[(t, "estimate"), model]) for t in self.terms]]
-            groups += [[float(n.loc[(t, part), model]) for t in self.terms] for part in parts]
+            cell = {key: float(value) for key, value in n[model].items()}  # (not .loc per cell)
+            groups = [[cell[(t, part)] for t in self.terms] for part in ("estimate", *parts)]
             formatted = format_estimates(groups, self.digits) if self.terms else [[]] * 3
             texts[model] = [["" if c == NA else c for c in group] for group in formatted]
         return texts
@@ -111,7 +111,8 @@ class RegressionTable:
         """The table as text: ``(row label, one cell per model)``, the uncertainty row under
         each coefficient with an empty label; the statistics rows follow."""
         out = []
-        texts = [self._model_texts()[m] for m in self.numbers.columns]
+        by_model = self._model_texts()
+        texts = [by_model[m] for m in self.numbers.columns]
         for i, term in enumerate(self.terms):
             out.append((term, [t[0][i] for t in texts]))
             if self.interval:

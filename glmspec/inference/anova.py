@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmspec.design.termorder import formula_terms
 from glmspec.errors import ModelComparisonError
+from glmspec.inference.distributions import chi2_sf, f_sf
 from glmspec.solvers.refit import refit_columns
 
 _NEST_TOL = 1e-8
@@ -174,7 +174,7 @@ def lrtest(small, big) -> LRTest:
         )
     statistic = max(2.0 * (big.llf - small.llf), 0.0)
     df = _n_params(big) - _n_params(small)
-    return LRTest(statistic, df, float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan"))
+    return LRTest(statistic, df, float(chi2_sf(statistic, df)) if df > 0 else float("nan"))
 
 
 def poisson_negbin_lrtest(poisson, negbin) -> LRTest:
@@ -210,7 +210,7 @@ def poisson_negbin_lrtest(poisson, negbin) -> LRTest:
             f"{difference or 'link or design'}; the boundary test needs the same model."
         )
     statistic = max(2.0 * (negbin.llf - poisson.llf), 0.0)
-    return LRTest(statistic, 1, 0.5 * float(stats.chi2.sf(statistic, 1)))
+    return LRTest(statistic, 1, 0.5 * float(chi2_sf(statistic, 1)))
 
 
 def anova(*models, test: str | None = None) -> pd.DataFrame:
@@ -255,7 +255,7 @@ def anova(*models, test: str | None = None) -> pd.DataFrame:
             dev = prev.deviance - res.deviance
             row.update({"Df": df, "Deviance": dev})
             if test == "Chisq":
-                row["Pr(>Chi)"] = float(stats.chi2.sf(dev / dispersion, df))
+                row["Pr(>Chi)"] = float(chi2_sf(dev / dispersion, df))
             else:
                 f_stat = dev / df / dispersion
                 row["F"] = f_stat
@@ -278,8 +278,8 @@ def _f_sf(f_stat, df, df_scale: float):
     """``P(F(df, df_scale) > f_stat)``; with infinite ``df_scale`` that is ``P(chi2(df) > df
     f_stat)`` (scipy's F distribution gives NaN there)."""
     if np.isinf(df_scale):
-        return stats.chi2.sf(np.multiply(f_stat, df), df)
-    return stats.f.sf(f_stat, df, df_scale)
+        return chi2_sf(np.multiply(f_stat, df), df)
+    return f_sf(f_stat, df, df_scale)
 
 
 def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
@@ -338,7 +338,7 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
     table.insert(0, "Df", -table["Resid. Df"].diff())
     dispersion = res.scale
     if test == "Chisq":
-        table["Pr(>Chi)"] = stats.chi2.sf(table["Deviance"] / dispersion, table["Df"])
+        table["Pr(>Chi)"] = chi2_sf(table["Deviance"] / dispersion, table["Df"])
     else:
         table["F"] = table["Deviance"] / table["Df"] / dispersion
         table["Pr(>F)"] = _f_sf(table["F"].to_numpy(), table["Df"].to_numpy(), _dispersion_df(res))

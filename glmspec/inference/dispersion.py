@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from glmspec.errors import SpecificationError
 from glmspec.families import Family
+from glmspec.inference.distributions import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
 
 
 def pearson_chi2(family: Family, y: np.ndarray, mu: np.ndarray, prior: np.ndarray) -> float:
@@ -49,8 +49,8 @@ def wald_pvalues(statistic: np.ndarray, df: float | None) -> np.ndarray:
     """Two-sided p-values: normal when ``df`` is None, else Student's t with ``df``."""
     stat = np.abs(np.asarray(statistic, dtype=float))
     if df is None:
-        return 2.0 * stats.norm.sf(stat)
-    return 2.0 * stats.t.sf(stat, df)
+        return 2.0 * norm_sf(stat)
+    return 2.0 * t_sf(stat, df)
 
 
 def check_alpha(alpha: Any) -> float:
@@ -66,8 +66,8 @@ def critical_value(alpha: float, df: float | None) -> float:
     """The ``1 - alpha/2`` quantile of the normal (``df`` None) or t distribution."""
     check_alpha(alpha)
     if df is None:
-        return float(stats.norm.isf(alpha / 2))
-    return float(stats.t.isf(alpha / 2, df))
+        return float(norm_isf(alpha / 2))
+    return float(t_isf(alpha / 2, df))
 
 
 def information_criteria(llf: float, k: int, nobs: float) -> tuple[float, float]:
@@ -97,7 +97,7 @@ def pearson_overdispersion(
         ``pearson_chi2``, ``df_resid``, ``ratio``, ``pvalue``, ``level`` and ``overdispersed``.
     """
     ratio = pearson / df_resid if df_resid > 0 else float("nan")
-    pvalue = float(stats.chi2.sf(pearson, df_resid)) if df_resid > 0 else float("nan")
+    pvalue = float(chi2_sf(pearson, df_resid)) if df_resid > 0 else float("nan")
     return {
         "pearson_chi2": float(pearson),
         "df_resid": float(df_resid),

@@ -25,11 +25,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmspec.design.termorder import droppable, formula_terms
 from glmspec.errors import DomainWarning, ModelComparisonError
 from glmspec.inference.applicability import require_ml_glm_in_memory
+from glmspec.inference.distributions import chi2_sf, f_sf
 from glmspec.solvers.refit import refit_columns
 
 TESTS = ("Chisq", "LRT", "F")
@@ -95,7 +95,7 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
         lrt = np.maximum(0.0, loglik - loglik[0])
         lrt[0] = np.nan
         table["LRT" if dispersion == 1 else "scaled dev."] = lrt
-        table["Pr(>Chi)"] = stats.chi2.sf(lrt, df)
+        table["Pr(>Chi)"] = chi2_sf(lrt, df)
     elif test == "F":
         if res.family.quasi_name is not None:
             warnings.warn(
@@ -106,7 +106,7 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
         with np.errstate(invalid="ignore", divide="ignore"):
             f_value = np.where(df < 1e-4, np.nan, rise / df / rms)
         table["F value"] = f_value
-        table["Pr(>F)"] = stats.f.sf(f_value, df, res.df_resid)
+        table["Pr(>F)"] = f_sf(f_value, df, res.df_resid)
     table.attrs["test"] = test
     table.attrs["dispersion"] = dispersion
     return table

@@ -35,7 +35,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmspec.design.build import predict_matrix
 from glmspec.design.formula_parse import parse_formula
@@ -182,9 +181,12 @@ def _pairs(
         statistic = diff / se
     raw = wald_pvalues(statistic, df)
     if adjust == "tukey":
+        # scipy.stats only here: importing it at start-up costs every command 0.7 s
+        from scipy.stats import studentized_range
+
         k, dfree = len(levels), np.inf if df is None else df
-        pvalue = stats.studentized_range.sf(np.abs(statistic) * np.sqrt(2.0), k, dfree)
-        q = stats.studentized_range.ppf(1.0 - alpha, k, dfree) / np.sqrt(2.0)
+        pvalue = studentized_range.sf(np.abs(statistic) * np.sqrt(2.0), k, dfree)
+        q = studentized_range.ppf(1.0 - alpha, k, dfree) / np.sqrt(2.0)
     elif adjust == "holm":
         pvalue = _holm(raw)
         q = critical_value(alpha / max(len(pairs), 1), df)  # Bonferroni, as emmeans

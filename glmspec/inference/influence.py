@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmspec.design.matrix import row_blocks
 from glmspec.errors import SpecificationError
+from glmspec.inference.distributions import f_sf
 from glmspec.inference.information import (
     Bread,
     bread,
@@ -144,7 +144,7 @@ class GLMInfluence:
     @cached_property
     def cooks_distance_pvalue(self) -> pd.Series:
         """Upper tail of F(k, df_resid) at Cook's distance (statsmodels' ``[1]``; rough)."""
-        values = stats.f.sf(self.cooks_distance.to_numpy(), self.k_vars, self._fit.df_resid)
+        values = f_sf(self.cooks_distance.to_numpy(), self.k_vars, self._fit.df_resid)
         return self._series(values, "cooks_distance_pvalue")
 
     @cached_property

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from glmspec.errors import ConvergenceWarning, FitError, SpecificationError
 from glmspec.inference.applicability import require_ml_glm_in_memory
 from glmspec.inference.dispersion import check_alpha
+from glmspec.inference.distributions import chi2_ppf, norm_ppf
 from glmspec.solvers.refit import refit_columns
 
 #: Tolerance of the refits along the profile (tighter than a fit's default 1e-8, so that the
@@ -69,7 +70,7 @@ def profile_conf_int(res, alpha: float = 0.05, which: Sequence[str] | None = Non
     unknown = [w for w in which if w not in names]
     if unknown:
         raise SpecificationError(f"unknown coefficient(s) {unknown}; the model has {names}.")
-    q = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    q = float(norm_ppf(1.0 - alpha / 2.0))
     # aliased columns (singular="drop") are not profiled and the others are profiled without
     # them, as MASS's profile.glm (their limits are NA in R)
     aliased = set(getattr(res, "aliased", ()))
@@ -196,7 +197,7 @@ def theta_profile_interval(res, alpha: float = 0.05) -> tuple[float, float]:
             "the profile interval of theta needs a negative binomial fit with theta estimated "
             "(family='negative_binomial' without theta=)."
         )
-    cut = float(stats.chi2.ppf(1.0 - alpha, 1))
+    cut = float(chi2_ppf(1.0 - alpha, 1))
     estimable = [k for k, n in enumerate(res.design.column_names) if n not in res.aliased]
     start = np.asarray(res.params, dtype=float)[estimable]
     llf_hat = float(res.llf)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
-from scipy import stats
 
 from glmspec.errors import SpecificationError, suggest
+from glmspec.inference.distributions import chi2_sf, f_sf
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,10 @@ def wald_test(
         df_denom = _denominator_df(res)
         f_stat = statistic / df
         return WaldTestResult(
-            f_stat, df, df_denom, float(stats.f.sf(f_stat, df, df_denom)), "F", r_matrix, q_vec
+            f_stat, df, df_denom, float(f_sf(f_stat, df, df_denom)), "F", r_matrix, q_vec
         )
     return WaldTestResult(
-        statistic, df, None, float(stats.chi2.sf(statistic, df)), "chi2", r_matrix, q_vec
+        statistic, df, None, float(chi2_sf(statistic, df)), "chi2", r_matrix, q_vec
     )
 
 

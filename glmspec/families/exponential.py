@@ -222,8 +222,33 @@ class Binomial(Family):
         return 1.0 - 2.0 * mu
 
     def unit_deviance(self, y, mu):
-        # bd0 is homogeneous, so this is the deviance per trial of bd0(s, n mu) + bd0(f, n (1-mu))
-        return 2.0 * (bd0(y, mu) + bd0(1.0 - y, 1.0 - mu))
+        y, mu = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(mu, dtype=float))
+        with np.errstate(all="ignore"):
+            # A 0/1 response (most binomial fits) has the closed form -2 log(q), q the mean
+            # of the outcome seen: mu where y = 1, 1 - mu where y = 0, blended without a mask
+            # as (1 - y) - (1 - 2y) mu (exact where y = 1). 1 - mu rounds, by ``error``,
+            # recovered exactly (Fast2Sum); log(q + error) = log(q) + error / q to an ulp.
+            # Two bd0 calls instead took a third of a logistic fit's time on 1e6 rows.
+            failure = 1.0 - y
+            signed_mu = (1.0 - 2.0 * y) * mu
+            q = failure - signed_mu
+            error = failure - q
+            error -= signed_mu
+            error /= q
+            out = np.log(q)
+            out += error
+            out *= -2.0
+            out += 0.0  # -0.0 where the outcome seen had mean 1 (a deviance residual's sign)
+            if not np.isfinite(out).all():
+                out[q == 0.0] = np.inf  # the outcome seen had mean 0 (0 / 0 above)
+            proportion = y * failure  # nonzero where y is neither 0 nor 1
+            between = np.flatnonzero(proportion) if proportion.any() else None
+        if between is not None:
+            # bd0 is homogeneous: the deviance per trial of bd0(s, n mu) + bd0(f, n (1 - mu))
+            part_y, part_mu = y.reshape(-1)[between], mu.reshape(-1)[between]
+            flat = out.reshape(-1)
+            flat[between] = 2.0 * (bd0(part_y, part_mu) + bd0(1.0 - part_y, 1.0 - part_mu))
+        return out
 
     def loglik_obs(self, y, mu, weights, scale=1.0, trials=None):
         # R's binomial()$aic: m = trials if any exceed one, else the prior weights.

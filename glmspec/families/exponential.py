@@ -228,7 +228,7 @@ class Binomial(Family):
             # of the outcome seen: mu where y = 1, 1 - mu where y = 0, blended without a mask
             # as (1 - y) - (1 - 2y) mu (exact where y = 1). 1 - mu rounds, by ``error``,
             # recovered exactly (Fast2Sum); log(q + error) = log(q) + error / q to an ulp.
-            # Two bd0 calls instead took a third of a logistic fit's time on 1e6 rows.
+            # Two bd0 calls instead took 13 % of a logistic fit on 1e6 x 100 (profiled).
             failure = 1.0 - y
             signed_mu = (1.0 - 2.0 * y) * mu
             q = failure - signed_mu

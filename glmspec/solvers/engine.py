@@ -19,7 +19,7 @@ import numpy as np
 
 from glmspec.design.matrix import as_design
 from glmspec.families import Family
-from glmspec.linalg import GramFactor, factor_gram, factorize
+from glmspec.linalg import GramFactor, factor_gram, factorize, map_row_chunks
 
 _EPS = np.finfo(float).eps
 #: Designs of at least this many cells may take single-precision steps far from the optimum;
@@ -29,6 +29,9 @@ SINGLE_MIN_CELLS = 1_000_000
 #: (:class:`glmspec.solvers.irls.IRLSProblem`); below it a pass is too quick for the saving
 #: to beat the extra iterations.
 STEER_MIN_CELLS = 1_000_000
+#: Rows per block of the per-row work (link, deviance, weights): four arrays of a block
+#: stay in a core's cache; blocks are grouped into chunks on a worker per core.
+ROW_BLOCK = 1 << 15
 
 
 def working_quantities(
@@ -153,6 +156,10 @@ class Point:
 class InMemoryRows:
     """The IRLS loop's engine for rows held as arrays: every sum is computed directly.
 
+    The per-row work (inverse link, deviance, IRLS weights) runs over chunks of
+    :data:`ROW_BLOCK`-row blocks on a worker per core (:func:`~glmspec.linalg.map_row_chunks`,
+    chunks set by the number of rows only), the deviance added chunk by chunk in order.
+
     An engine provides the loop with sums over rows and nothing else, so the same loop runs
     on rows that live elsewhere (:mod:`glmspec.distributed` computes the same sums partition
     by partition). Its methods:
@@ -199,14 +206,39 @@ class InMemoryRows:
         return Point(None, deviance, (eta, mu))
 
     def evaluate(self, coef: np.ndarray) -> Point | None:
-        state = evaluate_at(self.family, self.y, self.X, coef, self.offset, self.prior)
-        return None if state is None else Point(coef, state[2], state[:2])
+        with np.errstate(all="ignore"):
+            eta = self.X.matvec(coef)
+        mu = np.empty_like(eta)
+        family, y, prior, offset = self.family, self.y, self.prior, self.offset
+
+        def chunk(start: int, stop: int) -> float | None:
+            rows = slice(start, stop)
+            with np.errstate(all="ignore"):
+                eta[rows] += offset[rows]
+                mu[rows] = family.link.inverse(eta[rows])
+            return evaluate_rows(family, y[rows], eta[rows], mu[rows], prior[rows])
+
+        parts = map_row_chunks(chunk, len(eta), ROW_BLOCK, 1)
+        if any(part is None for part in parts):
+            return None
+        deviance = float(sum(parts))
+        return Point(coef, deviance, (eta, mu)) if np.isfinite(deviance) else None
 
     def _working(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
         # the loop asks for several sums at one point: compute its weights once
         if self._cached is None or self._cached[0] is not point:
             eta, mu = point.rows
-            self._cached = (point, working_quantities(self.family, self.y, mu, eta, self.prior))
+            weights, score = np.empty_like(mu), np.empty_like(mu)
+            family, y, prior = self.family, self.y, self.prior
+
+            def chunk(start: int, stop: int) -> None:
+                rows = slice(start, stop)
+                weights[rows], score[rows] = working_quantities(
+                    family, y[rows], mu[rows], eta[rows], prior[rows]
+                )
+
+            map_row_chunks(chunk, len(mu), ROW_BLOCK, 1)
+            self._cached = (point, (weights, score))
         return self._cached[1]
 
     def system(

@@ -29,8 +29,8 @@ SINGLE_MIN_CELLS = 1_000_000
 #: (:class:`glmspec.solvers.irls.IRLSProblem`); below it a pass is too quick for the saving
 #: to beat the extra iterations.
 STEER_MIN_CELLS = 1_000_000
-#: Rows per block of the per-row work (link, deviance, weights): four arrays of a block
-#: stay in a core's cache; blocks are grouped into chunks on a worker per core.
+#: Rows per block of the per-row work (link, deviance, weights), 256 KiB per array;
+#: blocks are grouped into chunks on a worker per core. Only this size was measured.
 ROW_BLOCK = 1 << 15
 
 

@@ -24,7 +24,11 @@ estimates unchanged, so the estimates are the same to rounding:
   on a fixed random subsample of the rows (:func:`_subsample_start`);
 * from :data:`glmspec.solvers.engine.SINGLE_MIN_CELLS`, while the relative deviance change is still
   above ``tol`` (so the criterion cannot hold yet), ``X'WX`` is multiplied in single precision
-  (:func:`_expected_factor`): it only steers the step there.
+  (:func:`_expected_factor`): it only steers the step there. A non-canonical link's observed
+  information is always multiplied in single precision, the converging step's too: the
+  standard errors never use it (they use the expected information at the estimates, formed in
+  double precision), and a decrement accurate to about 1e-3 relative decides the test as an
+  exact one does.
 * from :data:`glmspec.solvers.engine.STEER_MIN_CELLS`, ``X'WX`` is formed only where it pays
   (:mod:`glmspec.solvers.steering`): other steps take the gradient on all the rows and the
   last information with BFGS updates; the test runs only where the information was formed.
@@ -255,8 +259,11 @@ class IRLSProblem(NewtonProblem):
     def _exact_step(self, point: Point, change: float) -> Step:
         """The Newton step with the information formed at ``point``."""
         rows = self.rows
-        # the criterion needs change < tol: until then the information only steers
-        rough = change >= self.tol and rows.single_precision
+        # the criterion needs change < tol: until then the information only steers; the
+        # observed information (non-canonical links) always only steers: the standard errors
+        # use the expected information, formed at the estimates in double precision
+        steers_only = change >= self.tol or not self.family.is_canonical
+        rough = steers_only and rows.single_precision
         self.here = True
         if point.coef is None:
             # First step from starting means: regress the working response, as glm.fit does.

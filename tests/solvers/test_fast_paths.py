@@ -185,6 +185,28 @@ def test_single_precision_steps_give_the_double_precision_fit(monkeypatch, famil
     assert fast.n_iter <= exact.n_iter + 1
 
 
+@pytest.mark.parametrize("family, link", [("gamma", "log"), ("binomial", "probit")])
+def test_observed_information_is_always_single_precision(monkeypatch, family, link):
+    """A non-canonical link's observed information only steers (the standard errors use the
+    expected information), so even the step where the test passes forms it in single
+    precision; the expected information at the estimates is formed once, in double."""
+    y, X, fam, prior, offset = _data(family, link, seed=10)
+    calls: list[tuple[str, bool]] = []
+    system = irls_rows.InMemoryRows.system
+
+    def spied(self, point, kind, single=False):
+        calls.append((kind, single))
+        return system(self, point, kind, single)
+
+    monkeypatch.setattr(irls_rows.InMemoryRows, "system", spied)
+    fast = _fit(monkeypatch, y, X, fam, prior_weights=prior, offset=offset, single=True)
+    assert fast.converged
+    observed = [single for kind, single in calls if kind == "observed"]
+    assert len(observed) >= 2 and all(observed)
+    assert calls[-1] == ("fisher", False)
+    assert [call for call in calls if not call[1]] == [("fisher", False)]
+
+
 def test_ill_conditioned_design_falls_back_to_double_precision(monkeypatch):
     """A condition number of ~1e6 puts the single-precision information's reciprocal condition
     number below 1e-4: its factor is refused and the step uses the double-precision one."""

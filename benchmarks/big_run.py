@@ -4,17 +4,19 @@ Run ``python benchmarks/big_run.py`` (1e6 rows, a few minutes) or ``--rows 10000
 a CSV of simulated insurance-like data (numeric covariates, a 12-level string factor, an
 exposure) and a spec of four models (Poisson with an offset and a factor, logistic with an
 interaction, Gamma with a log link, Gaussian) into a temporary folder, then runs what
-``glmspec run spec.toml --out <tmp>/report`` runs, in this process: :func:`glmspec.spec.load_spec`,
-:meth:`Spec.fit <glmspec.spec.Spec.fit>` and :func:`glmspec.report.write_report`. The phases
-are timed from glmspec's own progress hooks (the calls that drive the progress line of
-:mod:`glmspec.cli.progress`):
+``glmspec run spec.toml --out <tmp>/report`` runs, in this process: :func:`glmspec.spec.load_spec`
+and :func:`glmspec.cli.commands.fit_and_report` (:meth:`Spec.fit <glmspec.spec.Spec.fit>`, each
+model's plots drawn on a background thread during its statsmodels check, and
+:func:`glmspec.report.write_report`). The phases are timed from glmspec's own progress hooks
+(the calls that drive the progress line of :mod:`glmspec.cli.progress`):
 
 * ``reading``: load_spec (parses the spec and reads the CSV);
 * ``fitting``: from ``progress(i, n, name)`` to the model's ``phase("checking", name)``
   (design, solver, inference, results);
-* ``checking``: the statsmodels cross-check (``phase("checking")`` to the next model);
-* ``tables``: write_report's start to its first ``progress("plotting", ...)``;
-* ``plotting``: each model's plots;
+* ``checking``: the statsmodels cross-check (``phase("checking")`` to the next model), with
+  the model's plots drawn meanwhile and waited for before the next model;
+* ``tables``: ``progress("tables", "")`` to write_report's first ``progress("plotting", ...)``;
+* ``plotting``: each model's plots (drawn during the check: the wait for any still drawing);
 * ``writing``: ``progress("writing", "")`` to write_report's return (results.json,
   model.json, index.html, index.md, the PNGs).
 
@@ -36,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glmspec.report import write_report
+from glmspec.cli.commands import fit_and_report
 from glmspec.spec import load_spec
 
 BEGIN, END = "<!-- big-run -->", "<!-- /big-run -->"
@@ -147,9 +149,14 @@ def run_once(folder: Path, check: bool) -> PhaseClock:
     clock = PhaseClock()
     clock.start("reading")
     spec = load_spec(folder / "spec.toml")
-    fitted = spec.fit(progress=clock.model, check=None if check else False, phase=clock.start)
-    clock.start("tables")
-    write_report(spec, fitted, out_dir=folder / "report", force=True, progress=clock.start)
+    fitted, _ = fit_and_report(
+        spec,
+        check=check,
+        progress=clock.model,
+        phase=clock.start,
+        out_dir=folder / "report",
+        force=True,
+    )
     clock.stop()
     bad = [f.entry.name for f in fitted if not f.ok]
     if bad:
@@ -197,7 +204,9 @@ def section(clock: PhaseClock, rows: int, command: str, load: str) -> str:
         "(Poisson with an offset and a 12-level factor, logistic with an interaction, Gamma with",
         "a log link, Gaussian), each phase timed from glmspec's progress hooks (see",
         "benchmarks/big_run.py). After the fits = tables + plotting + writing; the statsmodels",
-        "check is its own phase. Lazy results statistics (null deviance, llf) are computed by",
+        "check is its own phase, and each model's plots are drawn on a background thread",
+        "during its check (the plotting phase is the wait for any still drawing). Lazy",
+        "results statistics (null deviance, llf) are computed by",
         "whichever phase first asks for them: the check, else the tables. CPU seconds count",
         "all of this process's threads (the fits use a BLAS thread per core).",
         "",

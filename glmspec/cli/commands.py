@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,8 @@ from glmspec.cli.flags import cli_words, flag_name
 from glmspec.cli.progress import IterationHandler, RunProgress
 from glmspec.errors import GLMSpecError, ReportTargetError, SpecError
 from glmspec.report import write_report
+from glmspec.report.ahead import PlotsAhead
+from glmspec.report.writer import normalise_formats
 from glmspec.spec import FittedModel, Spec, load_spec
 from glmspec.spec.format import OPTION_KEYS
 
@@ -66,19 +69,84 @@ def cmd_run(args: argparse.Namespace) -> int:
     solver_log.setLevel(logging.INFO)
     with progress:
         try:
-            check = False if args.no_check else None
-            fitted = spec.fit(progress=progress, check=check, phase=progress.phase)
+            fitted, report = fit_and_report(
+                spec,
+                check=not args.no_check,
+                progress=progress,
+                phase=progress.phase,
+                out_dir=Path(args.out) if args.out else None,
+                formats=formats,
+                force=args.force,
+            )
         finally:
             solver_log.removeHandler(handler)
+    return _outcome(fitted, report)
+
+
+def fit_and_report(
+    spec: Spec,
+    *,
+    check: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
+    phase: Callable[[str, str], None] | None = None,
+    out_dir: Path | None = None,
+    formats: tuple[str, ...] | None = None,
+    force: bool = False,
+) -> tuple[list[FittedModel], Path]:
+    """Fit, check and report every model of ``spec``: what ``glmspec run`` does once the spec
+    is read (``benchmarks/big_run.py`` times it phase by phase).
+
+    Each model's plots are drawn on a background thread during its statsmodels check
+    (:class:`glmspec.report.ahead.PlotsAhead`) when the check runs and the report has plots;
+    they are finished before the next model's fit starts.
+
+    Parameters
+    ----------
+    spec : Spec
+    check : bool
+        False skips the statsmodels check (``--no-check``).
+    progress : callable, optional
+        Called as ``progress(i, n, name)`` before each model's fit.
+    phase : callable, optional
+        Called as ``phase(phase, name)`` as :meth:`Spec.fit` and :func:`write_report` call it.
+    out_dir, formats, force
+        As :func:`write_report`.
+
+    Returns
+    -------
+    list of FittedModel, pathlib.Path
+        The outcomes and the report folder.
+    """
+    checked = check and spec.check_against == "statsmodels"
+    chosen = normalise_formats(spec.report_formats if formats is None else formats)
+    plotted = "html" in chosen or "markdown" in chosen
+    with PlotsAhead() as ahead:
+
+        def next_model(i: int, n: int, name: str) -> None:
+            ahead.wait()  # the previous model's plots are done before this fit starts
+            if progress is not None:
+                progress(i, n, name)
+
+        def fitted_hook(model: FittedModel) -> None:
+            if checked and plotted and model.results is not None:
+                ahead.submit(model.results)
+
+        fitted = spec.fit(
+            progress=next_model,
+            check=None if check else False,
+            phase=phase,
+            fitted_hook=fitted_hook,
+        )
         report = write_report(
             spec,
             fitted,
-            out_dir=Path(args.out) if args.out else None,
+            out_dir=out_dir,
             formats=formats,
-            force=args.force,
-            progress=progress.phase,
+            force=force,
+            progress=phase,
+            plots_ahead=ahead,
         )
-    return _outcome(fitted, report)
+    return fitted, report
 
 
 def cmd_fit(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column
 
 #: The phases of a run, in order.
-PHASES = ("fitting", "checking", "plotting", "writing")
+PHASES = ("fitting", "checking", "tables", "plotting", "writing")
 
 
 class RunProgress:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from glmspec.errors import ReportTargetError, SpecificationError
 from glmspec.report import stored, swap
+from glmspec.report.ahead import PlotsAhead
 from glmspec.report.plots import Plot, model_plots
 from glmspec.report.render import plot_file, render_html, render_markdown, results_json
 from glmspec.report.tables import ALPHA, build_tables
@@ -35,6 +36,7 @@ def write_report(
     name: str | None = None,
     force: bool = False,
     progress: Callable[[str, str], None] | None = None,
+    plots_ahead: PlotsAhead | None = None,
 ) -> Path:
     """Write the report of ``fitted`` to ``<out_dir or spec.report_dir>/<name or spec.stem>/``.
 
@@ -56,8 +58,13 @@ def write_report(
         contents are deleted). Never replaces a plain file, a symbolic link, a folder holding
         the spec's input data, or the working directory, the home folder or their parents.
     progress : callable, optional
-        Called as ``progress("plotting", model)`` before each model's plots and
+        Called as ``progress("tables", "")`` before the tables are computed,
+        ``progress("plotting", model)`` before each model's plots and
         ``progress("writing", "")`` before the files are written (a progress display).
+    plots_ahead : PlotsAhead, optional
+        Where the models' plots were started while the run went on
+        (:class:`glmspec.report.ahead.PlotsAhead`, at the report's ``ALPHA``); the figures
+        are taken from it. Default: drawn here.
 
     Returns
     -------
@@ -93,7 +100,7 @@ def write_report(
     swap.check_target(target, inputs, force)  # refuse before the (slow) build
     try:
         with swap.staging_folder(target.parent, folder) as staging:
-            _build(staging, spec, list(fitted), chosen, progress or _quiet)
+            _build(staging, spec, list(fitted), chosen, progress or _quiet, plots_ahead)
             swap.publish(staging, target, inputs, force)
     except OSError as exc:  # a full disk, no permission: say what glmspec was doing
         where = f" ({exc.filename})" if exc.filename else ""
@@ -124,9 +131,15 @@ def _quiet(phase: str, name: str) -> None:
 
 
 def _build(
-    folder: Path, spec: Spec, fitted: list[FittedModel], formats: tuple[str, ...], progress
+    folder: Path,
+    spec: Spec,
+    fitted: list[FittedModel],
+    formats: tuple[str, ...],
+    progress,
+    ahead: PlotsAhead | None = None,
 ) -> None:
     """Write every file of the report into ``folder``."""
+    progress("tables", "")
     tables = build_tables(spec, fitted)
     want_plots = "html" in formats or "markdown" in formats
     plots: dict[str, list[Plot]] = {}
@@ -134,7 +147,9 @@ def _build(
         for model, fm in zip(tables["models"], fitted, strict=True):
             if fm.results is not None:
                 progress("plotting", fm.entry.name)
-                plots[model["slug"]] = model_plots(fm.results, ALPHA)
+                plots[model["slug"]] = (
+                    model_plots(fm.results, ALPHA) if ahead is None else ahead.plots(fm.results)
+                )
     progress("writing", "")
     _write_text(folder / "results.json", results_json(tables, plots))
     _write_text(folder / stored.FILE, stored.models_json(fitted))

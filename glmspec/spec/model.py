@@ -193,6 +193,7 @@ class Spec:
         check: bool | None = None,
         only: Iterable[str] | None = None,
         phase: Callable[[str, str], None] | None = None,
+        fitted_hook: Callable[[FittedModel], None] | None = None,
     ) -> list[FittedModel]:
         """Fit every model; a model that fails records its error and the others go on.
 
@@ -208,6 +209,9 @@ class Spec:
         phase : callable, optional
             Called as ``phase("checking", name)`` before a model's statsmodels check (a
             progress display shows it; the check can take as long as the fit).
+        fitted_hook : callable, optional
+            Called with each model's :class:`FittedModel` as soon as its fit returns, before
+            its check (the CLI starts the model's plots there).
 
         Returns
         -------
@@ -223,7 +227,7 @@ class Spec:
         for i, entry in enumerate(entries, start=1):
             if progress is not None:
                 progress(i, len(entries), entry.name)
-            fitted.append(self._fit_one(entry, do_check, phase))
+            fitted.append(self._fit_one(entry, do_check, phase, fitted_hook))
         return fitted
 
     def dask_client(self):
@@ -241,7 +245,9 @@ class Spec:
                 self._dask["client"] = Client(cluster)
         return self._dask["client"]
 
-    def _fit_one(self, entry: ModelEntry, do_check: bool, phase=None) -> FittedModel:
+    def _fit_one(
+        self, entry: ModelEntry, do_check: bool, phase=None, fitted_hook=None
+    ) -> FittedModel:
         out = FittedModel(entry)
         try:
             frame = self.load_data(entry)
@@ -264,6 +270,8 @@ class Spec:
             text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
             if text not in out.warnings:
                 out.warnings.append(text)
+        if fitted_hook is not None:
+            fitted_hook(out)
         if do_check and out.results is not None:
             if phase is not None:
                 phase("checking", entry.name)

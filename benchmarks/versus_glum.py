@@ -3,7 +3,8 @@
 Run ``python benchmarks/versus_glum.py [--repeat 3] [--cases poisson,logistic,ar1,rare,gamma]``.
 For each case, glmspec and glum (its defaults, as ``run.py``) fit in turn ``repeat`` times;
 the medians and the same-run ratio glum / glmspec are printed with the load average before
-and after (``os.getloadavg``), so runs on a shared machine can be judged. Nothing is written.
+and after (``os.getloadavg``), so runs on a shared machine can be judged. With ``--busy``
+another process spins on one core throughout (as ``run.py --busy``). Nothing is written.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,15 +65,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--cases", default="poisson,logistic,ar1")
+    parser.add_argument(
+        "--busy", action="store_true", help="keep one core busy with another process meanwhile"
+    )
     args = parser.parse_args()
-    cases = _cases(args.n)
-    for key in args.cases.split(","):
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    try:
+        _compare(_cases(args.n), args.cases.split(","), args.repeat)
+    finally:
+        if busy is not None:
+            busy.terminate()
+            busy.wait()
+
+
+def _compare(cases: dict, keys: list[str], repeat: int) -> None:
+    """Print each case's medians and same-run ratio."""
+    for key in keys:
         label, make = cases[key]
         y, X, family, offset = make()
         link = "log" if family == "gamma" else None
         load = os.getloadavg()[0]
         ours, theirs, n_iter = [], [], 0
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             start = time.perf_counter()
             res = glmspec.fit_arrays(y, X, family, link=link, offset=offset)
             ours.append(time.perf_counter() - start)

@@ -97,7 +97,7 @@ def _syrk_blocks(X: np.ndarray, w: np.ndarray, v: np.ndarray | None, single: boo
                 )
             gram += block.T @ block  # numpy calls syrk for a product with its own transpose
             if product is not None:
-                product += v[first : first + len(rows)] @ rows
+                product += _weighted_column_sums(v[first : first + len(rows)], rows)
         return gram, product
 
     parts = map_row_chunks(chunk, n, step, p)
@@ -123,8 +123,18 @@ def matvec(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
 def rmatvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``X' v``, chunks of rows on worker threads, their sums added in order."""
     n, p = X.shape
-    parts = map_row_chunks(lambda start, stop: v[start:stop] @ X[start:stop], n, block_rows(p), p)
+    parts = map_row_chunks(
+        lambda start, stop: _weighted_column_sums(v[start:stop], X[start:stop]), n, block_rows(p), p
+    )
     return sum(parts[1:], parts[0])
+
+
+def _weighted_column_sums(v: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``rows' v`` by numpy's einsum loop rather than BLAS ``gemv``: on a C-ordered design
+    OpenBLAS's transposed ``gemv`` streams it at a third of the memory bandwidth (1e6 x 100
+    over two worker threads, AMD EPYC, OpenBLAS 0.3.30 Haswell kernels: 94-159 ms against
+    44-46 ms; equal on a Fortran-ordered design, 42-50 ms)."""
+    return np.einsum("i,ij->j", v, rows)
 
 
 def abs_matvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:

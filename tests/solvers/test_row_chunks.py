@@ -7,6 +7,7 @@ through the threaded product give the plain loop's estimates.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 
@@ -199,3 +200,17 @@ def test_chunked_row_work_equals_the_whole_array_work(family_name, link):
     weights, score = working_quantities(family, y, mu, eta, prior)
     np.testing.assert_array_equal(rows.row_arrays(point)[2], weights)
     np.testing.assert_array_equal(rows.gradient(point), rows.X.rmatvec(score))
+
+
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
+def test_rmatvec_equals_exactly_summed_column_sums(order):
+    """``X' v`` (numpy's einsum loop over chunks) against each column's correctly rounded sum
+    (``math.fsum``), to the error bound of a sequential sum: ``n eps sum |terms|``."""
+    rng = np.random.default_rng(21)
+    base = rng.standard_normal((70_000, 24 if order == "strided" else 12)) * 1e3
+    X = base[:, ::2] if order == "strided" else np.asarray(base, order=order)
+    v = rng.standard_normal(len(X))
+    got = linalg.rmatvec(X, v)
+    exact = np.array([math.fsum(X[:, j] * v) for j in range(X.shape[1])])
+    magnitude = np.abs(X).T @ np.abs(v)
+    assert np.all(np.abs(got - exact) <= len(X) * np.finfo(float).eps * magnitude)

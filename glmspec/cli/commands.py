@@ -17,6 +17,7 @@ from glmspec.cli.progress import IterationHandler, RunProgress
 from glmspec.errors import GLMSpecError, ReportTargetError, SpecError
 from glmspec.report import write_report
 from glmspec.report.ahead import PlotsAhead
+from glmspec.report.render import compile_templates
 from glmspec.report.writer import normalise_formats
 from glmspec.spec import FittedModel, Spec, load_spec
 from glmspec.spec.format import OPTION_KEYS
@@ -98,7 +99,8 @@ def fit_and_report(
 
     Each model's plots are drawn on a background thread during its statsmodels check
     (:class:`glmspec.report.ahead.PlotsAhead`) when the check runs and the report has plots;
-    they are finished before the next model's fit starts.
+    they are finished before the next model's fit starts. The report's templates are
+    compiled on that thread while the first model fits.
 
     Parameters
     ----------
@@ -121,6 +123,8 @@ def fit_and_report(
     chosen = normalise_formats(spec.report_formats if formats is None else formats)
     plotted = "html" in chosen or "markdown" in chosen
     with PlotsAhead() as ahead:
+        if plotted:
+            ahead.start(compile_templates)  # while the first model fits
 
         def next_model(i: int, n: int, name: str) -> None:
             ahead.wait()  # the previous model's plots are done before this fit starts

@@ -17,6 +17,7 @@ the report asks for it, as it would have without drawing ahead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -52,6 +53,12 @@ class PlotsAhead:
         if getattr(res, "engine", None) == "dask" or id(res) in self._queued:
             return
         self._queued[id(res)] = (res, self._pool.submit(model_plots, res, self.alpha))
+
+    def start(self, task: Callable[[], object]) -> None:
+        """Run ``task`` on the worker, before the figures submitted later (work the report
+        will need, such as compiling its templates); its result and errors are dropped, so
+        it must be work the report would redo if it failed."""
+        self._pool.submit(task)
 
     def plots(self, res: Any) -> list[Plot]:
         """``model_plots(res, alpha)``: the figures drawn ahead, waited for if still drawing."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import jinja2
 import pytest
 
 import glmspec
 import glmspec.report.ahead as ahead_module
+import glmspec.report.render as render
 from glmspec.cli.commands import fit_and_report
 from glmspec.report.ahead import PlotsAhead
 from glmspec.report.plots import model_plots
@@ -94,3 +96,15 @@ def test_run_draws_each_model_during_its_check_only(tmp_path, monkeypatch, check
     for model in fitted:  # the bundled spec's model names are their slugs
         for plot in model_plots(model.results):
             assert (folder / plot_file(model.entry.name, plot.key)).read_bytes() == plot.png
+
+
+def test_compiled_templates_are_the_ones_rendering_uses(monkeypatch):
+    """After ``compile_templates`` (run ahead by ``glmspec run``) no template is read or
+    compiled again in the process: rendering takes the compiled ones."""
+    render.compile_templates()
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a template was read and compiled again")
+
+    monkeypatch.setattr(jinja2.FileSystemLoader, "get_source", no_loading)
+    render.compile_templates()  # every template again: all from the process's cache

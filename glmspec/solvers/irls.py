@@ -73,21 +73,27 @@ _SUBSAMPLE_MAX_ITER = 25
 _SUBSAMPLE_TOL = 1e-3
 
 
-def _newton_factor(rows, family: Family, point: Point, rough: bool = False):
+def _newton_factor(rows, family: Family, point: Point, rough: bool = False, near: bool = False):
     """Factor of the observed information when positive definite, else of the expected one.
 
     Returns the factor, whether it is the observed information, the gradient ``X' score``
     (computed in the same pass over the design as the information) and whether the factor
     is single precision (see :func:`_expected_factor`). Newton steps with the observed
     information converge quadratically for non-canonical links, where Fisher scoring
-    converges only linearly.
+    converges only linearly. ``near``: the convergence test may pass at this point (the
+    relative deviance change is below ``tol``); a single-precision observed information
+    refused there is formed again in double precision, and the expected information that
+    replaces an indefinite one is double precision.
     """
     if not family.is_canonical:
         gram, gradient = rows.system(point, "observed", rough)
         observed = factor_gram(gram, _SINGLE_RCOND_MIN) if rough else factor_gram(gram)
+        if observed is None and rough and near:
+            gram, gradient = rows.system(point, "observed")
+            observed, rough = factor_gram(gram), False
         if observed is not None:
             return observed, True, gradient, rough
-    factor, gradient, rough = _expected_factor(rows, point, "fisher", rough)
+    factor, gradient, rough = _expected_factor(rows, point, "fisher", rough and not near)
     return factor, False, gradient, rough
 
 
@@ -272,7 +278,7 @@ class IRLSProblem(NewtonProblem):
             self.steering.formed(point, factor, None, np.inf)
             return Step(rows.solve(factor, point, "working", product), np.inf)
         factor, self.observed, gradient, self.rough = _newton_factor(
-            rows, self.family, point, rough
+            rows, self.family, point, rough, near=change < self.tol
         )
         self.factor = factor
         delta = rows.solve(factor, point, "fisher", gradient)

@@ -207,6 +207,32 @@ def test_observed_information_is_always_single_precision(monkeypatch, family, li
     assert [call for call in calls if not call[1]] == [("fisher", False)]
 
 
+def test_ill_conditioned_observed_information_is_formed_again_in_double(monkeypatch):
+    """Where the test may pass, a single-precision observed information refused for its
+    condition number is formed again in double precision (not replaced by the expected one),
+    and the fit equals the double-precision fit."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    x = rng.standard_normal(n)
+    X = np.column_stack([np.ones(n), x, x + 1e-3 * rng.standard_normal(n)])
+    y = rng.gamma(2.0, np.exp(0.2 + 0.3 * x) / 2.0)
+    fam = get_family("gamma", "log")
+    exact = _fit(monkeypatch, y, X, fam)
+    calls: list[tuple[str, bool]] = []
+    system = irls_rows.InMemoryRows.system
+
+    def spied(self, point, kind, single=False):
+        calls.append((kind, single))
+        return system(self, point, kind, single)
+
+    monkeypatch.setattr(irls_rows.InMemoryRows, "system", spied)
+    fast = _fit(monkeypatch, y, X, fam, single=True)
+    assert fast.converged and ("observed", False) in calls
+    se = np.sqrt(np.diag(exact.factor.inverse()))
+    np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-10, atol=1e-10 * se.min())
+    np.testing.assert_allclose(np.sqrt(np.diag(fast.factor.inverse())), se, rtol=1e-10)
+
+
 def test_ill_conditioned_design_falls_back_to_double_precision(monkeypatch):
     """A condition number of ~1e6 puts the single-precision information's reciprocal condition
     number below 1e-4: its factor is refused and the step uses the double-precision one."""

@@ -25,10 +25,10 @@ estimates unchanged, so the estimates are the same to rounding:
 * from :data:`glmspec.solvers.engine.SINGLE_MIN_CELLS`, while the relative deviance change is still
   above ``tol`` (so the criterion cannot hold yet), ``X'WX`` is multiplied in single precision
   (:func:`_expected_factor`): it only steers the step there. A non-canonical link's observed
-  information is always multiplied in single precision, the converging step's too: the
-  standard errors never use it (they use the expected information at the estimates, formed in
-  double precision), and a decrement accurate to about 1e-3 relative decides the test as an
-  exact one does.
+  information is multiplied in single precision at the converging step too (unless refused
+  for its condition number, :func:`_newton_factor`): the standard errors never use it (they
+  use the expected information at the estimates, formed in double precision), and a decrement
+  accurate to about 1e-3 relative decides the test as an exact one does.
 * from :data:`glmspec.solvers.engine.STEER_MIN_CELLS`, ``X'WX`` is formed only where it pays
   (:mod:`glmspec.solvers.steering`): other steps take the gradient on all the rows and the
   last information with BFGS updates; the test runs only where the information was formed.

@@ -185,12 +185,8 @@ def test_single_precision_steps_give_the_double_precision_fit(monkeypatch, famil
     assert fast.n_iter <= exact.n_iter + 1
 
 
-@pytest.mark.parametrize("family, link", [("gamma", "log"), ("binomial", "probit")])
-def test_observed_information_is_always_single_precision(monkeypatch, family, link):
-    """A non-canonical link's observed information only steers (the standard errors use the
-    expected information), so even the step where the test passes forms it in single
-    precision; the expected information at the estimates is formed once, in double."""
-    y, X, fam, prior, offset = _data(family, link, seed=10)
+def _spy_systems(monkeypatch) -> list[tuple[str, bool]]:
+    """Record the ``(kind, single)`` of every information the in-memory engine forms."""
     calls: list[tuple[str, bool]] = []
     system = irls_rows.InMemoryRows.system
 
@@ -199,6 +195,16 @@ def test_observed_information_is_always_single_precision(monkeypatch, family, li
         return system(self, point, kind, single)
 
     monkeypatch.setattr(irls_rows.InMemoryRows, "system", spied)
+    return calls
+
+
+@pytest.mark.parametrize("family, link", [("gamma", "log"), ("binomial", "probit")])
+def test_observed_information_is_always_single_precision(monkeypatch, family, link):
+    """A non-canonical link's observed information only steers (the standard errors use the
+    expected information), so even the step where the test passes forms it in single
+    precision; the expected information at the estimates is formed once, in double."""
+    y, X, fam, prior, offset = _data(family, link, seed=10)
+    calls = _spy_systems(monkeypatch)
     fast = _fit(monkeypatch, y, X, fam, prior_weights=prior, offset=offset, single=True)
     assert fast.converged
     observed = [single for kind, single in calls if kind == "observed"]
@@ -218,14 +224,7 @@ def test_ill_conditioned_observed_information_is_formed_again_in_double(monkeypa
     y = rng.gamma(2.0, np.exp(0.2 + 0.3 * x) / 2.0)
     fam = get_family("gamma", "log")
     exact = _fit(monkeypatch, y, X, fam)
-    calls: list[tuple[str, bool]] = []
-    system = irls_rows.InMemoryRows.system
-
-    def spied(self, point, kind, single=False):
-        calls.append((kind, single))
-        return system(self, point, kind, single)
-
-    monkeypatch.setattr(irls_rows.InMemoryRows, "system", spied)
+    calls = _spy_systems(monkeypatch)
     fast = _fit(monkeypatch, y, X, fam, single=True)
     assert fast.converged and ("observed", False) in calls
     se = np.sqrt(np.diag(exact.factor.inverse()))

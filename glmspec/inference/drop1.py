@@ -78,7 +78,9 @@ def drop1(res, test: str | None = None) -> pd.DataFrame:
             singular=singular,
         )
         n_coef.append(sub.n_coef)
-        deviance.append(sub.deviance)
+        # a subset of the columns with the model's rank spans the same space: it is the same
+        # model, whose deviance the refit reproduces only to rounding (R's LRT is then 0)
+        deviance.append(res.deviance if sub.n_coef == n_coef[0] else sub.deviance)
     n_coef_arr, dev = np.array(n_coef, dtype=float), np.array(deviance)
     dispersion = float(res.scale)
     loglik = res.family.drop1_loglik(dev, _n_rows(design), dispersion)

@@ -315,6 +315,7 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
     n_columns = len(design.column_names)
     spec = res.spec
     penalty = None if spec.penalty is None else (spec.alpha, spec.l1_ratio)
+    model_rank = n_columns - len(getattr(res, "aliased", ()))
     for term in formula_terms(design.design_info, spec.formula):
         columns += term.columns
         if len(columns) == n_columns:
@@ -330,6 +331,12 @@ def sequential_anova(res, test: str | None = None) -> pd.DataFrame:
                 singular=bool(getattr(res, "aliased", ())),
             )
             deviance, df_resid = sub.deviance, res.nobs - sub.n_coef
+            # nested columns of equal rank span the same space: the same maximum-likelihood
+            # model, whose deviance a refit reproduces only to rounding (R's Deviance is 0)
+            if penalty is None and sub.n_coef == model_rank:
+                deviance = res.deviance
+            elif penalty is None and df_resid == resid_df[-1]:
+                deviance = resid_dev[-1]
         names.append(term.name)
         resid_df.append(df_resid)
         resid_dev.append(deviance)

@@ -268,8 +268,8 @@ class IRLSProblem(NewtonProblem):
         # the criterion needs change < tol: until then the information only steers; the
         # observed information (non-canonical links) always only steers: the standard errors
         # use the expected information, formed at the estimates in double precision
-        steers_only = change >= self.tol or not self.family.is_canonical
-        rough = steers_only and rows.single_precision
+        near = change < self.tol
+        rough = (not near or not self.family.is_canonical) and rows.single_precision
         self.here = True
         if point.coef is None:
             # First step from starting means: regress the working response, as glm.fit does.
@@ -278,7 +278,7 @@ class IRLSProblem(NewtonProblem):
             self.steering.formed(point, factor, None, np.inf)
             return Step(rows.solve(factor, point, "working", product), np.inf)
         factor, self.observed, gradient, self.rough = _newton_factor(
-            rows, self.family, point, rough, near=change < self.tol
+            rows, self.family, point, rough, near
         )
         self.factor = factor
         delta = rows.solve(factor, point, "fisher", gradient)
